@@ -49,11 +49,26 @@ std::string Quote(absl::string_view s) {
 }  // namespace
 
 const std::array<const char*, kNumPedestrianFlags> kPedestrianFlagNames = {
-    "Female",     "AgeOver60",   "Age18-60",   "AgeLess18",
-    "Front",      "Side",        "Back",       "Hat",
-    "Glasses",    "HandBag",     "ShoulderBag", "Backpack",
-    "HoldObjectsInFront", "ShortSleeve", "LongSleeve", "UpperStride",
-    "UpperLogo",  "UpperPlaid",  "UpperSplice", "LongCoat",
+    "Female",
+    "AgeOver60",
+    "Age18-60",
+    "AgeLess18",
+    "Front",
+    "Side",
+    "Back",
+    "Hat",
+    "Glasses",
+    "HandBag",
+    "ShoulderBag",
+    "Backpack",
+    "HoldObjectsInFront",
+    "ShortSleeve",
+    "LongSleeve",
+    "UpperStride",
+    "UpperLogo",
+    "UpperPlaid",
+    "UpperSplice",
+    "LongCoat",
     "Skirt&Dress"};
 
 const char* CategoryName(Category category) {
@@ -169,10 +184,12 @@ absl::StatusOr<std::vector<LabelRecord>> ParseLabels(
       return error(absl::StrCat(s.message(), " of the line"));
     }
     std::vector<absl::string_view> fields = absl::StrSplit(line, '$');
-    if (fields.size() < 3 || (fields.size() > 3 && !options.allow_extra_fields)) {
-      return error(absl::StrCat("expected 3 '$'-separated fields "
-                                "(image$attribute$text), got ",
-                                fields.size()));
+    if (fields.size() < 3 ||
+        (fields.size() > 3 && !options.allow_extra_fields)) {
+      return error(
+          absl::StrCat("expected 3 '$'-separated fields "
+                       "(image$attribute$text), got ",
+                       fields.size()));
     }
     for (size_t f = 0; f < fields.size(); ++f) {
       if (fields[f].empty()) {
@@ -203,22 +220,23 @@ absl::StatusOr<std::vector<LabelRecord>> ReadLabelFile(
   return ParseLabels(contents, path, options);
 }
 
-absl::StatusOr<std::vector<std::string>> ParseQueries(absl::string_view contents,
-                                                      absl::string_view source) {
+absl::StatusOr<std::vector<std::string>> ParseQueries(
+    absl::string_view contents, absl::string_view source) {
   const std::vector<absl::string_view> lines = SplitLines(contents);
   std::vector<std::string> queries;
   queries.reserve(lines.size());
   for (size_t i = 0; i < lines.size(); ++i) {
     if (absl::Status s = ValidateUtf8(lines[i]); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source, ":", i + 1, ": ", s.message(), " of the line"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ":", i + 1, ": ", s.message(), " of the line"));
     }
     queries.emplace_back(lines[i]);
   }
   return queries;
 }
 
-absl::StatusOr<std::vector<std::string>> ReadQueryFile(const std::string& path) {
+absl::StatusOr<std::vector<std::string>> ReadQueryFile(
+    const std::string& path) {
   ASSIGN_OR_RETURN(const std::string contents, common::ReadFile(path));
   return ParseQueries(contents, path);
 }

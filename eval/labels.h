@@ -100,8 +100,8 @@ absl::StatusOr<std::vector<LabelRecord>> ReadLabelFile(
 // query, but an empty line anywhere else is a query with empty text (as
 // Python's readlines() sees it). INVALID_ARGUMENT "<source>:<line>: ..." for
 // invalid UTF-8.
-absl::StatusOr<std::vector<std::string>> ParseQueries(absl::string_view contents,
-                                                      absl::string_view source);
+absl::StatusOr<std::vector<std::string>> ParseQueries(
+    absl::string_view contents, absl::string_view source);
 
 // ReadFile + ParseQueries with `path` as the source.
 absl::StatusOr<std::vector<std::string>> ReadQueryFile(const std::string& path);
@@ -143,7 +143,8 @@ class RelevanceIndex {
       absl::string_view query_attribute) const;
 
   // Same, as indices into images().
-  std::vector<int> RelevantImageIndices(absl::string_view query_attribute) const;
+  std::vector<int> RelevantImageIndices(
+      absl::string_view query_attribute) const;
 
   // Every distinct image of the records, in order of first appearance.
   const std::vector<std::string>& images() const { return images_; }

@@ -45,12 +45,13 @@ TEST(LabelsTest, ParsesVehicleAndPedestrianLines) {
 
 TEST(LabelsTest, HandlesBomCrlfAndTrailingBlankLines) {
   const std::string contents =
-      "\xEF\xBB\xBF" "a.jpg$Bus.$A bus.\r\nb.jpg$Bus.$A bus. \r\n\r\n\n";
+      "\xEF\xBB\xBF"
+      "a.jpg$Bus.$A bus.\r\nb.jpg$Bus.$A bus. \r\n\r\n\n";
   auto records = ParseLabels(contents, "x.txt");
   ASSERT_OK(records);
   ASSERT_EQ(records->size(), 2u);
-  EXPECT_EQ((*records)[0].image, "a.jpg");  // BOM removed
-  EXPECT_EQ((*records)[0].text, "A bus.");  // CR removed
+  EXPECT_EQ((*records)[0].image, "a.jpg");   // BOM removed
+  EXPECT_EQ((*records)[0].text, "A bus.");   // CR removed
   EXPECT_EQ((*records)[1].text, "A bus. ");  // other bytes kept
 }
 
@@ -62,9 +63,10 @@ TEST(LabelsTest, NoTrailingNewlineIsFine) {
 
 TEST(LabelsTest, ErrorsNameFileAndLine) {
   const std::string good = Line("a.jpg", "Bus.", "A bus.");
-  EXPECT_THAT(ParseLabels(good + "b.jpg$Bus.\n", "val.txt"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("val.txt:2: expected 3 '$'-separated fields")));
+  EXPECT_THAT(
+      ParseLabels(good + "b.jpg$Bus.\n", "val.txt"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("val.txt:2: expected 3 '$'-separated fields")));
   EXPECT_THAT(ParseLabels(good + good + "b.jpg$Bus.$x$y\n", "val.txt"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("val.txt:3: expected 3")));
@@ -80,9 +82,11 @@ TEST(LabelsTest, ErrorsNameFileAndLine) {
   EXPECT_THAT(ParseLabels(good + "\n" + good, "val.txt"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("val.txt:2: empty line")));
-  EXPECT_THAT(ParseLabels(good + "b.jpg$Bus.$bad \xFF text\n", "val.txt"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("val.txt:2: invalid UTF-8 at byte offset 15 of the line")));
+  EXPECT_THAT(
+      ParseLabels(good + "b.jpg$Bus.$bad \xFF text\n", "val.txt"),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("val.txt:2: invalid UTF-8 at byte offset 15 of the line")));
 }
 
 TEST(LabelsTest, RejectsMalformedPedestrianAttributes) {
@@ -96,8 +100,9 @@ TEST(LabelsTest, RejectsMalformedPedestrianAttributes) {
                          "expected 21")));
   // A 2 in flag 9 (Glasses).
   EXPECT_THAT(
-      ParseLabels(Line("1.jpg", "1,0,1,0,0,0,1,0,2,0,1,0,0,1,0,0,0,0,0,0,0", "t"),
-                  "p.txt"),
+      ParseLabels(
+          Line("1.jpg", "1,0,1,0,0,0,1,0,2,0,1,0,0,1,0,0,0,0,0,0,0", "t"),
+          "p.txt"),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("p.txt:1: pedestrian attribute flag 9 (Glasses) is "
                          "\"2\", expected 0 or 1")));
@@ -137,17 +142,15 @@ TEST(LabelsTest, ReadLabelFileMissingIsNotFound) {
 TEST(LabelsTest, ReadLabelFileUsesPathInErrors) {
   const std::string path = ::testing::TempDir() + "/labels_bad.txt";
   ASSERT_OK(common::WriteFileAtomically(path, "a.jpg$Bus.$t\nb.jpg$x\n"));
-  EXPECT_THAT(ReadLabelFile(path),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr(path + ":2:")));
+  EXPECT_THAT(ReadLabelFile(path), StatusIs(absl::StatusCode::kInvalidArgument,
+                                            HasSubstr(path + ":2:")));
 }
 
 TEST(QueriesTest, KeepsTextsDuplicatesAndInnerEmptyLines) {
   auto queries = ParseQueries(
       "\xEF\xBB\xBF A white Audi. \r\nA bus.\n\nA bus.\n", "test_text.txt");
   ASSERT_OK(queries);
-  EXPECT_THAT(*queries,
-              ElementsAre(" A white Audi. ", "A bus.", "", "A bus."));
+  EXPECT_THAT(*queries, ElementsAre(" A white Audi. ", "A bus.", "", "A bus."));
 }
 
 TEST(QueriesTest, TrailingNewlineAddsNoQueryButAnEmptyLastLineDoes) {
@@ -186,9 +189,8 @@ TEST(Utf8Test, AcceptsValidAndRejectsMalformedSequences) {
       "\xFF",
   };
   for (const char* b : bad) {
-    EXPECT_THAT(ValidateUtf8(b),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         HasSubstr("byte offset 0")))
+    EXPECT_THAT(ValidateUtf8(b), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          HasSubstr("byte offset 0")))
         << b;
   }
 }
@@ -239,9 +241,9 @@ std::vector<LabelRecord> SampleRecords() {
 TEST(RelevanceIndexTest, ExactAndSubsetLists) {
   const std::vector<LabelRecord> records = SampleRecords();
   const RelevanceIndex exact(records, Relevance::kExact);
-  EXPECT_THAT(exact.images(), ElementsAre("v1.jpg", "v2.jpg", "p1.jpg",
-                                          "p2.jpg", "v3.jpg", "p3.jpg",
-                                          "v4.jpg"));
+  EXPECT_THAT(exact.images(),
+              ElementsAre("v1.jpg", "v2.jpg", "p1.jpg", "p2.jpg", "v3.jpg",
+                          "p3.jpg", "v4.jpg"));
   EXPECT_THAT(exact.RelevantImages("white Audi."),
               ElementsAre("v1.jpg", "v2.jpg", "v3.jpg"));
   EXPECT_THAT(exact.RelevantImages(kF), ElementsAre("p1.jpg"));
@@ -253,8 +255,9 @@ TEST(RelevanceIndexTest, ExactAndSubsetLists) {
   EXPECT_THAT(subset.RelevantImages(kM2), ElementsAre("p3.jpg"));
   EXPECT_THAT(subset.RelevantImages("Bus."), ElementsAre("v4.jpg"));
   // A query attribute absent from the gallery still matches by subset.
-  EXPECT_THAT(subset.RelevantImages("1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0"),
-              ElementsAre("p1.jpg", "p2.jpg"));
+  EXPECT_THAT(
+      subset.RelevantImages("1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0"),
+      ElementsAre("p1.jpg", "p2.jpg"));
 }
 
 TEST(GroupByTextTest, DistinctTextsInOrderWithRelevantImages) {

@@ -49,7 +49,8 @@ struct RankingOptions {
 
 // Score of one query.
 struct QueryScore {
-  double average_precision = 0.0;  // in [0, 1]
+  // In [0, 1]; with the official offset a perfect list scores 1.0000002.
+  double average_precision = 0.0;
   int num_hits = 0;        // relevant entries in the top `cutoff`, duplicates
                            // counted
   int first_hit_rank = 0;  // 1-based rank of the first relevant entry; 0: none

@@ -31,13 +31,15 @@ std::string Printable(absl::string_view s) {
 
 absl::Status CheckGroundTruthField(absl::string_view value, size_t entry,
                                    absl::string_view what) {
-  auto error = [&](absl::string_view problem) {
+  if (absl::Status s = ValidateUtf8(value); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "ground truth entry ", entry, ": ", what, " ", problem));
-  };
-  if (absl::Status s = ValidateUtf8(value); !s.ok()) return error(s.message());
+        "ground truth entry ", entry, ": ", what, ": ", s.message()));
+  }
   if (value.find_first_of("$\n\r") != absl::string_view::npos) {
-    return error("contains '$' or a line break, which the format cannot carry");
+    return absl::InvalidArgumentError(
+        absl::StrCat("ground truth entry ", entry, ": ", what,
+                     " contains '$' or a line break, which the format "
+                     "cannot carry"));
   }
   return absl::OkStatus();
 }
@@ -81,16 +83,16 @@ absl::StatusOr<Submission> ParseSubmission(absl::string_view json,
     const auto text_it = item.find("text");
     if (text_it == item.end()) return error(where, "no \"text\" key");
     if (!text_it->is_string()) {
-      return error(where + ".text",
-                   absl::StrCat("expected a string, got ", text_it->type_name()));
+      return error(where + ".text", absl::StrCat("expected a string, got ",
+                                                 text_it->type_name()));
     }
     entry.text = text_it->get<std::string>();
     const auto names_it = item.find("image_names");
     if (names_it == item.end()) return error(where, "no \"image_names\" key");
     if (!names_it->is_array()) {
-      return error(where + ".image_names",
-                   absl::StrCat("expected an array, got ",
-                                names_it->type_name()));
+      return error(
+          where + ".image_names",
+          absl::StrCat("expected an array, got ", names_it->type_name()));
     }
     entry.image_names.reserve(names_it->size());
     for (size_t j = 0; j < names_it->size(); ++j) {
@@ -98,8 +100,8 @@ absl::StatusOr<Submission> ParseSubmission(absl::string_view json,
       const std::string name_where =
           absl::StrCat(where, ".image_names[", j, "]");
       if (!name.is_string()) {
-        return error(name_where, absl::StrCat("expected a string, got ",
-                                              name.type_name()));
+        return error(name_where,
+                     absl::StrCat("expected a string, got ", name.type_name()));
       }
       entry.image_names.push_back(name.get<std::string>());
       if (entry.image_names.back().empty()) {
@@ -169,14 +171,13 @@ absl::StatusOr<std::vector<GroundTruthEntry>> ParseGroundTruth(
     if (absl::Status s = ValidateUtf8(lines[i]); !s.ok()) {
       return error(s.message());
     }
-    const std::vector<absl::string_view> fields =
-        absl::StrSplit(lines[i], '$');
+    const std::vector<absl::string_view> fields = absl::StrSplit(lines[i], '$');
     GroundTruthEntry entry;
     entry.text = std::string(fields[0]);
     for (size_t f = 1; f < fields.size(); ++f) {
       if (fields[f].empty()) {
-        return error(absl::StrCat("image name ", f, " (field ", f + 1,
-                                  ") is empty"));
+        return error(
+            absl::StrCat("image name ", f, " (field ", f + 1, ") is empty"));
       }
       entry.relevant_images.emplace_back(fields[f]);
     }

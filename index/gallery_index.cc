@@ -1,0 +1,386 @@
+#include "index/gallery_index.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/impl/AuxIndexStructures.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/IDSelector.h>
+#include <faiss/index_factory.h>
+#include <faiss/index_io.h>
+#include <faiss/utils/distances.h>
+#ifdef RETRIEVAL_WITH_FAISS_GPU
+#include <faiss/gpu/GpuCloner.h>
+#include <faiss/gpu/StandardGpuResources.h>
+#endif
+
+#include <algorithm>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
+
+namespace gallery {
+namespace {
+
+constexpr Category kOrder[3] = {Category::kPedestrian, Category::kVehicle,
+                                Category::kUnspecified};
+
+int Slot(Category c) {
+  for (int i = 0; i < 3; ++i) {
+    if (kOrder[i] == c) return i;
+  }
+  return 2;
+}
+
+template <typename F>
+absl::Status CatchFaiss(const std::string& what, F&& f) {
+  try {
+    f();
+  } catch (const faiss::FaissException& e) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", e.msg));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(what, ": ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+struct GalleryIndex::Impl {
+  std::unique_ptr<faiss::Index> index;  // CPU index (always kept for saving)
+#ifdef RETRIEVAL_WITH_FAISS_GPU
+  std::unique_ptr<faiss::gpu::StandardGpuResources> gpu_resources;
+  std::unique_ptr<faiss::Index> gpu_index;
+#endif
+  const faiss::Index& searcher() const {
+#ifdef RETRIEVAL_WITH_FAISS_GPU
+    if (gpu_index) return *gpu_index;
+#endif
+    return *index;
+  }
+  void MaybeToGpu(bool use_gpu) {
+#ifdef RETRIEVAL_WITH_FAISS_GPU
+    if (use_gpu) {
+      gpu_resources = std::make_unique<faiss::gpu::StandardGpuResources>();
+      gpu_index.reset(
+          faiss::gpu::index_cpu_to_gpu(gpu_resources.get(), 0, index.get()));
+    }
+#else
+    (void)use_gpu;
+#endif
+  }
+};
+
+const char* CategoryWord(Category c) { return eval::CategoryName(c); }
+
+absl::StatusOr<Category> ParseCategoryWord(const std::string& word) {
+  for (Category c : kOrder) {
+    if (word == CategoryWord(c)) return c;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown category '", word, "' (expected pedestrian, vehicle or unspecified)"));
+}
+
+GalleryIndex::GalleryIndex(std::unique_ptr<Impl> impl, int64_t dim,
+                           std::string factory, std::vector<std::string> names,
+                           std::array<int64_t, 4> category_starts)
+    : impl_(std::move(impl)),
+      dim_(dim),
+      factory_(std::move(factory)),
+      names_(std::move(names)),
+      starts_(category_starts) {}
+
+GalleryIndex::~GalleryIndex() = default;
+
+Category GalleryIndex::category(int64_t row) const {
+  for (int s = 0; s < 3; ++s) {
+    if (row >= starts_[s] && row < starts_[s + 1]) return kOrder[s];
+  }
+  return Category::kUnspecified;
+}
+
+int64_t GalleryIndex::CountOf(Category c) const {
+  int s = Slot(c);
+  return starts_[s + 1] - starts_[s];
+}
+
+bool GalleryIndex::exact() const {
+  return dynamic_cast<const faiss::IndexFlat*>(impl_->index.get()) != nullptr;
+}
+
+absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Build(
+    const std::vector<float>& embeddings, int64_t dim,
+    std::vector<std::string> names, std::vector<Category> categories,
+    const BuildOptions& options) {
+  const int64_t n = static_cast<int64_t>(names.size());
+  if (n == 0) return absl::InvalidArgumentError("the gallery is empty");
+  if (dim <= 0 || static_cast<int64_t>(embeddings.size()) != n * dim) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "embeddings hold ", embeddings.size(), " floats, expected ", n, " x ",
+        dim));
+  }
+  if (static_cast<int64_t>(categories.size()) != n) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        categories.size(), " categories for ", n, " images"));
+  }
+  // Stable grouping by category.
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return Slot(categories[a]) < Slot(categories[b]);
+  });
+  std::vector<float> data(n * dim);
+  std::vector<std::string> sorted_names(n);
+  std::array<int64_t, 4> starts = {0, 0, 0, n};
+  std::array<int64_t, 3> counts = {0, 0, 0};
+  for (int64_t i = 0; i < n; ++i) {
+    std::copy_n(embeddings.begin() + order[i] * dim, dim, data.begin() + i * dim);
+    sorted_names[i] = std::move(names[order[i]]);
+    ++counts[Slot(categories[order[i]])];
+  }
+  starts[1] = counts[0];
+  starts[2] = counts[0] + counts[1];
+
+  auto impl = std::make_unique<Impl>();
+  RETURN_IF_ERROR(CatchFaiss(
+      absl::StrCat("cannot build FAISS index '", options.factory, "'"), [&] {
+        impl->index.reset(faiss::index_factory(static_cast<int>(dim),
+                                               options.factory.c_str(),
+                                               faiss::METRIC_INNER_PRODUCT));
+        if (!impl->index->is_trained) {
+          int64_t nt = std::min<int64_t>(n, options.max_training_rows);
+          std::vector<float> sample;
+          const float* train = data.data();
+          if (nt < n) {
+            std::vector<int64_t> rows(n);
+            std::iota(rows.begin(), rows.end(), 0);
+            std::mt19937_64 rng(options.seed);
+            std::shuffle(rows.begin(), rows.end(), rng);
+            sample.resize(nt * dim);
+            for (int64_t i = 0; i < nt; ++i) {
+              std::copy_n(data.begin() + rows[i] * dim, dim,
+                          sample.begin() + i * dim);
+            }
+            train = sample.data();
+          }
+          impl->index->train(nt, train);
+        }
+        impl->index->add(n, data.data());
+        if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(impl->index.get())) {
+          ivf->nprobe = options.nprobe;
+        }
+        if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(impl->index.get())) {
+          hnsw->hnsw.efSearch = options.ef_search;
+        }
+        impl->MaybeToGpu(options.use_gpu);
+      }));
+  return std::unique_ptr<GalleryIndex>(new GalleryIndex(
+      std::move(impl), dim, options.factory, std::move(sorted_names), starts));
+}
+
+absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Load(
+    const std::string& index_path, const std::string& names_path,
+    bool use_gpu) {
+  auto impl = std::make_unique<Impl>();
+  {
+    // Check presence first so a missing file is NOT_FOUND, not DATA_LOSS.
+    std::ifstream probe(index_path);
+    if (!probe) {
+      return absl::NotFoundError(absl::StrCat("index file ", index_path,
+                                              " does not exist"));
+    }
+  }
+  absl::Status st = CatchFaiss("", [&] {
+    impl->index.reset(faiss::read_index(index_path.c_str()));
+  });
+  if (!st.ok()) {
+    return absl::DataLossError(absl::StrCat("cannot read FAISS index ",
+                                            index_path, st.message()));
+  }
+  ASSIGN_OR_RETURN(std::string text, common::ReadFile(names_path));
+  std::vector<std::string> names;
+  std::array<int64_t, 3> counts = {0, 0, 0};
+  int last_slot = 0;
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    if (line.empty()) {
+      if (line_no == static_cast<int>(std::count(text.begin(), text.end(), '\n')) + 1) break;
+      return absl::DataLossError(
+          absl::StrCat(names_path, ":", line_no, ": empty image name"));
+    }
+    std::vector<std::string> fields = absl::StrSplit(line, '\t');
+    Category c = Category::kUnspecified;
+    if (fields.size() == 2) {
+      auto parsed = ParseCategoryWord(fields[1]);
+      if (!parsed.ok()) {
+        return absl::DataLossError(absl::StrCat(names_path, ":", line_no, ": ",
+                                                parsed.status().message()));
+      }
+      c = *parsed;
+    } else if (fields.size() != 1) {
+      return absl::DataLossError(absl::StrCat(
+          names_path, ":", line_no, ": expected 'name' or 'name<TAB>category'"));
+    }
+    int slot = Slot(c);
+    if (slot < last_slot) {
+      return absl::DataLossError(absl::StrCat(
+          names_path, ":", line_no,
+          ": rows are not grouped by category (pedestrian, vehicle, unspecified)"));
+    }
+    last_slot = slot;
+    ++counts[slot];
+    names.push_back(std::move(fields[0]));
+  }
+  const int64_t n = impl->index->ntotal;
+  if (static_cast<int64_t>(names.size()) != n) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        names_path, " lists ", names.size(), " images but ", index_path,
+        " holds ", n, " vectors"));
+  }
+  std::array<int64_t, 4> starts = {0, counts[0], counts[0] + counts[1], n};
+  const int64_t dim = impl->index->d;
+  std::string factory = "Flat";
+  if (!dynamic_cast<const faiss::IndexFlat*>(impl->index.get())) factory = "";
+  impl->MaybeToGpu(use_gpu);
+  return std::unique_ptr<GalleryIndex>(new GalleryIndex(
+      std::move(impl), dim, std::move(factory), std::move(names), starts));
+}
+
+absl::Status GalleryIndex::Save(const std::string& index_path,
+                                const std::string& names_path) const {
+  const std::string tmp = common::TempPathFor(index_path);
+  absl::Status st = CatchFaiss(absl::StrCat("cannot write ", tmp), [&] {
+    faiss::write_index(impl_->index.get(), tmp.c_str());
+  });
+  if (!st.ok()) {
+    std::remove(tmp.c_str());
+    return st;
+  }
+  RETURN_IF_ERROR(common::RenameFile(tmp, index_path));
+  std::string text;
+  for (int64_t i = 0; i < size(); ++i) {
+    absl::StrAppend(&text, names_[i], "\t", CategoryWord(category(i)), "\n");
+  }
+  return common::WriteFileAtomically(names_path, text);
+}
+
+absl::StatusOr<std::vector<std::vector<Hit>>> GalleryIndex::Search(
+    const float* queries, int64_t nq, int k, Category filter) const {
+  if (k < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("k must be >= 1, got ", k));
+  }
+  if (nq < 0) return absl::InvalidArgumentError("negative query count");
+  std::vector<std::vector<Hit>> out(nq);
+  if (nq == 0) return out;
+  int64_t begin = 0, end = size();
+  if (filter != Category::kUnspecified) {
+    begin = starts_[Slot(filter)];
+    end = starts_[Slot(filter) + 1];
+  }
+  const int64_t range = end - begin;
+  if (range == 0) return out;
+  const int64_t kk = std::min<int64_t>(k, range);
+  std::vector<float> scores(nq * kk);
+  std::vector<faiss::Index::idx_t> ids(nq * kk);
+  absl::Status st = CatchFaiss("search failed", [&] {
+    const faiss::Index& index = impl_->searcher();
+    auto* flat = dynamic_cast<const faiss::IndexFlat*>(&index);
+    if (filter == Category::kUnspecified) {
+      index.search(nq, queries, kk, scores.data(), ids.data());
+    } else if (flat != nullptr) {
+      // Exact search over the category's contiguous rows only.
+      faiss::float_minheap_array_t heaps = {static_cast<size_t>(nq),
+                                            static_cast<size_t>(kk), ids.data(),
+                                            scores.data()};
+      faiss::knn_inner_product(queries, flat->get_xb() + begin * dim_, dim_,
+                               nq, range, &heaps);
+      for (auto& id : ids) {
+        if (id >= 0) id += begin;
+      }
+    } else {
+      faiss::IDSelectorRange sel(begin, end, /*assume_sorted=*/true);
+      faiss::SearchParametersIVF ivf_params;
+      faiss::SearchParametersHNSW hnsw_params;
+      faiss::SearchParameters plain;
+      faiss::SearchParameters* params = &plain;
+      if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(&index)) {
+        ivf_params.nprobe = ivf->nprobe;
+        params = &ivf_params;
+      } else if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(&index)) {
+        hnsw_params.efSearch = hnsw->hnsw.efSearch;
+        params = &hnsw_params;
+      }
+      params->sel = &sel;
+      index.search(nq, queries, kk, scores.data(), ids.data(), params);
+    }
+  });
+  RETURN_IF_ERROR(st);
+  for (int64_t q = 0; q < nq; ++q) {
+    out[q].reserve(kk);
+    for (int64_t j = 0; j < kk; ++j) {
+      const auto id = ids[q * kk + j];
+      if (id < 0) continue;  // fewer results than asked (ANN indexes)
+      out[q].push_back(Hit{id, scores[q * kk + j]});
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<float>> GalleryIndex::Reconstruct(
+    const std::vector<int64_t>& rows) const {
+  std::vector<float> out(rows.size() * dim_);
+  RETURN_IF_ERROR(CatchFaiss("cannot reconstruct rows", [&] {
+    for (size_t i = 0; i < rows.size(); ++i) {
+      impl_->index->reconstruct(rows[i], out.data() + i * dim_);
+    }
+  }));
+  return out;
+}
+
+std::vector<std::vector<int64_t>> BruteForceTopK(const float* base, int64_t n,
+                                                 const float* queries,
+                                                 int64_t nq, int64_t dim,
+                                                 int k) {
+  const int64_t kk = std::min<int64_t>(k, n);
+  std::vector<float> scores(nq * kk);
+  std::vector<faiss::Index::idx_t> ids(nq * kk);
+  faiss::float_minheap_array_t heaps = {static_cast<size_t>(nq),
+                                        static_cast<size_t>(kk), ids.data(),
+                                        scores.data()};
+  faiss::knn_inner_product(queries, base, dim, nq, n, &heaps);
+  std::vector<std::vector<int64_t>> out(nq);
+  for (int64_t q = 0; q < nq; ++q) {
+    out[q].assign(ids.begin() + q * kk, ids.begin() + (q + 1) * kk);
+  }
+  return out;
+}
+
+double RecallAtK(const std::vector<std::vector<int64_t>>& truth,
+                 const std::vector<std::vector<Hit>>& got, int k) {
+  if (truth.empty()) return 0;
+  double total = 0;
+  for (size_t q = 0; q < truth.size(); ++q) {
+    const size_t kt = std::min<size_t>(k, truth[q].size());
+    if (kt == 0) continue;
+    int found = 0;
+    for (size_t i = 0; i < kt; ++i) {
+      for (size_t j = 0; j < std::min<size_t>(k, got[q].size()); ++j) {
+        if (got[q][j].row == truth[q][i]) {
+          ++found;
+          break;
+        }
+      }
+    }
+    total += static_cast<double>(found) / kt;
+  }
+  return total / truth.size();
+}
+
+}  // namespace gallery

@@ -1,0 +1,127 @@
+// The gallery: image embeddings in a FAISS index, with image names and
+// categories. FAISS types and names appear only in gallery_index.cc.
+//
+// Rows are kept grouped by category (pedestrian, vehicle, unspecified), so a
+// category filter searches one contiguous range of rows: an exact (Flat)
+// index scans only that range, other index types get a range selector.
+//
+// Thread safety: Search() is const and may be called from many threads at
+// once; Build/Load produce immutable objects.
+#ifndef INDEX_GALLERY_INDEX_H_
+#define INDEX_GALLERY_INDEX_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "eval/labels.h"
+
+namespace gallery {
+
+using Category = eval::Category;
+
+struct Hit {
+  int64_t row = -1;  // row in the gallery (line of images.txt)
+  float score = 0;   // inner product; cosine for normalised embeddings
+};
+
+struct BuildOptions {
+  // FAISS index_factory string: "Flat", "HNSW32", "IVF1024,Flat",
+  // "IVF1024,PQ64", ... The metric is always inner product.
+  std::string factory = "Flat";
+  // Index types that need training (IVF, PQ) train on at most this many
+  // rows, sampled with `seed`.
+  int64_t max_training_rows = 100000;
+  uint64_t seed = 1234;
+  // IVF: lists probed per query (stored with the index). HNSW: efSearch.
+  int nprobe = 16;
+  int ef_search = 128;
+  // Put the index on the GPU when the build has FAISS GPU support (CUDA
+  // builds); ignored otherwise.
+  bool use_gpu = false;
+};
+
+class GalleryIndex {
+ public:
+  // Builds an index over `embeddings` ([n, dim] float32 row-major, expected
+  // L2-normalised), with `names[i]` and `categories[i]` describing row i.
+  // Rows are reordered so that categories are contiguous; names() gives the
+  // final order. INVALID_ARGUMENT for size mismatches, an empty gallery, or a
+  // factory string FAISS rejects (its message is included).
+  static absl::StatusOr<std::unique_ptr<GalleryIndex>> Build(
+      const std::vector<float>& embeddings, int64_t dim,
+      std::vector<std::string> names, std::vector<Category> categories,
+      const BuildOptions& options);
+
+  // Reads an index written by Save: `index_path` (FAISS binary) and
+  // `names_path` (images.txt: "name" or "name\tcategory" per line, row order).
+  // DATA_LOSS for a corrupt index; FAILED_PRECONDITION when the number of
+  // names differs from the index's row count; errors name the file.
+  static absl::StatusOr<std::unique_ptr<GalleryIndex>> Load(
+      const std::string& index_path, const std::string& names_path,
+      bool use_gpu = false);
+
+  // Writes the index and images.txt atomically.
+  absl::Status Save(const std::string& index_path,
+                    const std::string& names_path) const;
+
+  ~GalleryIndex();
+
+  // queries: [nq, dim] float32 row-major. Returns nq lists of up to k hits,
+  // best first, restricted to `filter` unless kUnspecified.
+  // INVALID_ARGUMENT when k < 1 or the query size is wrong.
+  absl::StatusOr<std::vector<std::vector<Hit>>> Search(
+      const float* queries, int64_t nq, int k,
+      Category filter = Category::kUnspecified) const;
+
+  int64_t size() const { return static_cast<int64_t>(names_.size()); }
+  int64_t dim() const { return dim_; }
+  const std::string& factory() const { return factory_; }
+  const std::vector<std::string>& names() const { return names_; }
+  Category category(int64_t row) const;
+  int64_t CountOf(Category c) const;
+  // Whether search is exact (a Flat index).
+  bool exact() const;
+
+  // Reconstructs stored row vectors (exact for Flat; approximate for PQ):
+  // [rows.size(), dim]. INVALID_ARGUMENT for index types that cannot
+  // (IVF without a direct map).
+  absl::StatusOr<std::vector<float>> Reconstruct(
+      const std::vector<int64_t>& rows) const;
+
+ private:
+  struct Impl;
+  GalleryIndex(std::unique_ptr<Impl> impl, int64_t dim, std::string factory,
+               std::vector<std::string> names,
+               std::array<int64_t, 4> category_starts);
+  std::unique_ptr<Impl> impl_;
+  int64_t dim_;
+  std::string factory_;
+  std::vector<std::string> names_;
+  // Rows of category c are [starts_[c], starts_[c + 1]) in the order
+  // pedestrian, vehicle, unspecified.
+  std::array<int64_t, 4> starts_;
+};
+
+// Category <-> the word stored in images.txt.
+const char* CategoryWord(Category c);
+absl::StatusOr<Category> ParseCategoryWord(const std::string& word);
+
+// Exact top-k by brute force over row-major float32 data; used to measure
+// the recall of approximate indexes. Returns row ids per query, best first.
+std::vector<std::vector<int64_t>> BruteForceTopK(const float* base, int64_t n,
+                                                 const float* queries,
+                                                 int64_t nq, int64_t dim,
+                                                 int k);
+
+// Mean fraction of `truth[q]`'s first k ids found in `got[q]`'s first k.
+double RecallAtK(const std::vector<std::vector<int64_t>>& truth,
+                 const std::vector<std::vector<Hit>>& got, int k);
+
+}  // namespace gallery
+
+#endif  // INDEX_GALLERY_INDEX_H_

@@ -1,0 +1,206 @@
+#include "index/gallery_index.h"
+
+#include <cmath>
+#include <fstream>
+#include <random>
+
+#include "common/file_util.h"
+#include "common/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace gallery {
+namespace {
+
+using ::common_testing::StatusIs;
+using ::testing::HasSubstr;
+
+std::vector<float> RandomUnitRows(int64_t n, int64_t dim, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<float> v(n * dim);
+  for (int64_t i = 0; i < n; ++i) {
+    double norm = 0;
+    for (int64_t j = 0; j < dim; ++j) {
+      v[i * dim + j] = normal(rng);
+      norm += v[i * dim + j] * v[i * dim + j];
+    }
+    for (int64_t j = 0; j < dim; ++j) v[i * dim + j] /= std::sqrt(norm);
+  }
+  return v;
+}
+
+struct Gallery {
+  std::vector<float> data;
+  std::vector<std::string> names;
+  std::vector<Category> categories;
+};
+
+// Categories interleaved on purpose, so Build has to regroup them.
+Gallery MakeGallery(int64_t n, int64_t dim) {
+  Gallery g;
+  g.data = RandomUnitRows(n, dim, 7);
+  for (int64_t i = 0; i < n; ++i) {
+    g.names.push_back("img" + std::to_string(i) + ".jpg");
+    g.categories.push_back(i % 3 == 0   ? Category::kVehicle
+                           : i % 3 == 1 ? Category::kPedestrian
+                                        : Category::kUnspecified);
+  }
+  return g;
+}
+
+// Expected top-k names by brute force over the rows whose category passes.
+std::vector<std::string> Expected(const Gallery& g, const float* q,
+                                  int64_t dim, int k, Category filter) {
+  std::vector<std::pair<float, std::string>> scored;
+  for (size_t i = 0; i < g.names.size(); ++i) {
+    if (filter != Category::kUnspecified && g.categories[i] != filter) continue;
+    float s = 0;
+    for (int64_t j = 0; j < dim; ++j) s += q[j] * g.data[i * dim + j];
+    scored.push_back({s, g.names[i]});
+  }
+  std::sort(scored.begin(), scored.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<std::string> out;
+  for (int i = 0; i < k && i < static_cast<int>(scored.size()); ++i) {
+    out.push_back(scored[i].second);
+  }
+  return out;
+}
+
+TEST(GalleryIndexTest, FlatTopKMatchesBruteForceWithAndWithoutFilter) {
+  constexpr int64_t kDim = 24, kN = 600, kQ = 15;
+  Gallery g = MakeGallery(kN, kDim);
+  auto index = GalleryIndex::Build(g.data, kDim, g.names, g.categories, {});
+  ASSERT_OK(index);
+  EXPECT_TRUE((*index)->exact());
+  EXPECT_EQ((*index)->CountOf(Category::kPedestrian), 200);
+  std::vector<float> queries = RandomUnitRows(kQ, kDim, 99);
+  for (Category filter : {Category::kUnspecified, Category::kPedestrian,
+                          Category::kVehicle}) {
+    auto hits = (*index)->Search(queries.data(), kQ, 10, filter);
+    ASSERT_OK(hits);
+    for (int64_t q = 0; q < kQ; ++q) {
+      std::vector<std::string> got;
+      for (const Hit& h : (*hits)[q]) {
+        got.push_back((*index)->names()[h.row]);
+        if (filter != Category::kUnspecified) {
+          EXPECT_EQ((*index)->category(h.row), filter);
+        }
+      }
+      EXPECT_EQ(got, Expected(g, queries.data() + q * kDim, kDim, 10, filter))
+          << "query " << q;
+      for (size_t i = 1; i < (*hits)[q].size(); ++i) {
+        EXPECT_GE((*hits)[q][i - 1].score, (*hits)[q][i].score);
+      }
+    }
+  }
+}
+
+TEST(GalleryIndexTest, KLargerThanCategoryReturnsWholeCategory) {
+  Gallery g = MakeGallery(9, 4);
+  auto index = GalleryIndex::Build(g.data, 4, g.names, g.categories, {});
+  ASSERT_OK(index);
+  std::vector<float> q = RandomUnitRows(1, 4, 1);
+  auto hits = (*index)->Search(q.data(), 1, 50, Category::kVehicle);
+  ASSERT_OK(hits);
+  EXPECT_EQ((*hits)[0].size(), 3u);
+  EXPECT_THAT((*index)->Search(q.data(), 1, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("k must")));
+}
+
+TEST(GalleryIndexTest, SaveLoadRoundTripGivesSameResults) {
+  constexpr int64_t kDim = 16, kN = 300;
+  Gallery g = MakeGallery(kN, kDim);
+  auto index = GalleryIndex::Build(g.data, kDim, g.names, g.categories, {});
+  ASSERT_OK(index);
+  const std::string dir = ::testing::TempDir();
+  ASSERT_OK((*index)->Save(dir + "/g.faiss", dir + "/g.txt"));
+  auto loaded = GalleryIndex::Load(dir + "/g.faiss", dir + "/g.txt");
+  ASSERT_OK(loaded);
+  EXPECT_EQ((*loaded)->names(), (*index)->names());
+  EXPECT_EQ((*loaded)->CountOf(Category::kVehicle), 100);
+  std::vector<float> q = RandomUnitRows(3, kDim, 5);
+  auto a = (*index)->Search(q.data(), 3, 5, Category::kVehicle);
+  auto b = (*loaded)->Search(q.data(), 3, 5, Category::kVehicle);
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 5; ++j) EXPECT_EQ((*a)[i][j].row, (*b)[i][j].row);
+  }
+}
+
+TEST(GalleryIndexTest, LoadErrorsNameTheFile) {
+  constexpr int64_t kDim = 8;
+  Gallery g = MakeGallery(30, kDim);
+  auto index = GalleryIndex::Build(g.data, kDim, g.names, g.categories, {});
+  ASSERT_OK(index);
+  const std::string dir = ::testing::TempDir();
+  ASSERT_OK((*index)->Save(dir + "/e.faiss", dir + "/e.txt"));
+  // One name too few.
+  auto names = common::ReadFile(dir + "/e.txt");
+  ASSERT_OK(names);
+  std::string fewer = names->substr(0, names->rfind('\n', names->size() - 2) + 1);
+  ASSERT_OK(common::WriteFileAtomically(dir + "/fewer.txt", fewer));
+  EXPECT_THAT(GalleryIndex::Load(dir + "/e.faiss", dir + "/fewer.txt"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::AllOf(HasSubstr("fewer.txt"), HasSubstr("29"),
+                                        HasSubstr("30"))));
+  // Corrupt index bytes.
+  auto bytes = common::ReadFile(dir + "/e.faiss");
+  ASSERT_OK(bytes);
+  ASSERT_OK(common::WriteFileAtomically(dir + "/bad.faiss", bytes->substr(0, 40)));
+  EXPECT_THAT(GalleryIndex::Load(dir + "/bad.faiss", dir + "/e.txt"),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("bad.faiss")));
+  EXPECT_THAT(GalleryIndex::Load(dir + "/none.faiss", dir + "/e.txt"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("none.faiss")));
+  // Bad category word, with its line.
+  ASSERT_OK(common::WriteFileAtomically(dir + "/cat.txt", "a.jpg\tbicycle\n"));
+  EXPECT_THAT(GalleryIndex::Load(dir + "/e.faiss", dir + "/cat.txt"),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("cat.txt:1")));
+}
+
+TEST(GalleryIndexTest, BadFactoryAndSizesAreInvalidArgument) {
+  Gallery g = MakeGallery(10, 4);
+  BuildOptions opts;
+  opts.factory = "NotAnIndex";
+  EXPECT_THAT(GalleryIndex::Build(g.data, 4, g.names, g.categories, opts),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("NotAnIndex")));
+  EXPECT_THAT(GalleryIndex::Build(g.data, 5, g.names, g.categories, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected")));
+}
+
+TEST(GalleryIndexTest, ApproximateIndexesReachHighRecall) {
+  constexpr int64_t kDim = 32, kN = 4000, kQ = 50;
+  Gallery g = MakeGallery(kN, kDim);
+  std::vector<float> queries = RandomUnitRows(kQ, kDim, 11);
+  for (const char* factory : {"IVF16,Flat", "HNSW16"}) {
+    BuildOptions opts;
+    opts.factory = factory;
+    opts.nprobe = 8;
+    auto index = GalleryIndex::Build(g.data, kDim, g.names, g.categories, opts);
+    ASSERT_OK(index);
+    EXPECT_FALSE((*index)->exact());
+    auto hits = (*index)->Search(queries.data(), kQ, 10);
+    ASSERT_OK(hits);
+    // Ground truth over the index's own (regrouped) row order: row r holds
+    // the original vector named names()[r] ("img<i>.jpg").
+    std::vector<float> rows(kN * kDim);
+    for (int64_t r = 0; r < kN; ++r) {
+      int64_t i = std::stoll((*index)->names()[r].substr(3));
+      std::copy_n(g.data.begin() + i * kDim, kDim, rows.begin() + r * kDim);
+    }
+    auto truth = BruteForceTopK(rows.data(), kN, queries.data(), kQ, kDim, 10);
+    EXPECT_GT(RecallAtK(truth, *hits, 10), 0.8) << factory;
+    // The filter holds for approximate indexes too.
+    auto filtered = (*index)->Search(queries.data(), kQ, 10, Category::kVehicle);
+    ASSERT_OK(filtered);
+    for (const auto& list : *filtered) {
+      EXPECT_FALSE(list.empty());
+      for (const Hit& h : list) EXPECT_EQ((*index)->category(h.row), Category::kVehicle);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace gallery

@@ -1,0 +1,101 @@
+#include "index/manifest.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace gallery {
+
+std::string NowRfc3339() {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
+}
+
+std::string ManifestToJson(const Manifest& m) {
+  nlohmann::ordered_json j;
+  j["format"] = m.format;
+  j["model_name"] = m.model_name;
+  j["architecture"] = m.architecture;
+  j["architecture_description"] = m.architecture_description;
+  j["embedding_dim"] = m.embedding_dim;
+  j["metric"] = m.metric;
+  j["index"] = {{"type", m.index_type}, {"params", m.index_params}};
+  if (m.recall_at_10 >= 0) {
+    j["index"]["recall_at_10"] = m.recall_at_10;
+    j["index"]["recall_queries"] = m.recall_queries;
+  }
+  j["num_images"] = m.num_images;
+  j["num_pedestrian_images"] = m.num_pedestrian_images;
+  j["num_vehicle_images"] = m.num_vehicle_images;
+  j["files"] = {{"weights", m.weights_file},
+                {"weights_sha256", m.weights_sha256},
+                {"index", m.index_file},
+                {"images", m.images_file},
+                {"embeddings", m.embeddings_file},
+                {"tokenizer", m.tokenizer_file}};
+  j["preprocess"] = {{"image_resolution", m.image_resolution},
+                     {"resize_mode", m.resize_mode}};
+  j["dataset"] = m.dataset;
+  j["training_metrics"] = m.training_metrics;
+  j["created_at"] = m.created_at;
+  return j.dump(2) + "\n";
+}
+
+absl::StatusOr<Manifest> ManifestFromJson(const std::string& json,
+                                          const std::string& source) {
+  nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::DataLossError(absl::StrCat(source, ": not a JSON object"));
+  }
+  Manifest m;
+  try {
+    m.format = j.at("format").get<std::string>();
+    if (m.format != kManifestFormat) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": format '", m.format, "', expected '",
+                       kManifestFormat, "'"));
+    }
+    m.model_name = j.value("model_name", "");
+    m.architecture =
+        j.at("architecture").get<std::map<std::string, std::string>>();
+    m.architecture_description = j.value("architecture_description", "");
+    m.embedding_dim = j.at("embedding_dim").get<int64_t>();
+    m.metric = j.at("metric").get<std::string>();
+    const auto& index = j.at("index");
+    m.index_type = index.at("type").get<std::string>();
+    m.index_params =
+        index.value("params", std::map<std::string, std::string>{});
+    m.recall_at_10 = index.value("recall_at_10", -1.0);
+    m.recall_queries = index.value("recall_queries", int64_t{0});
+    m.num_images = j.at("num_images").get<int64_t>();
+    m.num_pedestrian_images = j.value("num_pedestrian_images", int64_t{0});
+    m.num_vehicle_images = j.value("num_vehicle_images", int64_t{0});
+    const auto& files = j.at("files");
+    m.weights_file = files.at("weights").get<std::string>();
+    m.weights_sha256 = files.at("weights_sha256").get<std::string>();
+    m.index_file = files.at("index").get<std::string>();
+    m.images_file = files.at("images").get<std::string>();
+    m.embeddings_file = files.value("embeddings", "");
+    m.tokenizer_file = files.value("tokenizer", "");
+    const auto& pre = j.at("preprocess");
+    m.image_resolution = pre.at("image_resolution").get<int64_t>();
+    m.resize_mode = pre.at("resize_mode").get<std::string>();
+    m.dataset = j.value("dataset", "");
+    m.training_metrics =
+        j.value("training_metrics", std::map<std::string, double>{});
+    m.created_at = j.value("created_at", "");
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": missing or mistyped field: ", e.what()));
+  }
+  return m;
+}
+
+absl::StatusOr<Manifest> ReadManifest(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, common::ReadFile(path));
+  return ManifestFromJson(text, path);
+}
+
+}  // namespace gallery

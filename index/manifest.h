@@ -1,0 +1,61 @@
+// manifest.json of a model version directory: everything one answer depends
+// on, described. Written by the exporter, verified by the server.
+#ifndef INDEX_MANIFEST_H_
+#define INDEX_MANIFEST_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace gallery {
+
+inline constexpr char kManifestFormat[] = "traffic-retrieval-model/1";
+inline constexpr char kManifestFile[] = "manifest.json";
+
+struct Manifest {
+  std::string format = kManifestFormat;
+  std::string model_name;
+  // The CLIP constructor arguments (clip::ClipConfig::ToMetadata()).
+  std::map<std::string, std::string> architecture;
+  std::string architecture_description;  // ClipConfig::Describe()
+  int64_t embedding_dim = 0;
+  std::string metric = "inner_product";  // on L2-normalised embeddings
+  std::string index_type = "Flat";       // FAISS index_factory string
+  std::map<std::string, std::string> index_params;  // nprobe, efSearch, ...
+  // Recall@10 of the index against exact search on held-out queries; < 0
+  // when not measured (exact indexes).
+  double recall_at_10 = -1;
+  int64_t recall_queries = 0;
+  int64_t num_images = 0;
+  int64_t num_pedestrian_images = 0;
+  int64_t num_vehicle_images = 0;
+  // File names, relative to the version directory.
+  std::string weights_file = "model.safetensors";
+  std::string weights_sha256;
+  std::string index_file = "index.faiss";
+  std::string images_file = "images.txt";
+  std::string embeddings_file = "embeddings.safetensors";
+  std::string tokenizer_file = "bpe_vocab.txt.gz";
+  // Image preprocessing used for the gallery.
+  int64_t image_resolution = 0;
+  std::string resize_mode = "center_crop";
+  std::string dataset;  // where the gallery images came from
+  std::map<std::string, double> training_metrics;
+  std::string created_at;  // RFC 3339, UTC
+};
+
+std::string ManifestToJson(const Manifest& m);
+// INVALID_ARGUMENT / DATA_LOSS naming `source` when the JSON is malformed, a
+// required field is missing, or the format is not kManifestFormat.
+absl::StatusOr<Manifest> ManifestFromJson(const std::string& json,
+                                          const std::string& source);
+absl::StatusOr<Manifest> ReadManifest(const std::string& path);
+
+// The current time as RFC 3339 UTC ("2026-11-27T04:37:27Z").
+std::string NowRfc3339();
+
+}  // namespace gallery
+
+#endif  // INDEX_MANIFEST_H_

@@ -1,0 +1,132 @@
+#include "index/model_version.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/file_util.h"
+#include "common/sha256.h"
+#include "common/status_macros.h"
+
+namespace gallery {
+namespace fs = std::filesystem;
+
+absl::StatusOr<std::vector<int64_t>> ListVersions(const std::string& models_dir) {
+  std::error_code ec;
+  if (!fs::is_directory(models_dir, ec)) {
+    return absl::NotFoundError(
+        absl::StrCat("models directory ", models_dir, " does not exist"));
+  }
+  std::vector<int64_t> versions;
+  for (const auto& entry : fs::directory_iterator(models_dir, ec)) {
+    if (!entry.is_directory(ec)) continue;
+    const std::string name = entry.path().filename().string();
+    int64_t v;
+    if (!name.empty() && name[0] != '0' &&
+        name.find_first_not_of("0123456789") == std::string::npos &&
+        absl::SimpleAtoi(name, &v)) {
+      versions.push_back(v);
+    }
+  }
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot list ", models_dir, ": ", ec.message()));
+  }
+  std::sort(versions.begin(), versions.end());
+  return versions;
+}
+
+absl::StatusOr<std::unique_ptr<VersionWriter>> VersionWriter::Begin(
+    const std::string& models_dir) {
+  static std::atomic<int> counter{0};
+  RETURN_IF_ERROR(common::MakeDirs(models_dir));
+  std::string staging = absl::StrCat(models_dir, "/.tmp-", ::getpid(), "-",
+                                     counter.fetch_add(1));
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+  RETURN_IF_ERROR(common::MakeDirs(staging));
+  return std::unique_ptr<VersionWriter>(new VersionWriter(models_dir, staging));
+}
+
+VersionWriter::~VersionWriter() {
+  if (!published_) {
+    std::error_code ec;
+    fs::remove_all(staging_, ec);
+  }
+}
+
+absl::StatusOr<int64_t> VersionWriter::Publish(Manifest manifest) {
+  ASSIGN_OR_RETURN(manifest.weights_sha256,
+                   common::Sha256File(staging_ + "/" + manifest.weights_file));
+  if (manifest.created_at.empty()) manifest.created_at = NowRfc3339();
+  RETURN_IF_ERROR(common::WriteFileAtomically(
+      staging_ + "/" + kManifestFile, ManifestToJson(manifest)));
+  RETURN_IF_ERROR(common::SyncDirectory(staging_));
+  // Another writer may take a number between listing and renaming; rename(2)
+  // onto an existing non-empty directory fails, so try the next number.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    ASSIGN_OR_RETURN(std::vector<int64_t> versions, ListVersions(models_dir_));
+    int64_t next = versions.empty() ? 1 : versions.back() + 1;
+    const std::string target = absl::StrCat(models_dir_, "/", next);
+    if (::rename(staging_.c_str(), target.c_str()) == 0) {
+      published_ = true;
+      RETURN_IF_ERROR(common::SyncDirectory(models_dir_));
+      return next;
+    }
+    if (errno != ENOTEMPTY && errno != EEXIST) {
+      return absl::InternalError(absl::StrCat("cannot rename ", staging_,
+                                              " to ", target, ": ",
+                                              std::strerror(errno)));
+    }
+  }
+  return absl::AbortedError(
+      absl::StrCat("could not claim a version number in ", models_dir_));
+}
+
+absl::StatusOr<LoadedVersion> LoadVersion(const std::string& models_dir,
+                                          int64_t version, bool use_gpu) {
+  LoadedVersion out;
+  out.version = version;
+  out.dir = absl::StrCat(models_dir, "/", version);
+  const std::string manifest_path = out.dir + "/" + kManifestFile;
+  ASSIGN_OR_RETURN(out.manifest, ReadManifest(manifest_path));
+  const Manifest& m = out.manifest;
+  const std::string weights = out.dir + "/" + m.weights_file;
+  ASSIGN_OR_RETURN(std::string sha, common::Sha256File(weights));
+  if (sha != m.weights_sha256) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "sha256 of ", weights, " is ", sha, " but ", manifest_path,
+        " records ", m.weights_sha256));
+  }
+  ASSIGN_OR_RETURN(out.index,
+                   GalleryIndex::Load(out.dir + "/" + m.index_file,
+                                      out.dir + "/" + m.images_file, use_gpu));
+  if (out.index->size() != m.num_images) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        out.dir, "/", m.index_file, " holds ", out.index->size(),
+        " images but ", manifest_path, " records ", m.num_images));
+  }
+  auto arch_dim = m.architecture.find("embed_dim");
+  if (arch_dim != m.architecture.end() &&
+      arch_dim->second != absl::StrCat(m.embedding_dim)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        manifest_path, ": the model's embed_dim is ", arch_dim->second,
+        " but embedding_dim is ", m.embedding_dim));
+  }
+  if (out.index->dim() != m.embedding_dim) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        out.dir, "/", m.index_file, " has embedding size ", out.index->dim(),
+        " but ", manifest_path, " records ", m.embedding_dim));
+  }
+  return out;
+}
+
+}  // namespace gallery

@@ -1,0 +1,161 @@
+#include "index/model_version.h"
+
+#include <filesystem>
+#include <random>
+
+#include "common/file_util.h"
+#include "common/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace gallery {
+namespace {
+
+namespace fs = std::filesystem;
+using ::common_testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr int64_t kDim = 8;
+
+std::string FreshDir(const std::string& name) {
+  std::string d = ::testing::TempDir() + "/" + name;
+  fs::remove_all(d);
+  return d;
+}
+
+// Stages a complete small version and publishes it.
+absl::StatusOr<int64_t> PublishVersion(const std::string& models_dir,
+                                       int64_t n = 12) {
+  auto writer = VersionWriter::Begin(models_dir);
+  if (!writer.ok()) return writer.status();
+  std::mt19937 rng(n);
+  std::normal_distribution<float> normal;
+  std::vector<float> data(n * kDim);
+  for (float& v : data) v = normal(rng);
+  std::vector<std::string> names;
+  std::vector<Category> cats;
+  for (int64_t i = 0; i < n; ++i) {
+    names.push_back("i" + std::to_string(i) + ".jpg");
+    cats.push_back(i % 2 ? Category::kVehicle : Category::kPedestrian);
+  }
+  auto index = GalleryIndex::Build(data, kDim, names, cats, {});
+  if (!index.ok()) return index.status();
+  const std::string dir = (*writer)->staging_dir();
+  absl::Status st = (*index)->Save(dir + "/index.faiss", dir + "/images.txt");
+  if (!st.ok()) return st;
+  st = common::WriteFileAtomically(dir + "/model.safetensors", "weights-bytes");
+  if (!st.ok()) return st;
+  Manifest m;
+  m.model_name = "test";
+  m.architecture = {{"embed_dim", std::to_string(kDim)}};
+  m.embedding_dim = kDim;
+  m.num_images = n;
+  m.image_resolution = 32;
+  return (*writer)->Publish(m);
+}
+
+TEST(ModelVersionTest, PublishesIncreasingVersionsAndLoadsThem) {
+  const std::string models = FreshDir("mv_publish");
+  auto v1 = PublishVersion(models);
+  ASSERT_OK(v1);
+  auto v2 = PublishVersion(models, 20);
+  ASSERT_OK(v2);
+  EXPECT_EQ(*v1, 1);
+  EXPECT_EQ(*v2, 2);
+  // A crashed writer's staging directory and stray files are ignored.
+  fs::create_directories(models + "/.tmp-999-0");
+  fs::create_directories(models + "/notaversion");
+  auto versions = ListVersions(models);
+  ASSERT_OK(versions);
+  EXPECT_THAT(*versions, ElementsAre(1, 2));
+  auto loaded = LoadVersion(models, 2);
+  ASSERT_OK(loaded);
+  EXPECT_EQ(loaded->index->size(), 20);
+  EXPECT_EQ(loaded->manifest.weights_sha256.size(), 64u);
+  EXPECT_FALSE(loaded->manifest.created_at.empty());
+}
+
+TEST(ModelVersionTest, AbandonedWriterLeavesNoVersion) {
+  const std::string models = FreshDir("mv_abandon");
+  {
+    auto writer = VersionWriter::Begin(models);
+    ASSERT_OK(writer);
+    ASSERT_OK(common::WriteFileAtomically((*writer)->staging_dir() + "/x", "y"));
+  }
+  auto versions = ListVersions(models);
+  ASSERT_OK(versions);
+  EXPECT_TRUE(versions->empty());
+  EXPECT_TRUE(fs::is_empty(models));
+}
+
+TEST(ModelVersionTest, CorruptVersionsAreRejectedNamingTheFile) {
+  const std::string models = FreshDir("mv_corrupt");
+  ASSERT_OK(PublishVersion(models));
+  const std::string dir = models + "/1";
+
+  // Weights changed after publishing.
+  ASSERT_OK(common::WriteFileAtomically(dir + "/model.safetensors", "tampered"));
+  EXPECT_THAT(LoadVersion(models, 1),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::AllOf(HasSubstr("sha256"),
+                                        HasSubstr("model.safetensors"))));
+  ASSERT_OK(common::WriteFileAtomically(dir + "/model.safetensors", "weights-bytes"));
+  ASSERT_OK(LoadVersion(models, 1));
+
+  // Manifest disagrees with the index.
+  auto text = common::ReadFile(dir + "/manifest.json");
+  ASSERT_OK(text);
+  auto m = ManifestFromJson(*text, "m");
+  ASSERT_OK(m);
+  Manifest wrong_count = *m;
+  wrong_count.num_images = 13;
+  ASSERT_OK(common::WriteFileAtomically(dir + "/manifest.json",
+                                        ManifestToJson(wrong_count)));
+  EXPECT_THAT(LoadVersion(models, 1),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::AllOf(HasSubstr("index.faiss"), HasSubstr("13"))));
+  Manifest wrong_dim = *m;
+  wrong_dim.embedding_dim = 16;
+  wrong_dim.architecture["embed_dim"] = "16";
+  ASSERT_OK(common::WriteFileAtomically(dir + "/manifest.json",
+                                        ManifestToJson(wrong_dim)));
+  EXPECT_THAT(LoadVersion(models, 1),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("embedding size 8")));
+
+  // Missing and malformed manifests.
+  ASSERT_OK(common::WriteFileAtomically(dir + "/manifest.json", "{\"format\": 1"));
+  EXPECT_THAT(LoadVersion(models, 1),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("manifest.json")));
+  fs::remove(dir + "/manifest.json");
+  EXPECT_THAT(LoadVersion(models, 1),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("manifest.json")));
+}
+
+TEST(ModelVersionTest, ManifestJsonRoundTrip) {
+  Manifest m;
+  m.model_name = "traffic";
+  m.architecture = {{"embed_dim", "512"}, {"vision_width", "768"}};
+  m.embedding_dim = 512;
+  m.index_type = "IVF1024,PQ64";
+  m.index_params = {{"nprobe", "32"}};
+  m.recall_at_10 = 0.93;
+  m.recall_queries = 1000;
+  m.num_images = 17611;
+  m.training_metrics = {{"val_map10", 0.91}};
+  m.weights_sha256 = "ab";
+  m.image_resolution = 224;
+  auto back = ManifestFromJson(ManifestToJson(m), "x");
+  ASSERT_OK(back);
+  EXPECT_EQ(back->index_type, "IVF1024,PQ64");
+  EXPECT_EQ(back->index_params.at("nprobe"), "32");
+  EXPECT_DOUBLE_EQ(back->recall_at_10, 0.93);
+  EXPECT_DOUBLE_EQ(back->training_metrics.at("val_map10"), 0.91);
+  EXPECT_EQ(back->architecture, m.architecture);
+  EXPECT_THAT(ManifestFromJson("{\"format\": \"other/9\"}", "f.json"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("f.json")));
+}
+
+}  // namespace
+}  // namespace gallery

@@ -1,0 +1,219 @@
+#include "trainer/distributed.h"
+
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+#include <cstdlib>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace trainer {
+namespace {
+
+absl::Status ReadIntEnv(const char* name, int min, int max, int* out) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return absl::OkStatus();
+  int parsed;
+  if (!absl::SimpleAtoi(v, &parsed) || parsed < min || parsed > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("environment variable ", name, "='", v,
+                     "' is not an integer in [", min, ", ", max, "]"));
+  }
+  *out = parsed;
+  return absl::OkStatus();
+}
+
+template <typename F>
+absl::Status CatchTorch(const std::string& what, F&& f) {
+  try {
+    f();
+  } catch (const c10::Error& e) {
+    return absl::UnavailableError(
+        absl::StrCat(what, ": ", e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat(what, ": ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+struct Communicator::Impl {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroup> gloo;
+#ifdef USE_C10D_NCCL
+  c10::intrusive_ptr<c10d::ProcessGroup> nccl;
+#endif
+  c10d::ProcessGroup& For(const torch::Tensor& t) {
+#ifdef USE_C10D_NCCL
+    if (t.is_cuda() && nccl) return *nccl;
+#endif
+    (void)t;
+    return *gloo;
+  }
+};
+
+absl::StatusOr<DistributedConfig> DistributedConfigFromEnv() {
+  DistributedConfig c;
+  absl::Status s;
+  if (!(s = ReadIntEnv("WORLD_SIZE", 1, 1 << 20, &c.world_size)).ok()) return s;
+  if (!(s = ReadIntEnv("RANK", 0, c.world_size - 1, &c.rank)).ok()) return s;
+  if (!(s = ReadIntEnv("LOCAL_RANK", 0, 1 << 20, &c.local_rank)).ok()) return s;
+  if (!(s = ReadIntEnv("MASTER_PORT", 1, 65535, &c.master_port)).ok()) return s;
+  if (const char* addr = std::getenv("MASTER_ADDR"); addr && *addr) {
+    c.master_addr = addr;
+  }
+  if (c.world_size > 1 && std::getenv("RANK") == nullptr) {
+    return absl::InvalidArgumentError(
+        "WORLD_SIZE > 1 but RANK is not set: every process needs its rank");
+  }
+  return c;
+}
+
+Communicator::Communicator(const DistributedConfig& config)
+    : config_(config), impl_(std::make_unique<Impl>()) {}
+
+Communicator::~Communicator() = default;
+
+absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(
+    const DistributedConfig& config) {
+  std::unique_ptr<Communicator> comm(new Communicator(config));
+  if (!config.distributed()) return comm;
+  absl::Status st = CatchTorch(
+      absl::StrCat("cannot join the process group at ", config.master_addr,
+                   ":", config.master_port, " as rank ", config.rank, " of ",
+                   config.world_size),
+      [&] {
+        c10d::TCPStoreOptions opts;
+        opts.port = static_cast<uint16_t>(config.master_port);
+        opts.isServer = config.rank == 0;
+        opts.numWorkers = config.world_size;
+        opts.waitWorkers = true;
+        opts.timeout = config.timeout;
+        comm->impl_->store =
+            c10::make_intrusive<c10d::TCPStore>(config.master_addr, opts);
+        auto gloo_opts = c10d::ProcessGroupGloo::Options::create(config.timeout);
+        gloo_opts->devices.push_back(
+            c10d::ProcessGroupGloo::createDefaultDevice());
+        comm->impl_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
+            c10::make_intrusive<c10d::PrefixStore>("gloo", comm->impl_->store),
+            config.rank, config.world_size, gloo_opts);
+#ifdef USE_C10D_NCCL
+        if (torch::cuda::is_available()) {
+          comm->impl_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+              c10::make_intrusive<c10d::PrefixStore>("nccl", comm->impl_->store),
+              config.rank, config.world_size);
+        }
+#endif
+      });
+  if (!st.ok()) return st;
+  return comm;
+}
+
+namespace {
+
+// all_gather whose backward sums the incoming gradient over ranks and keeps
+// the own slice (the gradient of a loss every rank computes identically).
+class AllGatherFunction
+    : public torch::autograd::Function<AllGatherFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx,
+                               torch::Tensor local, int64_t comm_ptr) {
+    auto* comm = reinterpret_cast<Communicator*>(comm_ptr);
+    ctx->saved_data["comm"] = comm_ptr;
+    ctx->saved_data["rows"] = local.size(0);
+    torch::Tensor input = local.contiguous();
+    std::vector<torch::Tensor> parts;
+    for (int r = 0; r < comm->world_size(); ++r) {
+      parts.push_back(torch::empty_like(input));
+    }
+    std::vector<std::vector<torch::Tensor>> outputs = {parts};
+    std::vector<torch::Tensor> inputs = {input};
+    comm->impl()->For(input).allgather(outputs, inputs)->wait();
+    return torch::cat(outputs[0], 0);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx,
+      torch::autograd::variable_list grads) {
+    auto* comm = reinterpret_cast<Communicator*>(
+        ctx->saved_data["comm"].toInt());
+    const int64_t rows = ctx->saved_data["rows"].toInt();
+    torch::Tensor g = grads[0].contiguous().clone();
+    std::vector<torch::Tensor> tensors = {g};
+    comm->impl()->For(g).allreduce(tensors)->wait();
+    return {g.narrow(0, comm->rank() * rows, rows), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor Communicator::AllGather(const torch::Tensor& local) {
+  if (!config_.distributed()) return local;
+  return AllGatherFunction::apply(local, reinterpret_cast<int64_t>(this));
+}
+
+absl::Status Communicator::AverageGradients(
+    const std::vector<torch::Tensor>& params, int64_t bucket_bytes) {
+  if (!config_.distributed()) return absl::OkStatus();
+  return CatchTorch("gradient all-reduce failed", [&] {
+    torch::NoGradGuard no_grad;
+    size_t i = 0;
+    while (i < params.size()) {
+      std::vector<torch::Tensor> bucket;
+      int64_t bytes = 0;
+      while (i < params.size() && (bucket.empty() || bytes < bucket_bytes)) {
+        torch::Tensor p = params[i++];
+        if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+        bucket.push_back(p.grad());
+        bytes += p.numel() * p.element_size();
+      }
+      std::vector<torch::Tensor> flat_views;
+      for (auto& g : bucket) flat_views.push_back(g.reshape({-1}));
+      torch::Tensor flat = torch::cat(flat_views);
+      std::vector<torch::Tensor> tensors = {flat};
+      impl_->For(flat).allreduce(tensors)->wait();
+      flat.div_(config_.world_size);
+      int64_t offset = 0;
+      for (auto& g : bucket) {
+        g.copy_(flat.narrow(0, offset, g.numel()).view_as(g));
+        offset += g.numel();
+      }
+    }
+  });
+}
+
+absl::Status Communicator::Broadcast(const std::vector<torch::Tensor>& tensors) {
+  if (!config_.distributed()) return absl::OkStatus();
+  return CatchTorch("broadcast failed", [&] {
+    torch::NoGradGuard no_grad;
+    for (const torch::Tensor& t : tensors) {
+      torch::Tensor c = t.contiguous();
+      std::vector<torch::Tensor> v = {c};
+      impl_->For(c).broadcast(v)->wait();
+      if (!c.is_same(t)) t.copy_(c);
+    }
+  });
+}
+
+absl::StatusOr<double> Communicator::SumScalar(double value) {
+  if (!config_.distributed()) return value;
+  torch::Tensor t = torch::full({1}, value, torch::kFloat64);
+  absl::Status st = CatchTorch("scalar all-reduce failed", [&] {
+    std::vector<torch::Tensor> v = {t};
+    impl_->gloo->allreduce(v)->wait();
+  });
+  if (!st.ok()) return st;
+  return t.item<double>();
+}
+
+absl::Status Communicator::Barrier() {
+  if (!config_.distributed()) return absl::OkStatus();
+  return CatchTorch("barrier failed", [&] { impl_->gloo->barrier()->wait(); });
+}
+
+}  // namespace trainer

@@ -1,0 +1,92 @@
+// Multi-process data-parallel training over c10d.
+//
+// One process per device. The layout comes from the environment variables
+// that torchrun, Kubeflow's PyTorchJob and the Slurm launch scripts set:
+// RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT. Rank 0 hosts a
+// TCPStore for the rendezvous. Backend: NCCL for CUDA tensors on CUDA builds,
+// Gloo otherwise.
+//
+// With WORLD_SIZE=1 (or unset) every collective is the identity and no
+// process group is created.
+//
+// Thread safety: a Communicator is used by the training thread only.
+#ifndef TRAINER_DISTRIBUTED_H_
+#define TRAINER_DISTRIBUTED_H_
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace trainer {
+
+struct DistributedConfig {
+  int rank = 0;
+  int world_size = 1;
+  int local_rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  std::chrono::milliseconds timeout{std::chrono::minutes(10)};
+
+  bool distributed() const { return world_size > 1; }
+  bool is_main() const { return rank == 0; }
+};
+
+// Reads RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT. Unset
+// variables keep the defaults above (a single process). INVALID_ARGUMENT
+// names the variable when a value does not parse or is out of range
+// (RANK >= WORLD_SIZE, a port outside 1..65535, ...).
+absl::StatusOr<DistributedConfig> DistributedConfigFromEnv();
+
+class Communicator {
+ public:
+  // Joins the process group (blocks until all ranks arrive or the timeout
+  // passes: DEADLINE_EXCEEDED). UNAVAILABLE when the store cannot be reached.
+  static absl::StatusOr<std::unique_ptr<Communicator>> Create(
+      const DistributedConfig& config);
+  ~Communicator();
+
+  const DistributedConfig& config() const { return config_; }
+  int rank() const { return config_.rank; }
+  int world_size() const { return config_.world_size; }
+
+  // Concatenates every rank's `local` ([B, ...], same shape on all ranks)
+  // along dim 0 in rank order: [world_size * B, ...]. Differentiable: the
+  // gradient of the result is summed over ranks and the own slice flows back
+  // to `local`, so a loss computed identically on every rank from the
+  // gathered tensor, followed by AverageGradients, gives exactly the
+  // gradient of a single process on the global batch.
+  torch::Tensor AllGather(const torch::Tensor& local);
+
+  // Averages the .grad of `params` over ranks, in flattened buckets of about
+  // `bucket_bytes` to amortise per-message latency. Parameters without a
+  // gradient get a zero gradient on all ranks so the buckets match.
+  absl::Status AverageGradients(const std::vector<torch::Tensor>& params,
+                                int64_t bucket_bytes = 25 << 20);
+
+  // Copies rank 0's values of `tensors` to every rank.
+  absl::Status Broadcast(const std::vector<torch::Tensor>& tensors);
+
+  // Sum of `value` over ranks.
+  absl::StatusOr<double> SumScalar(double value);
+
+  absl::Status Barrier();
+
+  // Internal: the process group, exposed for the autograd function.
+  struct Impl;
+  Impl* impl() { return impl_.get(); }
+
+ private:
+  explicit Communicator(const DistributedConfig& config);
+  DistributedConfig config_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace trainer
+
+#endif  // TRAINER_DISTRIBUTED_H_
