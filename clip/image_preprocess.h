@@ -43,6 +43,11 @@ enum class ResizeMode {
   kSquash,
 };
 
+// "center_crop", "pad" or "squash" <-> ResizeMode. INVALID_ARGUMENT for other
+// words.
+absl::StatusOr<ResizeMode> ParseResizeMode(absl::string_view word);
+const char* ResizeModeName(ResizeMode mode);
+
 // Options of the evaluation transform. The defaults are OpenAI's at 224.
 struct PreprocessOptions {
   // Output side R in pixels; > 0.

@@ -111,9 +111,9 @@ std::vector<AttributeSet> MakeVehiclePool(int size, uint64_t seed);
 std::vector<AttributeSet> MakePedestrianPool(int size, uint64_t seed);
 
 // Renders one image of `set` as CV_8UC3 BGR (OpenCV's order), before JPEG
-// compression. A fixed function of (set, seed). Vehicles are about 160 x 120
-// (width 130..200, height 100..140), pedestrians about 80 x 200 (width
-// 64..100, height 170..230). `set` must be valid.
+// compression. A fixed function of (set, seed). Vehicles are wider than
+// tall, about 160 x 120 (width 130..200, height 100..140); pedestrians are
+// about 80 x 200 (width 64..100, height 170..230). `set` must be valid.
 cv::Mat RenderImage(const AttributeSet& set, uint64_t seed);
 
 // An image with its label fields.
@@ -167,7 +167,10 @@ absl::StatusOr<std::string> RenderPlannedImage(const DatasetPlan& plan,
 // replaced after the new one is complete). INVALID_ARGUMENT for bad options;
 // I/O errors name the path.
 //
-// Thread safety: safe to call concurrently for different output dirs.
+// Thread safety: safe to call concurrently for different output dirs. The
+// rendering threads are `threads` std::threads; OpenCV's own thread pool
+// (cv::setNumThreads) is left as the caller set it, and a caller that renders
+// on several threads is faster with cv::setNumThreads(1).
 absl::Status GenerateDataset(const DatagenOptions& options);
 
 }  // namespace trainer
