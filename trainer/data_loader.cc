@@ -1,0 +1,183 @@
+#include "trainer/data_loader.h"
+
+#include <chrono>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+
+namespace trainer {
+namespace {
+
+// SplitMix64: decorrelates seeds built from small integers.
+uint64_t Mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+uint64_t Uniform(std::mt19937_64& rng, uint64_t n) {
+  // Rejection sampling: the same draws on every standard library.
+  const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+  uint64_t v;
+  do {
+    v = rng();
+  } while (v >= limit);
+  return v % n;
+}
+
+}  // namespace
+
+DataLoader::DataLoader(const PairDataset* dataset,
+                       const clip::BpeTokenizer* tokenizer,
+                       LoaderOptions options)
+    : dataset_(dataset), tokenizer_(tokenizer), options_(std::move(options)) {
+  if (options_.workers < 1) options_.workers = 1;
+  if (options_.prefetch_batches < 1) options_.prefetch_batches = 1;
+}
+
+DataLoader::~DataLoader() { StopWorkers(); }
+
+int64_t DataLoader::batches_per_epoch() const {
+  const int64_t global = int64_t{options_.batch_size} * options_.world_size;
+  return static_cast<int64_t>(dataset_->pairs().size()) / global;
+}
+
+std::vector<int32_t> DataLoader::EpochOrder(int64_t epoch) const {
+  std::vector<int32_t> order(dataset_->pairs().size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
+  if (!options_.shuffle) return order;
+  std::mt19937_64 rng(Mix(options_.seed ^ Mix(static_cast<uint64_t>(epoch))));
+  for (size_t i = order.size(); i > 1; --i) {
+    std::swap(order[i - 1], order[Uniform(rng, i)]);
+  }
+  return order;
+}
+
+void DataLoader::StopWorkers() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+}
+
+void DataLoader::StartEpoch(int64_t epoch, int64_t start_batch) {
+  StopWorkers();
+  auto order = std::make_shared<const std::vector<int32_t>>(EpochOrder(epoch));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = false;
+    epoch_ = epoch;
+    order_ = std::move(order);
+    next_to_build_ = start_batch;
+    next_to_return_ = start_batch;
+    end_batch_ = batches_per_epoch();
+    ready_.clear();
+  }
+  for (int i = 0; i < options_.workers; ++i) {
+    workers_.emplace_back([this] { WorkerLoop(); });
+  }
+}
+
+void DataLoader::WorkerLoop() {
+  while (true) {
+    int64_t index, epoch;
+    std::shared_ptr<const std::vector<int32_t>> order;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] {
+        return stop_ || (next_to_build_ < end_batch_ &&
+                         next_to_build_ < next_to_return_ + options_.prefetch_batches);
+      });
+      if (stop_) return;
+      index = next_to_build_++;
+      epoch = epoch_;
+      order = order_;
+    }
+    absl::StatusOr<Batch> batch = BuildBatch(epoch, index, *order);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_ || epoch != epoch_) return;
+      ready_.emplace(index, std::move(batch));
+    }
+    cv_.notify_all();
+  }
+}
+
+absl::StatusOr<Batch> DataLoader::BuildBatch(int64_t epoch, int64_t index,
+                                             const std::vector<int32_t>& order) {
+  const int64_t b = options_.batch_size;
+  const int64_t r = options_.preprocess.resolution;
+  const int64_t ctx = options_.context_length;
+  Batch batch;
+  batch.epoch = epoch;
+  batch.index = index;
+  batch.size = b;
+  batch.pixels.resize(b * 3 * r * r);
+  batch.tokens.resize(b * ctx);
+  batch.attributes.resize(b);
+  batch.pair_indices.resize(b);
+  const int64_t base =
+      index * b * options_.world_size + int64_t{options_.rank} * b;
+  const int64_t n = static_cast<int64_t>(order.size());
+  for (int64_t j = 0; j < b; ++j) {
+    const int64_t position = base + j;
+    int64_t candidate = position;
+    for (int64_t attempt = 0;; ++attempt) {
+      const int32_t pair_index = order[candidate % n];
+      const Pair& pair = dataset_->pairs()[pair_index];
+      std::mt19937_64 rng(Mix(options_.seed ^ Mix(epoch * 1000003 + candidate)));
+      float* out = batch.pixels.data() + j * 3 * r * r;
+      absl::Status st =
+          options_.augment
+              ? clip::PreprocessFileForTraining(
+                    dataset_->ImagePath(pair.image), options_.preprocess,
+                    options_.augment_options, &rng, out)
+              : clip::PreprocessFile(dataset_->ImagePath(pair.image),
+                                     options_.preprocess, out);
+      if (st.ok()) {
+        std::vector<int64_t> tokens = tokenizer_->Tokenize(
+            dataset_->texts()[pair.text], static_cast<int>(ctx));
+        std::copy(tokens.begin(), tokens.end(), batch.tokens.begin() + j * ctx);
+        batch.attributes[j] = pair.attribute;
+        batch.pair_indices[j] = pair_index;
+        break;
+      }
+      if (!options_.skip_bad_images) {
+        return absl::Status(
+            st.code(), absl::StrCat("training image ", dataset_->images()[pair.image],
+                                    " (", dataset_->source(), "): ", st.message(),
+                                    "; pass --skip_bad_images to skip such images"));
+      }
+      skipped_.fetch_add(1);
+      if (attempt + 1 >= n) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("no readable image in ", dataset_->source()));
+      }
+      // Deterministic replacement: the next pair of the epoch's order.
+      candidate = candidate + 1;
+    }
+  }
+  return batch;
+}
+
+absl::StatusOr<std::optional<Batch>> DataLoader::Next() {
+  const auto start = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> lock(mu_);
+  if (next_to_return_ >= end_batch_) return std::optional<Batch>();
+  cv_.wait(lock, [&] { return ready_.count(next_to_return_) > 0; });
+  auto node = ready_.extract(next_to_return_);
+  ++next_to_return_;
+  lock.unlock();
+  cv_.notify_all();
+  wait_seconds_ += std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+  if (!node.mapped().ok()) return node.mapped().status();
+  return std::optional<Batch>(std::move(*node.mapped()));
+}
+
+}  // namespace trainer

@@ -1,0 +1,128 @@
+// Contrastive fine-tuning of CLIP on competition-format data.
+//
+// Starts from pretrained weights (any format clip/weights.h reads) or from
+// scratch with a named architecture, optionally training its own BPE
+// vocabulary from the captions. AdamW with decoupled weight decay (none on
+// biases, LayerNorm, embeddings and the logit scale), linear warm-up then
+// cosine decay, gradient clipping, gradient accumulation, and freezing of the
+// first N blocks of either tower. Data-parallel over c10d
+// (trainer/distributed.h): features are gathered so the loss sees the global
+// batch; only rank 0 writes files.
+//
+// Files written to output_dir (rank 0, each atomically):
+//   checkpoint-last.pt, checkpoint-best.pt  full training state
+//   model.safetensors                       final weights (OpenAI key names)
+//   bpe_vocab.txt.gz | vocab.json+merges.txt the tokenizer
+//   metrics_steps.csv, metrics_epochs.csv   one row per step / epoch
+//   training.png                            loss and val mAP@10 against step
+//
+// A killed run restarted with resume=true continues from checkpoint-last.pt
+// and reaches the same weights as an uninterrupted run with the same seed.
+#ifndef TRAINER_TRAINER_H_
+#define TRAINER_TRAINER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "clip/image_preprocess.h"
+#include "trainer/distributed.h"
+
+namespace trainer {
+
+struct TrainerOptions {
+  // Data (competition layout).
+  std::string train_labels;  // image$attribute$text
+  std::string train_images;  // directory of the training images
+  std::string val_labels;    // "" = no validation
+  std::string val_images;
+  bool skip_bad_images = false;
+
+  // Model.
+  std::string init_weights;          // "" = from scratch
+  std::string architecture = "small";  // preset, when from scratch
+  std::string vocab;                 // tokenizer; "" = beside init_weights
+  int train_vocab_merges = 0;        // > 0: learn a BPE vocabulary (from scratch only)
+  clip::PreprocessOptions preprocess;  // resolution 0 = the model's
+  bool augment = true;
+  clip::AugmentOptions augment_options;
+
+  // Optimisation.
+  int epochs = 5;
+  int batch_size = 64;  // per process
+  int grad_accum = 1;
+  double lr = 5e-4;
+  double min_lr = 0.0;
+  double weight_decay = 0.1;
+  double beta1 = 0.9, beta2 = 0.98, eps = 1e-6;
+  int warmup_steps = 50;
+  double clip_grad_norm = 1.0;  // <= 0: off
+  int freeze_vision_blocks = 0;
+  int freeze_text_blocks = 0;
+  uint64_t seed = 42;
+  int loader_workers = 1;
+  int max_steps = 0;  // > 0: stop after this many optimiser steps (tests)
+
+  // Output.
+  std::string output_dir;
+  bool resume = false;
+  int checkpoint_every_steps = 0;  // 0 = at epoch ends only
+  int val_batch_size = 64;
+
+  std::string device = "cpu";  // "cuda:N" on CUDA builds
+};
+
+struct StepStats {
+  int64_t step = 0;  // optimiser steps done
+  int64_t total_steps = 0;
+  int epoch = 0;
+  double loss = 0;
+  double lr = 0;
+  double logit_scale = 0;  // exp(logit_scale)
+  double samples_per_second = 0;  // global
+  double data_wait_share = 0;     // share of step time waiting for data
+  double elapsed_seconds = 0;
+  double eta_seconds = 0;
+};
+
+struct EpochStats {
+  int epoch = 0;
+  int64_t step = 0;
+  double train_loss = 0;
+  double val_map10 = -1;  // -1 when there is no validation
+  double val_recall1 = -1, val_recall5 = -1, val_recall10 = -1;
+  double seconds = 0;
+  int64_t skipped_images = 0;
+};
+
+struct TrainResult {
+  int64_t steps = 0;
+  double best_val_map10 = -1;
+  double last_val_map10 = -1;
+  std::vector<EpochStats> epochs;
+  std::string weights_path;    // model.safetensors
+  std::string tokenizer_path;  // file or directory
+};
+
+struct TrainerCallbacks {
+  std::function<void(const StepStats&)> on_step;
+  std::function<void(const EpochStats&)> on_epoch;
+  std::function<void(const std::string&)> on_message;
+};
+
+// Runs the whole training. Every process of a distributed job calls it with
+// the same options; `dist` says which one this is.
+absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
+                                  const DistributedConfig& dist,
+                                  const TrainerCallbacks& callbacks = {});
+
+// Linear warm-up to `lr` over `warmup` steps, then cosine decay to `min_lr`
+// at `total`.
+double LearningRateAt(int64_t step, int64_t total, int64_t warmup, double lr,
+                      double min_lr);
+
+}  // namespace trainer
+
+#endif  // TRAINER_TRAINER_H_
