@@ -115,6 +115,11 @@ int ClipEncoder::TokenLength(const std::string& text) const {
 
 namespace {
 
+// Text chunks: at least this many rows, then at most this much padding
+// (positions computed / positions needed).
+constexpr int64_t kMinChunk = 8;
+constexpr double kMaxPadding = 1.15;
+
 std::vector<float> ToVector(const torch::Tensor& t) {
   torch::Tensor c = t.to(torch::kCPU, torch::kFloat32).contiguous();
   std::vector<float> out(c.numel());
@@ -157,8 +162,16 @@ absl::StatusOr<std::vector<float>> ClipEncoder::EncodeTokens(
                    [&](int64_t a, int64_t b) { return eot[a] < eot[b]; });
   return CatchTorch([&]() -> std::vector<float> {
     c10::InferenceMode guard;
-    for (int64_t start = 0; start < n; start += options_.max_batch_size) {
-      const int64_t m = std::min<int64_t>(options_.max_batch_size, n - start);
+    for (int64_t start = 0, m = 0; start < n; start += m) {
+      // Grow the chunk while padding to its longest row wastes little.
+      int64_t sum = eot[order[start]] + 1;
+      m = 1;
+      while (start + m < n && m < options_.max_batch_size) {
+        const int64_t next = eot[order[start + m]] + 1;
+        if (m >= kMinChunk && next * (m + 1) > kMaxPadding * (sum + next)) break;
+        sum += next;
+        ++m;
+      }
       const int64_t len = eot[order[start + m - 1]] + 1;
       torch::Tensor batch = torch::empty({m, len}, torch::kInt64);
       int64_t* dst = batch.data_ptr<int64_t>();

@@ -32,18 +32,22 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x,
                                          const torch::Tensor& mask) {
   const int64_t b = x.size(0), l = x.size(1), d = x.size(2);
   const int64_t hd = d / heads_;
-  // [B, L, 3D] -> [3, B, H, L, hd]
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  // [B, L, 3D] -> [3, B*H, L, hd]
   torch::Tensor qkv = torch::nn::functional::linear(x, in_proj_weight,
                                                     in_proj_bias)
                           .view({b, l, 3, heads_, hd})
-                          .permute({2, 0, 3, 1, 4});
-  torch::Tensor q = qkv[0] * (1.0 / std::sqrt(static_cast<double>(hd)));
-  torch::Tensor k = qkv[1];
-  torch::Tensor v = qkv[2];
-  torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1));  // [B,H,L,L]
-  if (mask.defined()) scores = scores + mask;
-  torch::Tensor out = torch::matmul(torch::softmax(scores, -1), v);
-  out = out.transpose(1, 2).reshape({b, l, d});
+                          .permute({2, 0, 3, 1, 4})
+                          .reshape({3, b * heads_, l, hd});
+  torch::Tensor q = qkv[0], k = qkv[1], v = qkv[2];
+  // scale * q @ k^T (+ mask) in one call.
+  torch::Tensor scores =
+      mask.defined()
+          ? torch::baddbmm(mask.expand({b * heads_, l, l}), q, k.transpose(1, 2),
+                           /*beta=*/1.0, /*alpha=*/scale)
+          : torch::bmm(q, k.transpose(1, 2)) * scale;
+  torch::Tensor out = torch::bmm(torch::softmax(scores, -1), v);  // [B*H, L, hd]
+  out = out.view({b, heads_, l, hd}).transpose(1, 2).reshape({b, l, d});
   return out_proj(out);
 }
 
@@ -53,7 +57,14 @@ MlpImpl::MlpImpl(int64_t width) {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  return c_proj(QuickGelu(c_fc(x)));
+  torch::Tensor h = c_fc(x);
+  if (c10::InferenceMode::is_enabled()) {
+    // No autograd: activate in place and save a [rows, 4D] temporary.
+    h.mul_(torch::sigmoid(h * 1.702));
+  } else {
+    h = QuickGelu(h);
+  }
+  return c_proj(h);
 }
 
 ResidualAttentionBlockImpl::ResidualAttentionBlockImpl(int64_t width,

@@ -87,7 +87,7 @@ fi
 # BLAS that other packages may have selected.
 if command -v update-alternatives >/dev/null; then
   arch_dir=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
-  for lib in libblas.so.3 liblapack.so.3 libblas.so liblapack.so; do
+  for lib in libblas.so.3 liblapack.so.3 libblas.so liblapack.so libopenblas.so.0 libopenblas.so; do
     want="$arch_dir/openblas-openmp/$lib"
     if [[ -e "$want" ]] && [[ "$(readlink -f "$arch_dir/$lib")" != "$(readlink -f "$want")" ]]; then
       SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
