@@ -288,7 +288,7 @@ absl::StatusOr<std::vector<std::vector<Hit>>> GalleryIndex::Search(
   if (range == 0) return out;
   const int64_t kk = std::min<int64_t>(k, range);
   std::vector<float> scores(nq * kk);
-  std::vector<faiss::Index::idx_t> ids(nq * kk);
+  std::vector<int64_t> ids(nq * kk);
   absl::Status st = CatchFaiss("search failed", [&] {
     const faiss::Index& index = impl_->searcher();
     auto* flat = dynamic_cast<const faiss::IndexFlat*>(&index);
@@ -350,7 +350,7 @@ std::vector<std::vector<int64_t>> BruteForceTopK(const float* base, int64_t n,
                                                  int k) {
   const int64_t kk = std::min<int64_t>(k, n);
   std::vector<float> scores(nq * kk);
-  std::vector<faiss::Index::idx_t> ids(nq * kk);
+  std::vector<int64_t> ids(nq * kk);
   faiss::float_minheap_array_t heaps = {static_cast<size_t>(nq),
                                         static_cast<size_t>(kk), ids.data(),
                                         scores.data()};

@@ -22,7 +22,7 @@ TEST(FaissWiringTest, FlatInnerProductMatchesBruteForce) {
   faiss::IndexFlatIP index(kDim);
   index.add(kBase, base.data());
   std::vector<float> distances(kQueries * kK);
-  std::vector<faiss::Index::idx_t> labels(kQueries * kK);
+  std::vector<int64_t> labels(kQueries * kK);
   index.search(kQueries, queries.data(), kK, distances.data(), labels.data());
 
   for (int q = 0; q < kQueries; ++q) {

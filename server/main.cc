@@ -1,0 +1,109 @@
+// retrieval_server: answers text queries with ranked gallery images over
+// gRPC (retrieval.v1.TextImageRetrieval), from the newest model version that
+// //trainer:export published.
+//
+// Usage:
+//   retrieval_server --models_dir=models/traffic-clip --port=8500
+//   retrieval_server --models_dir=... --host=0.0.0.0 --port=0 \
+//       --tls_cert=server.crt --tls_key=server.key --auth_token_file=token
+//
+// Prints "listening on HOST:PORT" (the port actually bound; --port=0 picks a
+// free one) once ready to accept calls. Health (grpc.health.v1) reports
+// NOT_SERVING until a model version is loaded. SIGTERM or SIGINT: stop
+// accepting calls, finish in-flight ones within --grace_period_s, exit 0.
+#include <glog/logging.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "server/server.h"
+
+ABSL_FLAG(std::string, models_dir, "",
+          "Directory holding the model's integer version directories "
+          "(models/<name>); the newest complete version is served. Required.");
+ABSL_FLAG(std::string, host, "127.0.0.1",
+          "Address to listen on; 0.0.0.0 for every interface (containers).");
+ABSL_FLAG(int, port, 8500, "gRPC port; 0 picks a free one (printed).");
+ABSL_FLAG(int, metrics_port, 9090,
+          "Port of the Prometheus endpoint http://HOST:PORT/metrics; 0 picks "
+          "a free one, -1 disables it.");
+ABSL_FLAG(int, max_batch_size, 64, "Most texts encoded together in one model call.");
+ABSL_FLAG(int, batch_timeout_us, 500,
+          "Longest a queued text waits for others to fill a batch when the "
+          "model is idle.");
+ABSL_FLAG(int, max_queue, 1024,
+          "Most texts waiting; beyond it calls fail at once with "
+          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, threads, 0, "Model compute threads; 0 = all cores.");
+ABSL_FLAG(double, reload_interval_s, 30,
+          "Seconds between checks for a newer version; 0 = never reload.");
+ABSL_FLAG(int, cache_size, 10000,
+          "Text embeddings kept in an LRU cache; 0 disables it.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain; enables TLS with --tls_key.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File holding a bearer token; when set, calls must send "
+          "'authorization: Bearer <token>' (health checks need none).");
+ABSL_FLAG(double, grace_period_s, 20,
+          "On SIGTERM/SIGINT, how long in-flight calls may take to finish.");
+ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda on CUDA builds.");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("Serves text-to-image retrieval over gRPC.");
+  absl::ParseCommandLine(argc, argv);
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+  // Signals are taken by one thread with sigwait; block them everywhere else
+  // (threads inherit this mask).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  server::ServerOptions o;
+  o.models_dir = absl::GetFlag(FLAGS_models_dir);
+  o.host = absl::GetFlag(FLAGS_host);
+  o.port = absl::GetFlag(FLAGS_port);
+  o.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  o.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  o.batch_timeout_us = absl::GetFlag(FLAGS_batch_timeout_us);
+  o.max_queue = absl::GetFlag(FLAGS_max_queue);
+  o.threads = absl::GetFlag(FLAGS_threads);
+  o.reload_interval_s = absl::GetFlag(FLAGS_reload_interval_s);
+  o.cache_size = absl::GetFlag(FLAGS_cache_size);
+  o.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  o.tls_key = absl::GetFlag(FLAGS_tls_key);
+  o.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
+  o.grace_period_s = absl::GetFlag(FLAGS_grace_period_s);
+  o.device = absl::GetFlag(FLAGS_device);
+  if (absl::Status st = server::ValidateServerOptions(o); !st.ok()) {
+    std::cerr << "retrieval_server: " << st << "\n";
+    return 2;
+  }
+  auto srv = server::Server::Create(o);
+  if (!srv.ok()) {
+    std::cerr << "retrieval_server: " << srv.status() << "\n";
+    return 1;
+  }
+  std::printf("listening on %s\n", (*srv)->address().c_str());
+  if ((*srv)->metrics_port() >= 0) {
+    std::printf("metrics on http://%s:%d/metrics\n", o.host.c_str(),
+                (*srv)->metrics_port());
+  }
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  LOG(INFO) << "signal " << sig << ": shutting down (grace "
+            << o.grace_period_s << "s)";
+  (*srv)->Shutdown(std::chrono::milliseconds(
+      static_cast<int64_t>(o.grace_period_s * 1000)));
+  LOG(INFO) << "stopped";
+  return 0;
+}

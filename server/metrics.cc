@@ -1,0 +1,119 @@
+#include "server/metrics.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace server {
+namespace {
+
+const std::vector<double>& LatencyBounds() {
+  static const auto* b = new std::vector<double>{
+      0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1,
+      0.15,  0.2,    0.3,   0.5,  1.0,  2.5,  5.0,  10.0};
+  return *b;
+}
+
+std::string Labels(const std::string& base, const std::string& extra) {
+  if (base.empty()) return extra;
+  if (extra.empty()) return base;
+  return base + "," + extra;
+}
+
+}  // namespace
+
+Histogram::Histogram(std::vector<double> bounds)
+    : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
+
+void Histogram::Observe(double v) {
+  size_t i = 0;
+  while (i < bounds_.size() && v > bounds_[i]) ++i;
+  ++counts_[i];
+  sum_ += v;
+  ++count_;
+}
+
+void Histogram::Render(const std::string& name, const std::string& labels,
+                       std::string* out) const {
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i <= bounds_.size(); ++i) {
+    cumulative += counts_[i];
+    std::string le = i < bounds_.size() ? absl::StrCat(bounds_[i]) : "+Inf";
+    absl::StrAppend(out, name, "_bucket{",
+                    Labels(labels, absl::StrCat("le=\"", le, "\"")), "} ",
+                    cumulative, "\n");
+  }
+  const std::string braces = labels.empty() ? "" : absl::StrCat("{", labels, "}");
+  absl::StrAppend(out, name, "_sum", braces, " ", sum_, "\n");
+  absl::StrAppend(out, name, "_count", braces, " ", count_, "\n");
+}
+
+Metrics::Metrics() : batch_sizes_({1, 2, 4, 8, 16, 32, 64, 128, 256}) {}
+
+void Metrics::RecordRequest(const std::string& method, const std::string& code,
+                            double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++requests_[{method, code}];
+  auto it = latency_.find(method);
+  if (it == latency_.end()) it = latency_.emplace(method, Histogram(LatencyBounds())).first;
+  it->second.Observe(seconds);
+}
+
+void Metrics::RecordBatch(int64_t texts) {
+  std::lock_guard<std::mutex> lock(mu_);
+  batch_sizes_.Observe(static_cast<double>(texts));
+}
+
+uint64_t Metrics::RequestCount(const std::string& method,
+                               const std::string& code) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = requests_.find({method, code});
+  return it == requests_.end() ? 0 : it->second;
+}
+
+std::string Metrics::Render() const {
+  std::string out;
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StrAppend(&out,
+                  "# HELP retrieval_requests_total RPCs finished, by method and "
+                  "status code.\n# TYPE retrieval_requests_total counter\n");
+  for (const auto& [key, n] : requests_) {
+    absl::StrAppend(&out, "retrieval_requests_total{method=\"", key.first,
+                    "\",code=\"", key.second, "\"} ", n, "\n");
+  }
+  absl::StrAppend(&out,
+                  "# HELP retrieval_request_latency_seconds RPC latency, by "
+                  "method.\n# TYPE retrieval_request_latency_seconds histogram\n");
+  for (const auto& [method, h] : latency_) {
+    h.Render("retrieval_request_latency_seconds",
+             absl::StrCat("method=\"", method, "\""), &out);
+  }
+  absl::StrAppend(&out,
+                  "# HELP retrieval_batch_size Texts encoded per model call.\n"
+                  "# TYPE retrieval_batch_size histogram\n");
+  batch_sizes_.Render("retrieval_batch_size", "", &out);
+  absl::StrAppend(
+      &out,
+      "# HELP retrieval_queue_depth Texts waiting to be encoded.\n"
+      "# TYPE retrieval_queue_depth gauge\nretrieval_queue_depth ",
+      queue_depth_.load(), "\n",
+      "# HELP retrieval_cache_hits_total Text embeddings served from the "
+      "cache.\n# TYPE retrieval_cache_hits_total counter\n"
+      "retrieval_cache_hits_total ",
+      cache_hits_.load(), "\n",
+      "# HELP retrieval_cache_misses_total Text embeddings computed.\n"
+      "# TYPE retrieval_cache_misses_total counter\n"
+      "retrieval_cache_misses_total ",
+      cache_misses_.load(), "\n",
+      "# HELP retrieval_model_version Model version being served (0: none).\n"
+      "# TYPE retrieval_model_version gauge\nretrieval_model_version ",
+      version_.load(), "\n",
+      "# HELP retrieval_gallery_images Images in the served index.\n"
+      "# TYPE retrieval_gallery_images gauge\nretrieval_gallery_images ",
+      gallery_size_.load(), "\n",
+      "# HELP retrieval_reload_failures_total New versions that failed to "
+      "load.\n# TYPE retrieval_reload_failures_total counter\n"
+      "retrieval_reload_failures_total ",
+      reload_failures_.load(), "\n");
+  return out;
+}
+
+}  // namespace server

@@ -1,0 +1,70 @@
+// Server metrics in the Prometheus text exposition format (version 0.0.4).
+//
+// Thread safety: every method may be called from any thread.
+#ifndef SERVER_METRICS_H_
+#define SERVER_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace server {
+
+// A cumulative histogram with fixed upper bounds.
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds);
+  void Observe(double v);
+  // Appends name_bucket/_sum/_count lines with `labels` ("" or `a="b"`).
+  void Render(const std::string& name, const std::string& labels,
+              std::string* out) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<uint64_t> counts_;  // one per bound, plus +Inf
+  double sum_ = 0;
+  uint64_t count_ = 0;
+};
+
+class Metrics {
+ public:
+  Metrics();
+
+  // One finished RPC: `method` ("Search", ...), `code` (gRPC code name, e.g.
+  // "OK", "INVALID_ARGUMENT"), latency in seconds.
+  void RecordRequest(const std::string& method, const std::string& code,
+                     double seconds);
+  // Texts encoded together in one model call.
+  void RecordBatch(int64_t texts);
+  void SetQueueDepth(int64_t texts) { queue_depth_.store(texts); }
+  void RecordCache(bool hit) { (hit ? cache_hits_ : cache_misses_).fetch_add(1); }
+  void SetModel(int64_t version, int64_t gallery_size) {
+    version_.store(version);
+    gallery_size_.store(gallery_size);
+  }
+  void RecordReloadFailure() { reload_failures_.fetch_add(1); }
+
+  std::string Render() const;
+
+  // For tests.
+  uint64_t RequestCount(const std::string& method, const std::string& code) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, std::string>, uint64_t> requests_;
+  std::map<std::string, Histogram> latency_;
+  Histogram batch_sizes_;
+  std::atomic<int64_t> queue_depth_{0};
+  std::atomic<uint64_t> cache_hits_{0}, cache_misses_{0};
+  std::atomic<int64_t> version_{0}, gallery_size_{0};
+  std::atomic<uint64_t> reload_failures_{0};
+};
+
+}  // namespace server
+
+#endif  // SERVER_METRICS_H_

@@ -1,0 +1,76 @@
+#include "server/metrics.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/http_server.h"
+
+namespace server {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(MetricsTest, RendersCountersAndCumulativeHistograms) {
+  Metrics m;
+  m.RecordRequest("Search", "OK", 0.004);
+  m.RecordRequest("Search", "OK", 0.04);
+  m.RecordRequest("Search", "INVALID_ARGUMENT", 0.0001);
+  m.RecordBatch(3);
+  m.RecordBatch(40);
+  m.RecordCache(true);
+  m.SetModel(7, 17611);
+  std::string text = m.Render();
+  EXPECT_THAT(text, HasSubstr("retrieval_requests_total{method=\"Search\",code=\"OK\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr(
+      "retrieval_requests_total{method=\"Search\",code=\"INVALID_ARGUMENT\"} 1\n"));
+  // Cumulative buckets: 0.005 holds the 0.0001 and 0.004 observations.
+  EXPECT_THAT(text, HasSubstr(
+      "retrieval_request_latency_seconds_bucket{method=\"Search\",le=\"0.005\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr(
+      "retrieval_request_latency_seconds_bucket{method=\"Search\",le=\"+Inf\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_batch_size_bucket{le=\"4\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_batch_size_bucket{le=\"64\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_batch_size_count 2\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_model_version 7\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_gallery_images 17611\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_cache_hits_total 1\n"));
+  EXPECT_EQ(m.RequestCount("Search", "OK"), 2u);
+}
+
+std::string Fetch(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  std::string req = "GET " + path + " HTTP/1.0\r\n\r\n";
+  send(fd, req.data(), req.size(), 0);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, n);
+  close(fd);
+  return out;
+}
+
+TEST(MetricsHttpServerTest, ServesMetricsAnd404) {
+  auto srv = MetricsHttpServer::Start("127.0.0.1", 0, [] { return std::string("x 1\n"); });
+  ASSERT_TRUE(srv.ok()) << srv.status();
+  ASSERT_GT((*srv)->port(), 0);
+  std::string ok = Fetch((*srv)->port(), "/metrics");
+  EXPECT_THAT(ok, HasSubstr("200 OK"));
+  EXPECT_THAT(ok, HasSubstr("text/plain; version=0.0.4"));
+  EXPECT_THAT(ok, ::testing::EndsWith("\r\n\r\nx 1\n"));
+  EXPECT_THAT(Fetch((*srv)->port(), "/other"), HasSubstr("404"));
+}
+
+}  // namespace
+}  // namespace server

@@ -1,0 +1,34 @@
+// Validation of retrieval.v1 requests, with the limits the proto documents.
+// Each error is INVALID_ARGUMENT and names the offending field.
+#ifndef SERVER_REQUEST_VALIDATION_H_
+#define SERVER_REQUEST_VALIDATION_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace server {
+
+inline constexpr size_t kMaxTextBytes = 2048;
+inline constexpr int kMaxTopK = 1000;
+inline constexpr int kDefaultTopK = 10;
+inline constexpr int kMaxBatchRequests = 256;
+
+// `field` names the text in messages, e.g. "text" or "requests[3].text".
+// Rejects empty or whitespace-only text, invalid UTF-8, and texts longer
+// than kMaxTextBytes.
+absl::Status ValidateText(absl::string_view text, const std::string& field);
+
+// top_k of 0 means kDefaultTopK; otherwise it must be in [1, kMaxTopK].
+// Returns the effective value through `effective`.
+absl::Status ValidateTopK(int top_k, const std::string& field, int* effective);
+
+absl::Status ValidateBatchSize(int n);
+
+// Category enum values the proto defines (0, 1, 2).
+absl::Status ValidateCategory(int category, const std::string& field);
+
+}  // namespace server
+
+#endif  // SERVER_REQUEST_VALIDATION_H_

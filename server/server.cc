@@ -1,0 +1,227 @@
+#include "server/server.h"
+
+#include <glog/logging.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
+#include "common/torch_threads.h"
+#include "server/batcher.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/model_manager.h"
+#include "server/retrieval_service.h"
+#include "server/text_cache.h"
+
+namespace server {
+
+namespace {
+constexpr char kServiceName[] = "retrieval.v1.TextImageRetrieval";
+
+absl::Status FileReadable(const std::string& path, const char* flag) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, ": ", path, " is not a readable file"));
+  }
+  return absl::OkStatus();
+}
+}  // namespace
+
+absl::Status ValidateServerOptions(const ServerOptions& o) {
+  if (o.models_dir.empty()) {
+    return absl::InvalidArgumentError("--models_dir is required");
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_directory(o.models_dir, ec)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--models_dir: ", o.models_dir, " is not a directory"));
+  }
+  if (o.port < 0 || o.port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("--port: ", o.port, " is not in [0, 65535]"));
+  }
+  if (o.metrics_port < -1 || o.metrics_port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics_port: ", o.metrics_port, " is not in [-1, 65535]"));
+  }
+  if (o.max_batch_size < 1 || o.max_batch_size > 4096) {
+    return absl::InvalidArgumentError("--max_batch_size must be in [1, 4096]");
+  }
+  if (o.batch_timeout_us < 0) {
+    return absl::InvalidArgumentError("--batch_timeout_us must be >= 0");
+  }
+  if (o.max_queue < 1) return absl::InvalidArgumentError("--max_queue must be >= 1");
+  if (o.threads < 0) return absl::InvalidArgumentError("--threads must be >= 0");
+  if (o.reload_interval_s < 0) {
+    return absl::InvalidArgumentError("--reload_interval_s must be >= 0");
+  }
+  if (o.cache_size < 0) return absl::InvalidArgumentError("--cache_size must be >= 0");
+  if (o.grace_period_s < 0) {
+    return absl::InvalidArgumentError("--grace_period_s must be >= 0");
+  }
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  }
+  if (!o.tls_cert.empty()) {
+    RETURN_IF_ERROR(FileReadable(o.tls_cert, "tls_cert"));
+    RETURN_IF_ERROR(FileReadable(o.tls_key, "tls_key"));
+  }
+  if (!o.auth_token_file.empty()) {
+    RETURN_IF_ERROR(FileReadable(o.auth_token_file, "auth_token_file"));
+  }
+  return absl::OkStatus();
+}
+
+struct Server::Impl {
+  ServerOptions options;
+  Metrics metrics;
+  std::unique_ptr<TextCache> cache;
+  std::unique_ptr<ModelManager> models;
+  std::unique_ptr<Batcher> batcher;
+  std::unique_ptr<RetrievalService> service;
+  std::unique_ptr<grpc::Server> grpc_server;
+  std::unique_ptr<MetricsHttpServer> http;
+  int port = 0;
+  std::mutex shutdown_mu;
+  bool shut_down = false;
+  std::condition_variable shutdown_cv;
+
+  void SetHealth(bool serving) {
+    if (grpc_server == nullptr) return;
+    auto* health = grpc_server->GetHealthCheckService();
+    if (health == nullptr) return;
+    health->SetServingStatus(serving);
+    health->SetServingStatus(kServiceName, serving);
+  }
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Shutdown(std::chrono::milliseconds(0)); }
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options) {
+  RETURN_IF_ERROR(ValidateServerOptions(options));
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  std::string token;
+  if (!options.auth_token_file.empty()) {
+    ASSIGN_OR_RETURN(token, common::ReadFile(options.auth_token_file));
+    token = std::string(absl::StripAsciiWhitespace(token));
+    if (token.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--auth_token_file: ", options.auth_token_file, " is empty"));
+    }
+  }
+  const int threads = common::SetComputeThreads(options.threads);
+  impl->cache = std::make_unique<TextCache>(options.cache_size);
+  Impl* raw = impl.get();
+  ModelManager::Options mopts;
+  mopts.models_dir = options.models_dir;
+  mopts.device = options.device;
+  mopts.max_batch_size = options.max_batch_size;
+  impl->models = std::make_unique<ModelManager>(
+      mopts, [raw](const ServedModel* loaded, const absl::Status& error) {
+        if (loaded == nullptr) {
+          raw->metrics.RecordReloadFailure();
+          return;
+        }
+        raw->cache->Clear();
+        raw->metrics.SetModel(loaded->version, loaded->index->size());
+        raw->SetHealth(true);
+      });
+  Batcher::Options bopts;
+  bopts.max_batch_size = options.max_batch_size;
+  bopts.batch_timeout = std::chrono::microseconds(options.batch_timeout_us);
+  bopts.max_queue = options.max_queue;
+  impl->batcher = std::make_unique<Batcher>(bopts, impl->models.get(),
+                                            impl->cache.get(), &impl->metrics);
+  impl->service = std::make_unique<RetrievalService>(
+      impl->batcher.get(), impl->models.get(), &impl->metrics, token);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  if (!options.tls_cert.empty()) {
+    ASSIGN_OR_RETURN(std::string cert, common::ReadFile(options.tls_cert));
+    ASSIGN_OR_RETURN(std::string key, common::ReadFile(options.tls_key));
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({key, cert});
+    creds = grpc::SslServerCredentials(ssl);
+  }
+  grpc::ServerBuilder builder;
+  const std::string listen = absl::StrCat(
+      options.host.find(':') != std::string::npos ? "[" + options.host + "]"
+                                                  : options.host,
+      ":", options.port);
+  builder.AddListeningPort(listen, creds, &impl->port);
+  builder.RegisterService(impl->service.get());
+  builder.SetMaxReceiveMessageSize(8 << 20);
+  impl->grpc_server = builder.BuildAndStart();
+  if (impl->grpc_server == nullptr || impl->port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
+  }
+  impl->SetHealth(false);
+  if (options.metrics_port >= 0) {
+    ASSIGN_OR_RETURN(impl->http,
+                     MetricsHttpServer::Start(options.host, options.metrics_port,
+                                              [raw] { return raw->metrics.Render(); }));
+  }
+  LOG(INFO) << "retrieval server: models_dir=" << options.models_dir
+            << " threads=" << threads << " max_batch_size=" << options.max_batch_size
+            << " batch_timeout_us=" << options.batch_timeout_us
+            << " max_queue=" << options.max_queue << " cache_size=" << options.cache_size
+            << " reload_interval_s=" << options.reload_interval_s
+            << " tls=" << (!options.tls_cert.empty()) << " auth=" << !token.empty()
+            << " metrics_port=" << (impl->http ? impl->http->port() : -1);
+  if (absl::Status st = impl->models->Poll(); !st.ok()) {
+    LOG(ERROR) << "initial model load failed: " << st;
+  }
+  if (impl->models->Current() == nullptr) {
+    LOG(WARNING) << "no model version in " << options.models_dir
+                 << " yet; health is NOT_SERVING until one appears";
+  }
+  impl->models->StartPolling(options.reload_interval_s);
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+std::string Server::address() const {
+  return absl::StrCat(impl_->options.host, ":", impl_->port);
+}
+int Server::port() const { return impl_->port; }
+int Server::metrics_port() const { return impl_->http ? impl_->http->port() : -1; }
+bool Server::serving() const { return impl_->models->Current() != nullptr; }
+
+absl::Status Server::ReloadNow() { return impl_->models->Poll(); }
+
+void Server::Wait() {
+  std::unique_lock<std::mutex> lock(impl_->shutdown_mu);
+  impl_->shutdown_cv.wait(lock, [&] { return impl_->shut_down; });
+}
+
+void Server::Shutdown(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->shutdown_mu);
+    if (impl_->shut_down) return;
+  }
+  impl_->SetHealth(false);
+  if (impl_->grpc_server) {
+    impl_->grpc_server->Shutdown(std::chrono::system_clock::now() + grace);
+  }
+  impl_->batcher->Stop();
+  impl_->models->Stop();
+  if (impl_->http) impl_->http->Stop();
+  {
+    std::lock_guard<std::mutex> lock(impl_->shutdown_mu);
+    impl_->shut_down = true;
+  }
+  impl_->shutdown_cv.notify_all();
+}
+
+}  // namespace server

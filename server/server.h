@@ -1,0 +1,69 @@
+// The retrieval server: gRPC (TextImageRetrieval, the standard health
+// service, reflection), the model manager with hot reload, the batcher, and
+// the Prometheus metrics endpoint.
+//
+// Lifecycle: Create() validates the options before binding anything, loads
+// the newest version if one exists (health NOT_SERVING until a version is
+// loaded; SERVING after), binds the ports and starts serving. Shutdown()
+// marks health NOT_SERVING, stops accepting calls, lets in-flight calls
+// finish within the grace period, then stops the batcher and reloader.
+#ifndef SERVER_SERVER_H_
+#define SERVER_SERVER_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace server {
+
+struct ServerOptions {
+  std::string models_dir;
+  std::string host = "127.0.0.1";
+  int port = 8500;          // 0: pick a free port
+  int metrics_port = 9090;  // 0: pick a free port; -1: no metrics endpoint
+  int max_batch_size = 64;
+  int batch_timeout_us = 500;
+  int max_queue = 1024;
+  int threads = 0;  // model compute threads; 0 = all cores
+  double reload_interval_s = 30;  // 0: load once at start
+  int cache_size = 10000;         // 0: no cache
+  std::string tls_cert, tls_key;  // both or neither (PEM files)
+  std::string auth_token_file;    // bearer token required when set
+  double grace_period_s = 20;
+  std::string device = "cpu";
+};
+
+// INVALID_ARGUMENT naming the option when a value is out of range, a file
+// is missing, or TLS is half-configured.
+absl::Status ValidateServerOptions(const ServerOptions& options);
+
+class Server {
+ public:
+  static absl::StatusOr<std::unique_ptr<Server>> Create(
+      const ServerOptions& options);
+  ~Server();
+
+  // "host:port" actually bound.
+  std::string address() const;
+  int port() const;
+  int metrics_port() const;  // -1 when disabled
+  bool serving() const;      // a model version is loaded
+
+  // Blocks until Shutdown() has completed.
+  void Wait();
+  void Shutdown(std::chrono::milliseconds grace);
+
+  // Loads a newer version now instead of at the next poll.
+  absl::Status ReloadNow();
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace server
+
+#endif  // SERVER_SERVER_H_

@@ -1,0 +1,355 @@
+// End-to-end tests of the retrieval server on a loopback port chosen by the
+// kernel, with small model versions built in the test.
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "common/file_util.h"
+#include "common/status_matchers.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "retrieval/v1/retrieval.grpc.pb.h"
+#include "server/server.h"
+#include "tests/test_model.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using retrieval::v1::BatchSearchRequest;
+using retrieval::v1::BatchSearchResponse;
+using retrieval::v1::SearchRequest;
+using retrieval::v1::SearchResponse;
+using ::testing::HasSubstr;
+
+std::string FreshDir(const std::string& name) {
+  std::string d = ::testing::TempDir() + "/" + name;
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+server::ServerOptions BaseOptions(const std::string& models) {
+  server::ServerOptions o;
+  o.models_dir = models;
+  o.port = 0;
+  o.metrics_port = 0;
+  o.threads = 1;
+  o.reload_interval_s = 0;
+  o.grace_period_s = 5;
+  return o;
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void Start(const server::ServerOptions& o,
+             std::shared_ptr<grpc::ChannelCredentials> creds =
+                 grpc::InsecureChannelCredentials(),
+             const std::string& target_host = "127.0.0.1") {
+    auto s = server::Server::Create(o);
+    ASSERT_OK(s);
+    server_ = std::move(*s);
+    grpc::ChannelArguments args;
+    if (target_host == "localhost") args.SetSslTargetNameOverride("localhost");
+    channel_ = grpc::CreateCustomChannel(
+        target_host + ":" + std::to_string(server_->port()), creds, args);
+    stub_ = retrieval::v1::TextImageRetrieval::NewStub(channel_);
+  }
+  grpc::Status Search(const std::string& text, SearchResponse* out, int top_k = 0,
+                      retrieval::v1::Category category = retrieval::v1::CATEGORY_UNSPECIFIED,
+                      const std::string& token = "") {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+    SearchRequest req;
+    req.set_text(text);
+    req.set_top_k(top_k);
+    req.set_category(category);
+    return stub_->Search(&ctx, req, out);
+  }
+  grpc::health::v1::HealthCheckResponse::ServingStatus Health() {
+    auto health = grpc::health::v1::Health::NewStub(channel_);
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service("retrieval.v1.TextImageRetrieval");
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::Status st = health->Check(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp.status();
+  }
+  std::unique_ptr<server::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<retrieval::v1::TextImageRetrieval::Stub> stub_;
+};
+
+TEST_F(ServerTest, SearchRanksTheMatchingImageFirst) {
+  const std::string models = FreshDir("e2e_search");
+  tests::TestVersionOptions v;
+  v.texts = tests::SampleCaptions(40);
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+  Start(BaseOptions(models));
+  EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::SERVING);
+  for (int i : {0, 7, 22, 39}) {
+    SearchResponse resp;
+    grpc::Status st = Search(v.texts[i], &resp, 5);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    ASSERT_EQ(resp.hits_size(), 5);
+    EXPECT_EQ(resp.hits(0).image_name(), tests::ImageName(i));
+    EXPECT_NEAR(resp.hits(0).score(), 1.0, 1e-4);
+    EXPECT_EQ(resp.model_version(), 1);
+    for (int j = 1; j < resp.hits_size(); ++j) {
+      EXPECT_GE(resp.hits(j - 1).score(), resp.hits(j).score());
+    }
+  }
+  // Default top_k is 10; the category filter keeps to one category.
+  SearchResponse all, vehicles;
+  ASSERT_TRUE(Search(v.texts[3], &all).ok());
+  EXPECT_EQ(all.hits_size(), 10);
+  ASSERT_TRUE(Search(v.texts[3], &vehicles, 30, retrieval::v1::CATEGORY_VEHICLE).ok());
+  EXPECT_EQ(vehicles.hits_size(), 20);
+  for (const auto& h : vehicles.hits()) {
+    EXPECT_EQ(h.category(), retrieval::v1::CATEGORY_VEHICLE);
+  }
+  // Model info.
+  grpc::ClientContext ctx;
+  retrieval::v1::GetModelInfoResponse info;
+  ASSERT_TRUE(stub_->GetModelInfo(&ctx, {}, &info).ok());
+  EXPECT_EQ(info.num_images(), 40);
+  EXPECT_EQ(info.embedding_dim(), 64);
+  EXPECT_EQ(info.index_type(), "Flat");
+  EXPECT_EQ(info.num_vehicle_images(), 20);
+}
+
+TEST_F(ServerTest, BatchSearchAnswersInOrderAndNamesTheBadRequest) {
+  const std::string models = FreshDir("e2e_batch");
+  tests::TestVersionOptions v;
+  v.texts = tests::SampleCaptions(30);
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+  Start(BaseOptions(models));
+  BatchSearchRequest req;
+  std::vector<int> order = {5, 1, 29, 5, 12};  // a duplicate on purpose
+  for (int i : order) {
+    auto* r = req.add_requests();
+    r->set_text(v.texts[i]);
+    r->set_top_k(3);
+  }
+  BatchSearchResponse resp;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status st = stub_->BatchSearch(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  ASSERT_EQ(resp.responses_size(), 5);
+  for (size_t j = 0; j < order.size(); ++j) {
+    EXPECT_EQ(resp.responses(j).hits(0).image_name(), tests::ImageName(order[j]));
+  }
+  req.mutable_requests(3)->set_text("   ");
+  grpc::ClientContext ctx;
+  grpc::Status st = stub_->BatchSearch(&ctx, req, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("requests[3].text"));
+  BatchSearchRequest big;
+  for (int i = 0; i < 257; ++i) big.add_requests()->set_text("a car");
+  grpc::ClientContext ctx2;
+  st = stub_->BatchSearch(&ctx2, big, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("requests"));
+}
+
+TEST_F(ServerTest, InvalidRequestsGetInvalidArgumentNamingTheField) {
+  const std::string models = FreshDir("e2e_invalid");
+  tests::TestVersionOptions v;
+  v.texts = tests::SampleCaptions(10);
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+  Start(BaseOptions(models));
+  SearchResponse resp;
+  struct Case {
+    std::string text;
+    int top_k;
+    std::string field;
+  };
+  for (const Case& c : std::vector<Case>{{"", 0, "text"},
+                                         {" \t ", 0, "text"},
+                                         {"bad \xc3\x28 utf8", 0, "text"},
+                                         {std::string(2049, 'x'), 0, "text"},
+                                         {"a white car", 1001, "top_k"},
+                                         {"a white car", -1, "top_k"}}) {
+    grpc::Status st = Search(c.text, &resp, c.top_k);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_THAT(st.error_message(), HasSubstr(c.field));
+  }
+}
+
+TEST_F(ServerTest, UnavailableUntilAVersionLoadsThenServing) {
+  const std::string models = FreshDir("e2e_unavailable");
+  Start(BaseOptions(models));
+  EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  SearchResponse resp;
+  EXPECT_EQ(Search("a white car", &resp).error_code(), grpc::StatusCode::UNAVAILABLE);
+  tests::TestVersionOptions v;
+  v.texts = tests::SampleCaptions(12);
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+  ASSERT_OK(server_->ReloadNow());
+  EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_TRUE(Search(v.texts[2], &resp).ok());
+}
+
+TEST_F(ServerTest, ExpiredDeadlineAndFullQueue) {
+  const std::string models = FreshDir("e2e_deadline");
+  tests::TestVersionOptions v;
+  v.texts = tests::SampleCaptions(10);
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+  server::ServerOptions o = BaseOptions(models);
+  o.max_queue = 1;
+  o.batch_timeout_us = 400000;  // the first text waits 0.4 s for company
+  o.cache_size = 0;
+  Start(o);
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(50));
+    SearchRequest req;
+    req.set_text(v.texts[0]);
+    SearchResponse resp;
+    EXPECT_EQ(stub_->Search(&ctx, req, &resp).error_code(),
+              grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  std::thread first([&] {
+    SearchResponse resp;
+    EXPECT_TRUE(Search(v.texts[1], &resp).ok());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  SearchResponse resp;
+  grpc::Status st = Search(v.texts[2], &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(st.error_message(), HasSubstr("queue is full"));
+  first.join();
+}
+
+TEST_F(ServerTest, BearerTokenIsRequiredWhenConfigured) {
+  const std::string models = FreshDir("e2e_auth");
+  tests::TestVersionOptions v;
+  v.texts = tests::SampleCaptions(10);
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+  server::ServerOptions o = BaseOptions(models);
+  o.auth_token_file = models + "/../token.txt";
+  ASSERT_OK(common::WriteFileAtomically(o.auth_token_file, "s3cret\n"));
+  Start(o);
+  SearchResponse resp;
+  grpc::Status missing = Search(v.texts[0], &resp);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Search(v.texts[0], &resp, 0, retrieval::v1::CATEGORY_UNSPECIFIED, "wrong")
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(Search(v.texts[0], &resp, 0, retrieval::v1::CATEGORY_UNSPECIFIED, "s3cret").ok());
+  // Health needs no token (load balancers and kubelets probe it).
+  EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(ServerTest, TlsWithACertificateMadeHere) {
+  const std::string dir = FreshDir("e2e_tls");
+  const std::string models = dir + "/models";
+  fs::create_directories(models);
+  tests::TestVersionOptions v;
+  v.texts = tests::SampleCaptions(10);
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " + dir +
+      "/key.pem -out " + dir + "/cert.pem 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl is needed to make the test certificate";
+  server::ServerOptions o = BaseOptions(models);
+  o.tls_cert = dir + "/cert.pem";
+  o.tls_key = dir + "/key.pem";
+  grpc::SslCredentialsOptions ssl;
+  auto cert = common::ReadFile(o.tls_cert);
+  ASSERT_OK(cert);
+  ssl.pem_root_certs = *cert;
+  Start(o, grpc::SslCredentials(ssl), "localhost");
+  SearchResponse resp;
+  grpc::Status st = Search(v.texts[4], &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.hits(0).image_name(), tests::ImageName(4));
+  // A plaintext client cannot talk to the TLS port.
+  auto plain = retrieval::v1::TextImageRetrieval::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  SearchRequest req;
+  req.set_text(v.texts[4]);
+  EXPECT_FALSE(plain->Search(&ctx, req, &resp).ok());
+}
+
+TEST_F(ServerTest, ReloadUnderLoadDropsNoRequestAndKeepsServingOnABrokenVersion) {
+  const std::string models = FreshDir("e2e_reload");
+  tests::TestVersionOptions v;
+  v.texts = tests::SampleCaptions(30);
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+  server::ServerOptions o = BaseOptions(models);
+  o.cache_size = 0;
+  Start(o);
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0}, saw_v2{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&, t] {
+      int i = t;
+      while (!stop.load()) {
+        SearchResponse resp;
+        grpc::Status st = Search(v.texts[i++ % 30], &resp, 3);
+        if (st.ok()) {
+          ++ok;
+          if (resp.model_version() == 2) ++saw_v2;
+        } else {
+          ++failed;
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  tests::TestVersionOptions v2 = v;
+  v2.seed = 2;
+  ASSERT_OK(tests::PublishTestVersion(models, v2));
+  ASSERT_OK(server_->ReloadNow());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // A broken version 3: the weights no longer match the manifest's hash.
+  ASSERT_OK(tests::PublishTestVersion(models, v2));
+  ASSERT_OK(common::WriteFileAtomically(models + "/3/model.safetensors", "garbage"));
+  EXPECT_FALSE(server_->ReloadNow().ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop = true;
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_GT(ok.load(), 20);
+  EXPECT_GT(saw_v2.load(), 0);
+  SearchResponse resp;
+  ASSERT_TRUE(Search(v.texts[0], &resp).ok());
+  EXPECT_EQ(resp.model_version(), 2);
+}
+
+TEST_F(ServerTest, GracefulShutdownFinishesInFlightCalls) {
+  const std::string models = FreshDir("e2e_shutdown");
+  tests::TestVersionOptions v;
+  v.texts = tests::SampleCaptions(10);
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+  server::ServerOptions o = BaseOptions(models);
+  o.batch_timeout_us = 300000;  // keeps the call in flight for 0.3 s
+  o.cache_size = 0;
+  Start(o);
+  grpc::Status in_flight;
+  std::thread t([&] {
+    SearchResponse resp;
+    in_flight = Search(v.texts[1], &resp);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  server_->Shutdown(std::chrono::seconds(5));
+  t.join();
+  EXPECT_TRUE(in_flight.ok()) << in_flight.error_message();
+  SearchResponse resp;
+  EXPECT_FALSE(Search(v.texts[1], &resp).ok());
+}
+
+}  // namespace

@@ -1,0 +1,37 @@
+// Builds small, complete model versions for end-to-end tests: a tiny CLIP
+// with seeded random weights, a BPE vocabulary trained on the given texts,
+// and an index whose image i is embedded as the text tower's embedding of
+// texts[i]. Searching texts[i] therefore ranks "img<i>.jpg" first, which
+// checks tokenizer, encoder, index and server together.
+#ifndef TESTS_TEST_MODEL_H_
+#define TESTS_TEST_MODEL_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "eval/labels.h"
+
+namespace tests {
+
+struct TestVersionOptions {
+  std::vector<std::string> texts;  // one gallery image per text
+  std::vector<eval::Category> categories;  // empty: alternate pedestrian/vehicle
+  uint64_t seed = 1;
+  std::string index_factory = "Flat";
+};
+
+// Publishes a new version under `models_dir`; returns its number.
+absl::StatusOr<int64_t> PublishTestVersion(const std::string& models_dir,
+                                           const TestVersionOptions& options);
+
+// Captions in the competition's style, for galleries and queries.
+std::vector<std::string> SampleCaptions(int n);
+
+// Image name of row i: "img<i>.jpg".
+std::string ImageName(int i);
+
+}  // namespace tests
+
+#endif  // TESTS_TEST_MODEL_H_
