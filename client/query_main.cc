@@ -1,0 +1,237 @@
+// Sends one text query to a retrieval server and prints the ranked images;
+// optionally draws them as a contact sheet.
+//
+// Usage:
+//   query --server=HOST:PORT --text="This is a white Audi." [--top_k=10]
+//       [--category=pedestrian|vehicle] [--deadline_ms=10000]
+//       [--tls_ca=roots.pem] [--auth_token_file=token]
+//       [--images_dir=test/images --sheet=results.png [--columns=5]
+//        [--thumb_size=160]]
+//
+// Prints the model version, then a table (rank, score, image name,
+// category) on stdout. With --images_dir and --sheet, also writes a PNG grid
+// of the hits' thumbnails (read from DIR/<image name>; missing files are grey
+// placeholders) titled with the query.
+//
+// Exit status: 0 success; 1 the call or the sheet failed; 2 bad flags.
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/cli_util.h"
+#include "client/contact_sheet.h"
+#include "client/grpc_client.h"
+#include "common/status_macros.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+
+ABSL_FLAG(std::string, server, "",
+          "Server address HOST:PORT (or a gRPC URI such as dns:///host:port). "
+          "Required.");
+ABSL_FLAG(std::string, text, "", "The description to search for. Required.");
+ABSL_FLAG(int, top_k, 10, "Number of hits, in [1, 1000]. Default: 10.");
+ABSL_FLAG(std::string, category, "",
+          "Restrict hits to one category: pedestrian or vehicle. Default: "
+          "none (whole gallery).");
+ABSL_FLAG(int, deadline_ms, 10000,
+          "Deadline of each call attempt in milliseconds. Default: 10000.");
+ABSL_FLAG(int, retries, 2,
+          "Retries after UNAVAILABLE or DEADLINE_EXCEEDED, with exponential "
+          "backoff. Default: 2.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM file of root certificates; turns TLS on. Default: none "
+          "(plaintext).");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Host name to check the server certificate against, when it differs "
+          "from the host in --server. Requires --tls_ca. Default: none.");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File holding a bearer token, sent as 'authorization: Bearer "
+          "<token>'. Default: none.");
+ABSL_FLAG(std::string, images_dir, "",
+          "Directory holding the gallery images (DIR/<image name>). Used with "
+          "--sheet. Default: none.");
+ABSL_FLAG(std::string, sheet, "",
+          "Write a contact sheet of the hits here (.png, .jpg or .jpeg). "
+          "Requires --images_dir. Default: none.");
+ABSL_FLAG(bool, health, false,
+          "Instead of searching, ask the standard grpc.health.v1 service "
+          "whether the server is SERVING; exit 0 if it is, 1 otherwise "
+          "(container and Kubernetes health checks). --text is not needed.");
+ABSL_FLAG(int, columns, 5, "Thumbnails per row of the sheet. Default: 5.");
+ABSL_FLAG(int, thumb_size, 160,
+          "Side of a thumbnail box of the sheet in pixels, in [32, 1024]. "
+          "Default: 160.");
+
+namespace {
+
+struct QueryFlags {
+  client::ConnectionOptions connection;
+  client::CallOptions call;
+  retrieval::v1::SearchRequest request;
+  std::string images_dir;
+  std::string sheet;
+  client::ContactSheetOptions sheet_options;
+  bool health = false;
+};
+
+// Asks grpc.health.v1.Health/Check about the retrieval service.
+absl::Status CheckHealth(const QueryFlags& flags) {
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
+                   client::CreateChannel(flags.connection));
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(client::DeadlineFromNow(flags.call.deadline));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("retrieval.v1.TextImageRetrieval");
+  grpc::health::v1::HealthCheckResponse response;
+  RETURN_IF_ERROR(client::ToAbslStatus(stub->Check(&ctx, request, &response)));
+  std::printf("%s\n", grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+                          response.status()).c_str());
+  if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+    return absl::UnavailableError("the server is not serving");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<QueryFlags> FlagsToOptions() {
+  QueryFlags flags;
+  flags.connection.server = absl::GetFlag(FLAGS_server);
+  flags.connection.tls_ca_file = absl::GetFlag(FLAGS_tls_ca);
+  flags.connection.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
+  flags.connection.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
+  if (flags.connection.server.empty()) {
+    return absl::InvalidArgumentError("--server is required");
+  }
+  RETURN_IF_ERROR(client::ValidateServerAddress(flags.connection.server));
+  if (!flags.connection.tls_server_name.empty() &&
+      flags.connection.tls_ca_file.empty()) {
+    return absl::InvalidArgumentError("--tls_server_name requires --tls_ca");
+  }
+  const std::string text = absl::GetFlag(FLAGS_text);
+  flags.health = absl::GetFlag(FLAGS_health);
+  if (text.empty() && !flags.health) {
+    return absl::InvalidArgumentError("--text is required");
+  }
+  const int top_k = absl::GetFlag(FLAGS_top_k);
+  if (top_k < 1 || top_k > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--top_k must be in [1, 1000], got ", top_k));
+  }
+  ASSIGN_OR_RETURN(const retrieval::v1::Category category,
+                   client::ParseCategory(absl::GetFlag(FLAGS_category)));
+  flags.request.set_text(text);
+  flags.request.set_top_k(top_k);
+  flags.request.set_category(category);
+
+  const int deadline_ms = absl::GetFlag(FLAGS_deadline_ms);
+  if (deadline_ms <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--deadline_ms must be positive, got ", deadline_ms));
+  }
+  flags.call.deadline = absl::Milliseconds(deadline_ms);
+  flags.call.retry.max_retries = absl::GetFlag(FLAGS_retries);
+  RETURN_IF_ERROR(client::ValidateRetryPolicy(flags.call.retry));
+
+  flags.images_dir = absl::GetFlag(FLAGS_images_dir);
+  flags.sheet = absl::GetFlag(FLAGS_sheet);
+  if (flags.sheet.empty() != flags.images_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "--sheet and --images_dir go together: give both or neither");
+  }
+  if (!flags.sheet.empty()) {
+    RETURN_IF_ERROR(client::ImageExtension(flags.sheet).status());
+  }
+  flags.sheet_options.columns = absl::GetFlag(FLAGS_columns);
+  flags.sheet_options.thumb_size = absl::GetFlag(FLAGS_thumb_size);
+  flags.sheet_options.title = text;
+  RETURN_IF_ERROR(client::ValidateContactSheetOptions(flags.sheet_options));
+  return flags;
+}
+
+void PrintTable(const retrieval::v1::SearchResponse& response) {
+  size_t name_width = 5;  // "image"
+  for (const retrieval::v1::Hit& hit : response.hits()) {
+    name_width = std::max(name_width, hit.image_name().size());
+  }
+  const int width = static_cast<int>(name_width);
+  std::printf("%4s  %8s  %-*s  %s\n", "rank", "score", width, "image",
+              "category");
+  for (int i = 0; i < response.hits_size(); ++i) {
+    const retrieval::v1::Hit& hit = response.hits(i);
+    std::printf("%4d  %8.4f  %-*s  %s\n", i + 1, hit.score(), width,
+                hit.image_name().c_str(), client::CategoryName(hit.category()));
+  }
+}
+
+absl::Status Run(const QueryFlags& flags) {
+  if (flags.health) return CheckHealth(flags);
+  ASSIGN_OR_RETURN(std::unique_ptr<client::RetrievalClient> retrieval,
+                   client::RetrievalClient::Connect(flags.connection));
+  const absl::Time start = absl::Now();
+  ASSIGN_OR_RETURN(const retrieval::v1::SearchResponse response,
+                   retrieval->Search(flags.request, flags.call));
+  const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+  std::printf("model version %lld: %d hits in %.1f ms\n",
+              static_cast<long long>(response.model_version()),
+              response.hits_size(), ms);
+  PrintTable(response);
+  std::fflush(stdout);
+
+  if (flags.sheet.empty()) return absl::OkStatus();
+  std::vector<client::SheetEntry> entries;
+  for (int i = 0; i < response.hits_size(); ++i) {
+    const retrieval::v1::Hit& hit = response.hits(i);
+    client::SheetEntry entry;
+    entry.rank = i + 1;
+    entry.score = hit.score();
+    entry.image_name = hit.image_name();
+    if (hit.category() != retrieval::v1::CATEGORY_UNSPECIFIED) {
+      entry.note = client::CategoryName(hit.category());
+    }
+    entries.push_back(std::move(entry));
+  }
+  std::vector<std::string> placeholders;
+  ASSIGN_OR_RETURN(const cv::Mat sheet,
+                   client::DrawContactSheet(flags.images_dir, entries,
+                                            flags.sheet_options, &placeholders));
+  RETURN_IF_ERROR(client::WriteImageFile(flags.sheet, sheet));
+  for (const std::string& name : placeholders) {
+    std::fprintf(stderr, "query: no readable image %s/%s (drawn as a placeholder)\n",
+                 flags.images_dir.c_str(), name.c_str());
+  }
+  std::fprintf(stderr, "query: wrote %s (%dx%d)\n", flags.sheet.c_str(),
+               sheet.cols, sheet.rows);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<char*> positional = client::ParseFlagsOrExit(
+      argc, argv,
+      "Sends one text query and prints the ranked images.\n"
+      "  query --server=HOST:PORT --text=\"This is a white Audi.\" "
+      "[--images_dir=DIR --sheet=out.png]");
+  if (positional.size() > 1) {
+    std::fprintf(stderr, "query: unexpected argument \"%s\" (see --help)\n",
+                 positional[1]);
+    return client::kExitBadFlags;
+  }
+  const absl::StatusOr<QueryFlags> flags = FlagsToOptions();
+  if (!flags.ok()) {
+    std::fprintf(stderr, "query: %s\n",
+                 std::string(flags.status().message()).c_str());
+    return client::kExitBadFlags;
+  }
+  const absl::Status status = Run(*flags);
+  if (!status.ok()) {
+    std::fprintf(stderr, "query: %s\n", status.ToString().c_str());
+    return client::kExitFailure;
+  }
+  return client::kExitOk;
+}

@@ -1,0 +1,229 @@
+#include "trainer/export.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <numeric>
+#include <random>
+#include <unordered_map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "clip/embed_tool.h"
+#include "clip/encoder.h"
+#include "clip/safetensors.h"
+#include "clip/weights.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
+#include "eval/labels.h"
+#include "index/gallery_index.h"
+#include "index/model_version.h"
+#include "trainer/image_stream.h"
+
+namespace trainer {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Copies safetensors weights as they are; converts other formats.
+absl::Status StageWeights(const std::string& src, const std::string& dst) {
+  ASSIGN_OR_RETURN(std::string bytes, common::ReadFile(src));
+  const bool is_zip = bytes.size() >= 4 && bytes.compare(0, 4, "PK\x03\x04") == 0;
+  if (!is_zip) {
+    auto parsed = clip::SafetensorsFile::Parse(bytes, src);
+    if (parsed.ok() && parsed->contains("token_embedding.weight")) {
+      return common::WriteFileAtomically(dst, bytes);
+    }
+  }
+  ASSIGN_OR_RETURN(clip::ClipModel model, clip::LoadClipModel(src));
+  return clip::SaveClipModel(model, dst, {{"converted_from", src}});
+}
+
+}  // namespace
+
+absl::StatusOr<ExportResult> Export(
+    const ExportOptions& options,
+    const std::function<void(int64_t, int64_t)>& progress) {
+  if (options.weights.empty() || options.images.empty() ||
+      options.models_dir.empty()) {
+    return absl::InvalidArgumentError("weights, images and models_dir are required");
+  }
+  if (options.batch_size < 1) {
+    return absl::InvalidArgumentError("batch_size must be >= 1");
+  }
+  clip::EncoderOptions eopts;
+  eopts.max_batch_size = options.batch_size;
+  eopts.device = options.device;
+  const std::string vocab = options.vocab.empty()
+                                ? fs::path(options.weights).parent_path().string()
+                                : options.vocab;
+  ASSIGN_OR_RETURN(std::unique_ptr<clip::ClipEncoder> encoder,
+                   clip::ClipEncoder::Load(options.weights, vocab, eopts));
+  ASSIGN_OR_RETURN(std::vector<std::string> paths, clip::ListImages(options.images));
+
+  std::unordered_map<std::string, eval::Category> category_of;
+  if (!options.labels.empty()) {
+    ASSIGN_OR_RETURN(std::vector<eval::LabelRecord> records,
+                     eval::ReadLabelFile(options.labels));
+    for (const auto& r : records) category_of.emplace(r.image, r.category);
+  }
+
+  ExportResult result;
+  const int64_t dim = encoder->embed_dim();
+  ImageStreamOptions sopts;
+  sopts.preprocess.resolution = static_cast<int>(encoder->config().image_resolution);
+  sopts.preprocess.mode = options.resize_mode;
+  sopts.chunk_size = options.batch_size;
+  sopts.workers = options.loader_workers;
+  sopts.skip_bad_images = options.skip_bad_images;
+  std::vector<float> embeddings;
+  std::vector<std::string> names;
+  std::vector<eval::Category> categories;
+  const auto encode_start = Clock::now();
+  {
+    ImageStream stream(paths, sopts);
+    int64_t done = 0;
+    while (true) {
+      ASSIGN_OR_RETURN(std::optional<ImageChunk> chunk, stream.Next());
+      if (!chunk.has_value()) break;
+      ASSIGN_OR_RETURN(std::vector<float> e,
+                       encoder->EncodeImages(chunk->pixels, chunk->size));
+      embeddings.insert(embeddings.end(), e.begin(), e.end());
+      const int64_t end = std::min<int64_t>(chunk->first + options.batch_size,
+                                            static_cast<int64_t>(paths.size()));
+      size_t skip_i = 0;
+      for (int64_t i = chunk->first; i < end; ++i) {
+        if (skip_i < chunk->skipped.size() && chunk->skipped[skip_i] == i) {
+          ++skip_i;
+          ++result.skipped_images;
+          continue;
+        }
+        std::string name = fs::path(paths[i]).filename().string();
+        auto it = category_of.find(name);
+        categories.push_back(it == category_of.end() ? eval::Category::kUnspecified
+                                                     : it->second);
+        names.push_back(std::move(name));
+      }
+      done = end;
+      if (progress) progress(done, static_cast<int64_t>(paths.size()));
+    }
+    result.encode_seconds = Since(encode_start);
+    result.decode_wait_share = stream.wait_seconds() / std::max(1e-9, result.encode_seconds);
+    result.decode_cpu_seconds = stream.decode_seconds();
+  }
+  result.num_images = static_cast<int64_t>(names.size());
+  result.images_per_second = result.num_images / std::max(1e-9, result.encode_seconds);
+  if (result.num_images == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("no readable images in ", options.images));
+  }
+
+  const auto index_start = Clock::now();
+  gallery::BuildOptions bopts;
+  bopts.factory = options.index_factory;
+  bopts.nprobe = options.nprobe;
+  bopts.ef_search = options.ef_search;
+  bopts.max_training_rows = options.max_training_rows;
+  bopts.seed = options.seed;
+  bopts.use_gpu = options.gpu_index;
+  std::vector<std::string> names_copy = names;
+  ASSIGN_OR_RETURN(std::unique_ptr<gallery::GalleryIndex> index,
+                   gallery::GalleryIndex::Build(embeddings, dim, std::move(names_copy),
+                                                categories, bopts));
+  result.index_seconds = Since(index_start);
+
+  int64_t recall_n = 0;
+  if (!index->exact() && options.recall_queries > 0) {
+    std::vector<float> queries;
+    if (!options.recall_texts.empty()) {
+      ASSIGN_OR_RETURN(std::vector<std::string> texts,
+                       eval::ReadQueryFile(options.recall_texts));
+      if (static_cast<int>(texts.size()) > options.recall_queries) {
+        texts.resize(options.recall_queries);
+      }
+      ASSIGN_OR_RETURN(queries, encoder->EncodeTexts(texts));
+    } else {
+      std::mt19937_64 rng(options.seed);
+      std::vector<int64_t> rows(result.num_images);
+      std::iota(rows.begin(), rows.end(), 0);
+      std::shuffle(rows.begin(), rows.end(), rng);
+      rows.resize(std::min<int64_t>(rows.size(), options.recall_queries));
+      for (int64_t r : rows) {
+        queries.insert(queries.end(), embeddings.begin() + r * dim,
+                       embeddings.begin() + (r + 1) * dim);
+      }
+    }
+    recall_n = static_cast<int64_t>(queries.size()) / dim;
+    // Exact answers over the index's own row order.
+    std::unordered_map<std::string, int64_t> row_of;
+    for (int64_t i = 0; i < index->size(); ++i) row_of[index->names()[i]] = i;
+    std::vector<float> ordered(embeddings.size());
+    for (int64_t i = 0; i < result.num_images; ++i) {
+      std::copy_n(embeddings.begin() + i * dim, dim,
+                  ordered.begin() + row_of[names[i]] * dim);
+    }
+    auto truth = gallery::BruteForceTopK(ordered.data(), result.num_images,
+                                         queries.data(), recall_n, dim, 10);
+    ASSIGN_OR_RETURN(auto hits, index->Search(queries.data(), recall_n, 10));
+    result.recall_at_10 = gallery::RecallAtK(truth, hits, 10);
+  }
+
+  ASSIGN_OR_RETURN(std::unique_ptr<gallery::VersionWriter> writer,
+                   gallery::VersionWriter::Begin(options.models_dir));
+  const std::string dir = writer->staging_dir();
+  gallery::Manifest m;
+  m.model_name = options.model_name;
+  m.architecture = encoder->config().ToMetadata();
+  m.architecture_description = encoder->config().Describe();
+  m.embedding_dim = dim;
+  m.index_type = options.index_factory;
+  if (absl::StrContains(options.index_factory, "IVF")) {
+    m.index_params["nprobe"] = absl::StrCat(options.nprobe);
+  }
+  if (absl::StrContains(options.index_factory, "HNSW")) {
+    m.index_params["efSearch"] = absl::StrCat(options.ef_search);
+  }
+  m.recall_at_10 = result.recall_at_10;
+  m.recall_queries = recall_n;
+  m.num_images = index->size();
+  m.num_pedestrian_images = index->CountOf(eval::Category::kPedestrian);
+  m.num_vehicle_images = index->CountOf(eval::Category::kVehicle);
+  m.image_resolution = encoder->config().image_resolution;
+  m.resize_mode = clip::ResizeModeName(options.resize_mode);
+  m.dataset = fs::absolute(options.images).string();
+  RETURN_IF_ERROR(StageWeights(options.weights, dir + "/" + m.weights_file));
+  auto saved = encoder->tokenizer().SaveOpenAi(dir + "/" + m.tokenizer_file);
+  if (absl::IsFailedPrecondition(saved)) {
+    m.tokenizer_file = "vocab.json";
+    RETURN_IF_ERROR(encoder->tokenizer().SaveHuggingFace(dir + "/vocab.json",
+                                                         dir + "/merges.txt"));
+  } else {
+    RETURN_IF_ERROR(saved);
+  }
+  RETURN_IF_ERROR(index->Save(dir + "/" + m.index_file, dir + "/" + m.images_file));
+  {
+    // Raw embeddings in index row order, for reuse by other tools.
+    std::unordered_map<std::string, int64_t> src_row;
+    for (int64_t i = 0; i < result.num_images; ++i) src_row[names[i]] = i;
+    std::vector<float> ordered(embeddings.size());
+    for (int64_t r = 0; r < index->size(); ++r) {
+      std::copy_n(embeddings.begin() + src_row[index->names()[r]] * dim, dim,
+                  ordered.begin() + r * dim);
+    }
+    clip::SafetensorsWriter w;
+    RETURN_IF_ERROR(w.Add("embeddings", clip::DType::kF32, {index->size(), dim},
+                          absl::string_view(reinterpret_cast<const char*>(ordered.data()),
+                                            ordered.size() * sizeof(float))));
+    w.SetMetadata("rows", "images.txt");
+    RETURN_IF_ERROR(w.WriteFile(dir + "/" + m.embeddings_file));
+  }
+  ASSIGN_OR_RETURN(result.version, writer->Publish(m));
+  result.version_dir = absl::StrCat(options.models_dir, "/", result.version);
+  return result;
+}
+
+}  // namespace trainer

@@ -1,0 +1,66 @@
+// Export: encodes a gallery of images with a CLIP checkpoint and publishes a
+// model version directory (index/model_version.h) that the server loads:
+//   model.safetensors  the weights (converted to safetensors if needed)
+//   bpe_vocab.txt.gz   the tokenizer (or vocab.json + merges.txt)
+//   index.faiss        FAISS index over the L2-normalised image embeddings
+//   images.txt         row i of the index: "name<TAB>category"
+//   embeddings.safetensors  the raw embeddings F32 [n, D] in row order
+//   manifest.json      what the version is, with the weights' sha256
+// The version appears atomically: an interrupted export leaves none behind.
+#ifndef TRAINER_EXPORT_H_
+#define TRAINER_EXPORT_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "clip/image_preprocess.h"
+
+namespace trainer {
+
+struct ExportOptions {
+  std::string weights;     // any format clip/weights.h reads
+  std::string vocab;       // tokenizer; "" = beside the weights
+  std::string images;      // a directory or a .txt list of paths
+  std::string labels;      // optional label file giving each image's category
+  std::string models_dir;  // versions are created inside
+  std::string model_name = "traffic-clip";
+  std::string index_factory = "Flat";
+  int nprobe = 16;
+  int ef_search = 128;
+  int64_t max_training_rows = 100000;
+  // ANN indexes: recall@10 against exact search is measured on this many
+  // queries: texts from recall_texts when given (one per line), else
+  // gallery images.
+  int recall_queries = 1000;
+  std::string recall_texts;
+  int batch_size = 32;
+  int loader_workers = 1;
+  clip::ResizeMode resize_mode = clip::ResizeMode::kCenterCrop;
+  bool skip_bad_images = false;
+  std::string device = "cpu";
+  bool gpu_index = false;  // build the index on the GPU (CUDA builds)
+  uint64_t seed = 1234;
+};
+
+struct ExportResult {
+  int64_t version = 0;
+  std::string version_dir;
+  int64_t num_images = 0;
+  int64_t skipped_images = 0;
+  double encode_seconds = 0;       // wall time of decoding + encoding
+  double images_per_second = 0;    // decode included
+  double decode_wait_share = 0;    // share of that time the model waited for decoding
+  double decode_cpu_seconds = 0;   // decoding work summed over workers
+  double index_seconds = 0;
+  double recall_at_10 = -1;        // ANN only
+};
+
+absl::StatusOr<ExportResult> Export(
+    const ExportOptions& options,
+    const std::function<void(int64_t done, int64_t total)>& progress = {});
+
+}  // namespace trainer
+
+#endif  // TRAINER_EXPORT_H_

@@ -1,0 +1,112 @@
+// export: encodes a gallery of images and publishes a model version for the
+// server.
+//
+// Usage:
+//   export --weights=runs/demo/model.safetensors --images=DATA/test/images \
+//          --labels=DATA/test/test_label.txt --models_dir=models/traffic
+//   export --weights=ViT-B-16.pt --vocab=bpe_simple_vocab_16e6.txt.gz \
+//          --images=gallery/ --models_dir=models/traffic --index=IVF1024,PQ64 \
+//          --recall_texts=test/test_text.txt
+//
+// Creates models_dir/<next integer version>/ atomically (see
+// trainer/export.h) and prints its path and the throughput.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/torch_threads.h"
+#include "trainer/export.h"
+
+ABSL_FLAG(std::string, weights, "", "CLIP checkpoint (any supported format). Required.");
+ABSL_FLAG(std::string, vocab, "", "Tokenizer; default: the files beside --weights.");
+ABSL_FLAG(std::string, images, "",
+          "Gallery: a directory of images or a .txt list of paths. Required.");
+ABSL_FLAG(std::string, labels, "",
+          "Optional label file (image$attribute$text) giving each image's "
+          "category, for category-filtered search. Without it every image is "
+          "'unspecified'.");
+ABSL_FLAG(std::string, models_dir, "",
+          "Directory of versions; a new integer version is created inside. "
+          "Required.");
+ABSL_FLAG(std::string, model_name, "traffic-clip", "Name recorded in the manifest.");
+ABSL_FLAG(std::string, index, "Flat",
+          "FAISS index_factory string (inner product on L2-normalised "
+          "embeddings): Flat (exact), HNSW32, IVF1024,Flat, IVF1024,PQ64, ...");
+ABSL_FLAG(int, nprobe, 16, "IVF lists searched per query (IVF indexes only).");
+ABSL_FLAG(int, ef_search, 128, "HNSW efSearch (HNSW indexes only).");
+ABSL_FLAG(int, recall_queries, 1000,
+          "ANN indexes: queries used to measure recall@10 against exact "
+          "search (recorded in the manifest).");
+ABSL_FLAG(std::string, recall_texts, "",
+          "Texts (one per line, e.g. test_text.txt) used as those queries; "
+          "default: a sample of gallery images.");
+ABSL_FLAG(int, batch_size, 32, "Images per forward pass.");
+ABSL_FLAG(int, threads, 0, "Compute threads; 0 = all cores.");
+ABSL_FLAG(int, loader_workers, 1, "Image decoding threads.");
+ABSL_FLAG(std::string, resize_mode, "center_crop",
+          "center_crop, pad or squash; use the mode the model was trained with.");
+ABSL_FLAG(bool, skip_bad_images, false,
+          "Leave unreadable images out (counted) instead of failing.");
+ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda on CUDA builds.");
+ABSL_FLAG(bool, gpu_index, false,
+          "Build the index on the GPU (CUDA builds of FAISS; ignored otherwise).");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Encodes gallery images into a FAISS index and publishes a model version.");
+  absl::ParseCommandLine(argc, argv);
+  common::SetComputeThreads(absl::GetFlag(FLAGS_threads));
+  trainer::ExportOptions o;
+  o.weights = absl::GetFlag(FLAGS_weights);
+  o.vocab = absl::GetFlag(FLAGS_vocab);
+  o.images = absl::GetFlag(FLAGS_images);
+  o.labels = absl::GetFlag(FLAGS_labels);
+  o.models_dir = absl::GetFlag(FLAGS_models_dir);
+  o.model_name = absl::GetFlag(FLAGS_model_name);
+  o.index_factory = absl::GetFlag(FLAGS_index);
+  o.nprobe = absl::GetFlag(FLAGS_nprobe);
+  o.ef_search = absl::GetFlag(FLAGS_ef_search);
+  o.recall_queries = absl::GetFlag(FLAGS_recall_queries);
+  o.recall_texts = absl::GetFlag(FLAGS_recall_texts);
+  o.batch_size = absl::GetFlag(FLAGS_batch_size);
+  o.loader_workers = absl::GetFlag(FLAGS_loader_workers);
+  o.skip_bad_images = absl::GetFlag(FLAGS_skip_bad_images);
+  o.device = absl::GetFlag(FLAGS_device);
+  o.gpu_index = absl::GetFlag(FLAGS_gpu_index);
+  auto mode = clip::ParseResizeMode(absl::GetFlag(FLAGS_resize_mode));
+  if (!mode.ok()) {
+    std::cerr << "export: --resize_mode: " << mode.status() << "\n";
+    return 2;
+  }
+  o.resize_mode = *mode;
+  const bool tty = isatty(STDERR_FILENO);
+  auto result = trainer::Export(o, [&](int64_t done, int64_t total) {
+    if (tty || done == total || done % 1024 < o.batch_size) {
+      std::fprintf(stderr, "%sencoded %lld/%lld images%s", tty ? "\r\033[K" : "",
+                   static_cast<long long>(done), static_cast<long long>(total),
+                   tty && done < total ? "" : "\n");
+    }
+  });
+  if (!result.ok()) {
+    std::cerr << "export: " << result.status() << "\n";
+    return 1;
+  }
+  std::printf(
+      "version %lld\ndir %s\nimages %lld (skipped %lld)\nencode %.1fs, %.2f "
+      "images/s with decoding; model waited for decoding %.1f%% of the time; "
+      "decoding used %.1f CPU-s\nindex build %.2fs\n",
+      static_cast<long long>(result->version), result->version_dir.c_str(),
+      static_cast<long long>(result->num_images),
+      static_cast<long long>(result->skipped_images), result->encode_seconds,
+      result->images_per_second, 100 * result->decode_wait_share,
+      result->decode_cpu_seconds, result->index_seconds);
+  if (result->recall_at_10 >= 0) {
+    std::printf("recall@10 vs exact %.4f\n", result->recall_at_10);
+  }
+  return 0;
+}
