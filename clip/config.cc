@@ -63,6 +63,11 @@ std::vector<Preset> Presets() {
   small.vision_heads = 3;
   small.transformer_heads = 2;
   p.push_back({"small", small});
+  // The CPU demo: 48 px images, narrow towers; trains from scratch in minutes.
+  ClipConfig demo = Make(128, 48, 4, 128, 8, 128, 3);
+  demo.vision_heads = 2;
+  demo.transformer_heads = 2;
+  p.push_back({"demo", demo});
   return p;
 }
 

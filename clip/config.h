@@ -50,7 +50,8 @@ struct ClipConfig {
 
 // Named presets: "ViT-B-32", "ViT-B-16", "ViT-L-14", "ViT-L-14-336", and the
 // small ones used by tests and the CPU demo: "tiny" (the parity fixture's
-// shape) and "small" (64 px images, 4-layer towers). NOT_FOUND lists the names.
+// shape), "small" (64 px images, 4-layer towers) and "demo" (48 px images,
+// width-128 towers). NOT_FOUND lists the names.
 absl::StatusOr<ClipConfig> PresetConfig(absl::string_view name);
 std::vector<std::string> PresetNames();
 

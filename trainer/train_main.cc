@@ -82,6 +82,9 @@ ABSL_FLAG(int, checkpoint_every_steps, 0,
           "Also checkpoint every N steps (0: at epoch ends only).");
 ABSL_FLAG(int, max_steps, 0, "Stop after N optimiser steps (0: all epochs).");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda on CUDA builds.");
+ABSL_FLAG(int, interrupt_after_steps, 0,
+          "Testing: stop as if killed right after step N (checkpoint written, "
+          "exit 1); rerun with --resume to continue.");
 
 namespace {
 
@@ -162,6 +165,7 @@ int main(int argc, char** argv) {
   o.checkpoint_every_steps = absl::GetFlag(FLAGS_checkpoint_every_steps);
   o.max_steps = absl::GetFlag(FLAGS_max_steps);
   o.device = absl::GetFlag(FLAGS_device);
+  o.interrupt_after_steps = absl::GetFlag(FLAGS_interrupt_after_steps);
 
   const bool tty = isatty(STDERR_FILENO);
   trainer::TrainerCallbacks cb;
@@ -182,9 +186,11 @@ int main(int argc, char** argv) {
     if (tty) std::fprintf(stderr, "\n");
     std::fprintf(stderr,
                  "epoch %d done: step %lld, train loss %.4f, val mAP@10 %.4f "
-                 "(R@1 %.3f R@5 %.3f R@10 %.3f), %.1fs, %lld skipped images\n",
+                 "(pedestrian %.4f, vehicle %.4f; R@1 %.3f R@5 %.3f R@10 "
+                 "%.3f), %.1fs, %lld skipped images\n",
                  e.epoch, static_cast<long long>(e.step), e.train_loss,
-                 e.val_map10, e.val_recall1, e.val_recall5, e.val_recall10,
+                 e.val_map10, e.val_map10_pedestrian, e.val_map10_vehicle,
+                 e.val_recall1, e.val_recall5, e.val_recall10,
                  e.seconds, static_cast<long long>(e.skipped_images));
   };
   auto result = trainer::Train(o, *dist, cb);

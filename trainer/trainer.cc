@@ -40,7 +40,7 @@ constexpr char kStepsHeader[] =
     "step,epoch,loss,lr,logit_scale,samples_per_s,data_wait_share";
 constexpr char kEpochsHeader[] =
     "epoch,step,train_loss,val_map10,val_recall1,val_recall5,val_recall10,"
-    "seconds,skipped_images";
+    "val_map10_pedestrian,val_map10_vehicle,seconds,skipped_images";
 
 template <typename F>
 absl::Status CatchTorch(const std::string& what, F&& f) {
@@ -127,16 +127,16 @@ absl::Status LoadCheckpoint(const std::string& path, clip::ClipModel& model,
     torch::serialize::InputArchive opt_archive;
     archive.read("optimizer", opt_archive);
     optimizer.load(opt_archive);
-    torch::Tensor t;
-    archive.read("state.step", t);
-    state.step = t.item<int64_t>();
-    archive.read("state.epoch", t);
-    state.epoch = t.item<int64_t>();
-    archive.read("state.next_batch", t);
-    state.next_batch = t.item<int64_t>();
-    archive.read("state.best_map", t);
-    state.best_map = t.item<double>();
-    archive.read("state.rng", t);
+    auto read = [&](const char* key) {
+      torch::Tensor t;  // a fresh tensor per key: read() assigns into it
+      archive.read(key, t);
+      return t;
+    };
+    state.step = read("state.step").item<int64_t>();
+    state.epoch = read("state.epoch").item<int64_t>();
+    state.next_batch = read("state.next_batch").item<int64_t>();
+    state.best_map = read("state.best_map").item<double>();
+    torch::Tensor t = read("state.rng");
     at::Generator gen = at::detail::getDefaultCPUGenerator();
     gen.set_state(t);
   });
@@ -180,6 +180,7 @@ class CsvLog {
 
 struct ValResult {
   eval::RetrievalMetrics metrics;
+  eval::RetrievalMetrics pedestrian, vehicle;
 };
 
 // Encodes the validation gallery and the distinct validation texts and
@@ -259,6 +260,8 @@ absl::StatusOr<ValResult> Validate(clip::ClipModel& model,
     }
   }));
   result.metrics = acc.Overall();
+  result.pedestrian = acc.ForCategory(eval::Category::kPedestrian);
+  result.vehicle = acc.ForCategory(eval::Category::kVehicle);
   return result;
 }
 
@@ -544,6 +547,17 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
       }
       if (callbacks.on_step && dist.is_main()) callbacks.on_step(s);
       if (state.step >= total_steps) stop = true;
+      if (options.interrupt_after_steps > 0 &&
+          state.step == options.interrupt_after_steps && !stop) {
+        if (dist.is_main()) {
+          RETURN_IF_ERROR(steps_csv.Flush());
+          RETURN_IF_ERROR(SaveCheckpoint(options.output_dir + "/" + kLastCheckpoint,
+                                         model, optimizer, state));
+        }
+        RETURN_IF_ERROR(comm->Barrier());
+        return absl::AbortedError(
+            absl::StrCat("interrupted after step ", state.step, " as asked"));
+      }
       if (dist.is_main() && options.checkpoint_every_steps > 0 &&
           state.step % options.checkpoint_every_steps == 0 && !stop) {
         RETURN_IF_ERROR(steps_csv.Flush());
@@ -572,6 +586,8 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
         es.val_recall1 = v.metrics.recall_at_1;
         es.val_recall5 = v.metrics.recall_at_5;
         es.val_recall10 = v.metrics.recall_at_10;
+        es.val_map10_pedestrian = v.pedestrian.num_queries ? v.pedestrian.map_at_10 : -1;
+        es.val_map10_vehicle = v.vehicle.num_queries ? v.vehicle.map_at_10 : -1;
         result.last_val_map10 = es.val_map10;
         map_points.push_back({static_cast<double>(state.step), es.val_map10});
         if (es.val_map10 > state.best_map) {
@@ -588,7 +604,9 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
       epochs_csv.Add(absl::StrCat(es.epoch, ",", es.step, ",", Fmt(es.train_loss), ",",
                                   Fmt(es.val_map10), ",", Fmt(es.val_recall1), ",",
                                   Fmt(es.val_recall5), ",", Fmt(es.val_recall10), ",",
-                                  Fmt(es.seconds), ",", es.skipped_images));
+                                  Fmt(es.val_map10_pedestrian), ",",
+                                  Fmt(es.val_map10_vehicle), ",", Fmt(es.seconds), ",",
+                                  es.skipped_images));
       RETURN_IF_ERROR(steps_csv.Flush());
       RETURN_IF_ERROR(epochs_csv.Flush());
       RETURN_IF_ERROR(SaveCheckpoint(options.output_dir + "/" + kLastCheckpoint,

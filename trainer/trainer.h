@@ -64,6 +64,9 @@ struct TrainerOptions {
   uint64_t seed = 42;
   int loader_workers = 1;
   int max_steps = 0;  // > 0: stop after this many optimiser steps (tests)
+  // > 0: behave as if killed right after this step: write the checkpoint
+  // and return ABORTED (tests of resume).
+  int interrupt_after_steps = 0;
 
   // Output.
   std::string output_dir;
@@ -93,6 +96,7 @@ struct EpochStats {
   double train_loss = 0;
   double val_map10 = -1;  // -1 when there is no validation
   double val_recall1 = -1, val_recall5 = -1, val_recall10 = -1;
+  double val_map10_pedestrian = -1, val_map10_vehicle = -1;
   double seconds = 0;
   int64_t skipped_images = 0;
 };
