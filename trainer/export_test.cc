@@ -1,0 +1,143 @@
+#include "trainer/export.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "clip/config.h"
+#include "clip/model.h"
+#include "clip/safetensors.h"
+#include "clip/tokenizer.h"
+#include "clip/weights.h"
+#include "common/file_util.h"
+#include "common/status_matchers.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "index/model_version.h"
+#include "trainer/datagen.h"
+
+namespace trainer {
+namespace {
+
+namespace fs = std::filesystem;
+using ::common_testing::StatusIs;
+using ::testing::HasSubstr;
+
+class ExportTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = new std::string(::testing::TempDir() + "/export_data");
+    fs::remove_all(*root_);
+    DatagenOptions o;
+    o.output_dir = *root_ + "/data";
+    o.train_size = 8;
+    o.val_size = 4;
+    o.test_size = 40;
+    o.vehicle_pool_size = 4;
+    o.pedestrian_pool_size = 4;
+    o.threads = 1;
+    ASSERT_OK(GenerateDataset(o));
+    // A tiny model with its tokenizer beside it.
+    fs::create_directories(*root_ + "/model");
+    clip::BpeTrainOptions t;
+    t.num_merges = 50;
+    auto tok = clip::BpeTokenizer::Train({"a white audi", "a pedestrian"}, t);
+    ASSERT_OK(tok);
+    ASSERT_OK((*tok)->SaveOpenAi(*root_ + "/model/bpe_vocab.txt.gz"));
+    auto config = clip::PresetConfig("tiny");
+    ASSERT_OK(config);
+    config->vocab_size = (*tok)->vocab_size();
+    torch::manual_seed(0);
+    clip::ClipModel model(*config);
+    ASSERT_OK(clip::SaveClipModel(model, *root_ + "/model/model.safetensors"));
+  }
+  ExportOptions Options(const std::string& models) {
+    ExportOptions o;
+    o.weights = *root_ + "/model/model.safetensors";
+    o.images = *root_ + "/data/test/images";
+    o.labels = *root_ + "/data/test/test_label.txt";
+    o.models_dir = *root_ + "/" + models;
+    fs::remove_all(o.models_dir);
+    o.batch_size = 8;
+    return o;
+  }
+  static std::string* root_;
+};
+
+std::string* ExportTest::root_ = nullptr;
+
+TEST_F(ExportTest, PublishesAVerifiedVersionWithCategoriesAndEmbeddings) {
+  ExportOptions o = Options("models_flat");
+  auto result = Export(o);
+  ASSERT_OK(result);
+  EXPECT_EQ(result->version, 1);
+  EXPECT_EQ(result->num_images, 40);
+  EXPECT_GT(result->images_per_second, 0);
+  auto loaded = gallery::LoadVersion(o.models_dir, 1);
+  ASSERT_OK(loaded);
+  EXPECT_EQ(loaded->index->size(), 40);
+  EXPECT_EQ(loaded->manifest.embedding_dim, 64);
+  EXPECT_EQ(loaded->manifest.num_pedestrian_images + loaded->manifest.num_vehicle_images, 40);
+  EXPECT_GT(loaded->manifest.num_vehicle_images, 0);
+  EXPECT_EQ(loaded->manifest.image_resolution, 32);
+  // The raw embeddings are stored in index row order, L2-normalised, and
+  // equal to what the index holds.
+  auto emb = clip::SafetensorsFile::Read(loaded->dir + "/embeddings.safetensors");
+  ASSERT_OK(emb);
+  auto values = emb->GetF32("embeddings");
+  ASSERT_OK(values);
+  ASSERT_EQ(values->size(), 40u * 64);
+  auto stored = loaded->index->Reconstruct({0, 39});
+  ASSERT_OK(stored);
+  for (int j = 0; j < 64; ++j) {
+    EXPECT_FLOAT_EQ((*stored)[j], (*values)[j]);
+    EXPECT_FLOAT_EQ((*stored)[64 + j], (*values)[39 * 64 + j]);
+  }
+  // Nothing but the version is left in models_dir.
+  int entries = 0;
+  for (const auto& e : fs::directory_iterator(o.models_dir)) {
+    ++entries;
+    EXPECT_EQ(e.path().filename(), "1");
+  }
+  EXPECT_EQ(entries, 1);
+  // A second export becomes version 2.
+  auto again = Export(o);
+  ASSERT_OK(again);
+  EXPECT_EQ(again->version, 2);
+}
+
+TEST_F(ExportTest, ApproximateIndexRecordsRecall) {
+  ExportOptions o = Options("models_ivf");
+  o.index_factory = "IVF4,Flat";
+  o.nprobe = 4;
+  o.recall_queries = 20;
+  auto result = Export(o);
+  ASSERT_OK(result);
+  EXPECT_DOUBLE_EQ(result->recall_at_10, 1.0);  // all 4 lists probed: exact
+  auto loaded = gallery::LoadVersion(o.models_dir, 1);
+  ASSERT_OK(loaded);
+  EXPECT_EQ(loaded->manifest.index_type, "IVF4,Flat");
+  EXPECT_EQ(loaded->manifest.index_params.at("nprobe"), "4");
+  EXPECT_DOUBLE_EQ(loaded->manifest.recall_at_10, 1.0);
+  EXPECT_EQ(loaded->manifest.recall_queries, 20);
+}
+
+TEST_F(ExportTest, UnreadableImageFailsOrIsSkippedAndNoVersionIsLeft) {
+  const std::string list = *root_ + "/list.txt";
+  ASSERT_OK(common::WriteFileAtomically(
+      list, *root_ + "/data/test/images/" +
+                fs::directory_iterator(*root_ + "/data/test/images")->path().filename().string() +
+                "\n" + *root_ + "/missing.jpg\n"));
+  ExportOptions o = Options("models_bad");
+  o.images = list;
+  EXPECT_THAT(Export(o), StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.jpg")));
+  EXPECT_FALSE(fs::exists(o.models_dir + "/1"));
+  o.skip_bad_images = true;
+  auto result = Export(o);
+  ASSERT_OK(result);
+  EXPECT_EQ(result->num_images, 1);
+  EXPECT_EQ(result->skipped_images, 1);
+}
+
+}  // namespace
+}  // namespace trainer
