@@ -2,11 +2,26 @@
 # Installs the dependencies, builds everything and runs every test.
 #
 # Usage: tools/test.sh [extra bazel test flags, e.g. --config=asan]
-# This is the README's test command and what CI and the container build run.
+# This is the README's test command; CI (.ci/run) runs exactly this. Tests
+# that compare against OpenAI's reference outputs read ../shared beside the
+# checkout (or $RETRIEVAL_SHARED_DIR) and skip, saying so, without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deploy/install_deps.sh
+if [[ -z "${RETRIEVAL_SHARED_DIR:-}" && -d ../shared ]]; then
+  export RETRIEVAL_SHARED_DIR
+  RETRIEVAL_SHARED_DIR=$(cd ../shared && pwd)
+fi
+log=$(mktemp)
 status=0
-bazel test //... "$@" || status=$?
+bazel test //... "$@" 2>&1 | tee "$log" || status=$?
 bazel shutdown
+passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
+failed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|INCOMPLETE)' "$log" || true)
+rm -f "$log"
+echo "${passed} passed, ${failed} failed"
+if [[ $status -eq 0 && $passed -eq 0 ]]; then
+  echo "no test ran" >&2
+  exit 1
+fi
 exit "$status"
