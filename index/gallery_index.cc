@@ -114,10 +114,27 @@ bool GalleryIndex::exact() const {
   return dynamic_cast<const faiss::IndexFlat*>(impl_->index.get()) != nullptr;
 }
 
+namespace {
+
+// Exact search of a few queries: FAISS's default scans with one thread per
+// query, so a single query uses one core. Routing every query count through
+// BLAS (a multi-threaded matrix-vector product for one query) uses all cores
+// of this memory-bound scan.
+void PreferBlasForExactSearch() {
+  static const bool once = [] {
+    faiss::distance_compute_blas_threshold = 1;
+    return true;
+  }();
+  (void)once;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Build(
     const std::vector<float>& embeddings, int64_t dim,
     std::vector<std::string> names, std::vector<Category> categories,
     const BuildOptions& options) {
+  PreferBlasForExactSearch();
   const int64_t n = static_cast<int64_t>(names.size());
   if (n == 0) return absl::InvalidArgumentError("the gallery is empty");
   if (dim <= 0 || static_cast<int64_t>(embeddings.size()) != n * dim) {
@@ -187,6 +204,7 @@ absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Build(
 absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Load(
     const std::string& index_path, const std::string& names_path,
     bool use_gpu) {
+  PreferBlasForExactSearch();
   auto impl = std::make_unique<Impl>();
   {
     // Check presence first so a missing file is NOT_FOUND, not DATA_LOSS.

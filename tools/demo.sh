@@ -24,7 +24,7 @@ WORK=out/demo
 DATA=""
 INIT=""
 VOCAB=""
-ARCH=small
+ARCH=demo
 EPOCHS=""
 FRESH=0
 EXTRA=()
@@ -81,10 +81,13 @@ if [[ -z "$DATA" ]]; then
     "$BIN/trainer/datagen" --output_dir="$DATA" --logtostderr 2>&1 | tail -1 >&2
   fi
   stage_end
-  # The demo recipe: a small CLIP from scratch with its own vocabulary.
-  DEFAULT_TRAIN=(--arch="$ARCH" --train_vocab_merges=1000 --epochs="${EPOCHS:-6}"
-                 --batch_size=64 --lr=1e-3 --warmup_steps=20 --resize_mode=pad)
-  RESIZE=pad
+  # The demo recipe: a small CLIP (48 px, width-128 towers) from scratch with
+  # its own vocabulary; images squashed to square so tall pedestrian crops
+  # keep all their attributes.
+  DEFAULT_TRAIN=(--arch="$ARCH" --train_vocab_merges=1000 --epochs="${EPOCHS:-10}"
+                 --batch_size=64 --lr=1e-3 --warmup_steps=30 --augment=false
+                 --resize_mode=squash)
+  RESIZE=squash
 else
   DEFAULT_TRAIN=(--epochs="${EPOCHS:-5}" --resize_mode=center_crop)
   [[ -n "$INIT" ]] && DEFAULT_TRAIN+=(--init_weights="$INIT" --lr=1e-5 --warmup_steps=100)

@@ -317,7 +317,8 @@ struct VehicleShape {
   std::vector<double> wheels;  // t of each wheel centre
   double wheel_r;
   double top;                  // highest h
-  double badge_t, badge_h;     // badge centre
+  double badge_t, badge_h;     // brand emblem centre
+  double badge_hw, badge_hh;   // emblem half-width and half-height
   double light_h;              // height of head and tail lights
 };
 
@@ -339,7 +340,8 @@ VehicleShape ShapeOf(int type) {
       s.wheels = {0.19, 0.8};
       s.wheel_r = 0.085;
       s.top = 0.33;
-      s.badge_t = 0.5, s.badge_h = 0.13, s.light_h = 0.16;
+      s.badge_t = 0.5, s.badge_h = 0.135, s.light_h = 0.16;
+      s.badge_hw = 0.17, s.badge_hh = 0.07;
       break;
     case kSUV:
       s.body = {{0.0, 0.07},  {0.0, 0.31},  {0.03, 0.42}, {0.72, 0.42},
@@ -349,7 +351,8 @@ VehicleShape ShapeOf(int type) {
       s.wheels = {0.18, 0.8};
       s.wheel_r = 0.1;
       s.top = 0.42;
-      s.badge_t = 0.48, s.badge_h = 0.18, s.light_h = 0.22;
+      s.badge_t = 0.49, s.badge_h = 0.19, s.light_h = 0.22;
+      s.badge_hw = 0.19, s.badge_hh = 0.09;
       break;
     case kMinivan:
       s.body = {{0.0, 0.06},  {0.0, 0.35},  {0.03, 0.4},  {0.62, 0.41},
@@ -359,7 +362,8 @@ VehicleShape ShapeOf(int type) {
       s.wheels = {0.16, 0.82};
       s.wheel_r = 0.08;
       s.top = 0.41;
-      s.badge_t = 0.45, s.badge_h = 0.16, s.light_h = 0.18;
+      s.badge_t = 0.49, s.badge_h = 0.165, s.light_h = 0.18;
+      s.badge_hw = 0.2, s.badge_hh = 0.085;
       break;
     case kMicrobus:
       s.body = {{0.0, 0.07},  {0.0, 0.5},  {0.02, 0.53}, {0.86, 0.53},
@@ -369,7 +373,8 @@ VehicleShape ShapeOf(int type) {
       s.wheels = {0.17, 0.83};
       s.wheel_r = 0.085;
       s.top = 0.53;
-      s.badge_t = 0.45, s.badge_h = 0.22, s.light_h = 0.2;
+      s.badge_t = 0.5, s.badge_h = 0.215, s.light_h = 0.2;
+      s.badge_hw = 0.2, s.badge_hh = 0.115;
       break;
     case kBus:
       s.body = {{0.0, 0.06}, {0.0, 0.52}, {0.01, 0.55}, {0.99, 0.55},
@@ -382,7 +387,8 @@ VehicleShape ShapeOf(int type) {
       s.wheels = {0.15, 0.8};
       s.wheel_r = 0.065;
       s.top = 0.55;
-      s.badge_t = 0.5, s.badge_h = 0.2, s.light_h = 0.14;
+      s.badge_t = 0.48, s.badge_h = 0.195, s.light_h = 0.14;
+      s.badge_hw = 0.2, s.badge_hh = 0.11;
       break;
     case kTruck:
     default:
@@ -395,16 +401,30 @@ VehicleShape ShapeOf(int type) {
       s.wheel_r = 0.07;
       s.top = 0.56;
       s.badge_t = 0.36, s.badge_h = 0.33, s.light_h = 0.16;
+      s.badge_hw = 0.26, s.badge_hh = 0.18;
       break;
   }
   return s;
 }
 
-// Badge colours and shapes; brand b uses shape b % 13 and colour b / 13, so
-// the 65 brands get 65 distinct marks.
-const cv::Scalar kBadgeColors[] = {
-    {0, 0, 215}, {215, 60, 0}, {0, 150, 0}, {15, 15, 15}, {0, 140, 255}};
-constexpr int kNumBadgeShapes = 13;
+// Brand emblems: a large flag-like decal on the vehicle side, drawn in
+// image coordinates (not mirrored with the vehicle). Brand b uses layout
+// b % 5 and colour pair b / 5, so the 65 brands get 65 distinct emblems, and
+// brands that share a layout differ in both or one of two large colour areas.
+const cv::Scalar kEmblemColors[] = {
+    {0, 0, 235},      // red
+    {235, 90, 0},     // blue
+    {0, 200, 0},      // green
+    {0, 235, 255},    // yellow
+    {250, 250, 250},  // white
+    {20, 20, 20},     // black
+};
+constexpr int kNumEmblemLayouts = 5;
+// Ordered (field, mark) colour pairs, indices into kEmblemColors.
+constexpr int kEmblemPairs[][2] = {
+    {0, 4}, {1, 3}, {2, 5}, {3, 0}, {4, 1}, {5, 3}, {0, 2},
+    {1, 4}, {2, 3}, {3, 5}, {4, 0}, {5, 2}, {1, 0},
+};
 
 std::vector<cv::Point> RegularPolygon(cv::Point c, double r, int n,
                                       double phase) {
@@ -417,71 +437,44 @@ std::vector<cv::Point> RegularPolygon(cv::Point c, double r, int n,
   return pts;
 }
 
-void DrawBrandBadge(cv::Mat& img, cv::Point c, int plate_r, int brand) {
-  Disc(img, c, plate_r + 1, cv::Scalar(30, 30, 30));
-  Disc(img, c, plate_r, cv::Scalar(250, 250, 250));
-  const double g = 0.72 * plate_r;
-  const cv::Scalar col = kBadgeColors[brand / kNumBadgeShapes];
-  const int bar = std::max(2, static_cast<int>(std::lround(0.32 * g)));
-  auto pt = [&](double dx, double dy) {
-    return cv::Point(static_cast<int>(std::lround(c.x + dx * g)),
-                     static_cast<int>(std::lround(c.y + dy * g)));
-  };
-  switch (brand % kNumBadgeShapes) {
-    case 0:  // disc
-      Disc(img, c, static_cast<int>(std::lround(0.85 * g)), col);
+// Draws brand `brand`'s emblem as a rectangle of half-size (hw, hh) centred
+// on `c`, with a dark frame.
+void DrawBrandEmblem(cv::Mat& img, cv::Point c, int hw, int hh, int brand) {
+  const int layout = brand % kNumEmblemLayouts;
+  const int pair = brand / kNumEmblemLayouts;
+  const cv::Scalar field = kEmblemColors[kEmblemPairs[pair][0]];
+  const cv::Scalar mark = kEmblemColors[kEmblemPairs[pair][1]];
+  const int frame = std::max(2, std::min(hw, hh) / 5);
+  const cv::Rect outer(c.x - hw - frame, c.y - hh - frame,
+                       2 * (hw + frame), 2 * (hh + frame));
+  cv::rectangle(img, outer, cv::Scalar(25, 25, 25), cv::FILLED);
+  const cv::Rect r(c.x - hw, c.y - hh, 2 * hw, 2 * hh);
+  cv::rectangle(img, r, field, cv::FILLED);
+  switch (layout) {
+    case 0:  // right half
+      cv::rectangle(img, cv::Rect(c.x, r.y, hw, 2 * hh), mark, cv::FILLED);
       break;
-    case 1:  // square
-      FillPoly(img, {pt(-0.75, -0.75), pt(0.75, -0.75), pt(0.75, 0.75),
-                     pt(-0.75, 0.75)},
-               col);
+    case 1:  // lower half
+      cv::rectangle(img, cv::Rect(r.x, c.y, 2 * hw, hh), mark, cv::FILLED);
       break;
-    case 2:  // triangle, point up
-      FillPoly(img, RegularPolygon(c, g, 3, -M_PI / 2), col);
+    case 2:  // central disc
+      cv::ellipse(img, c, cv::Size(std::max(2, hw * 6 / 10),
+                                   std::max(2, hh * 7 / 10)),
+                  0, 0, 360, mark, cv::FILLED, cv::LINE_AA);
       break;
-    case 3:  // triangle, point down
-      FillPoly(img, RegularPolygon(c, g, 3, M_PI / 2), col);
+    case 3:  // upward triangle
+      FillPoly(img, {cv::Point(r.x, r.y + r.height),
+                     cv::Point(c.x, r.y),
+                     cv::Point(r.x + r.width, r.y + r.height)},
+               mark);
       break;
-    case 4:  // diamond
-      FillPoly(img, RegularPolygon(c, g, 4, -M_PI / 2), col);
-      break;
-    case 5: {  // five-pointed star
-      std::vector<cv::Point> star;
-      for (int i = 0; i < 10; ++i) {
-        const double r = (i % 2 == 0) ? g : 0.42 * g;
-        const double a = -M_PI / 2 + M_PI * i / 5;
-        star.push_back(pt(r / g * std::cos(a), r / g * std::sin(a)));
+    default:  // three vertical bars: field, mark, field, mark, field
+      for (int k = 0; k < 2; ++k) {
+        const int x0 = r.x + r.width * (1 + 2 * k) / 5;
+        const int x1 = r.x + r.width * (2 + 2 * k) / 5;
+        cv::rectangle(img, cv::Rect(x0, r.y, x1 - x0, r.height), mark,
+                      cv::FILLED);
       }
-      FillPoly(img, star, col);
-      break;
-    }
-    case 6:  // plus
-      Line(img, pt(-0.85, 0), pt(0.85, 0), col, bar);
-      Line(img, pt(0, -0.85), pt(0, 0.85), col, bar);
-      break;
-    case 7:  // cross
-      Line(img, pt(-0.65, -0.65), pt(0.65, 0.65), col, bar);
-      Line(img, pt(-0.65, 0.65), pt(0.65, -0.65), col, bar);
-      break;
-    case 8:  // ring
-      cv::circle(img, c, static_cast<int>(std::lround(0.7 * g)), col, bar,
-                 cv::LINE_AA);
-      break;
-    case 9:  // two horizontal bars
-      Line(img, pt(-0.8, -0.4), pt(0.8, -0.4), col, bar);
-      Line(img, pt(-0.8, 0.4), pt(0.8, 0.4), col, bar);
-      break;
-    case 10:  // two vertical bars
-      Line(img, pt(-0.4, -0.8), pt(-0.4, 0.8), col, bar);
-      Line(img, pt(0.4, -0.8), pt(0.4, 0.8), col, bar);
-      break;
-    case 11:  // hexagon
-      FillPoly(img, RegularPolygon(c, 0.9 * g, 6, 0), col);
-      break;
-    default:  // upper half disc
-      cv::ellipse(img, pt(0, 0.3), cv::Size(static_cast<int>(g),
-                                           static_cast<int>(g)),
-                  0, 180, 360, col, cv::FILLED, cv::LINE_AA);
       break;
   }
 }
@@ -553,8 +546,8 @@ cv::Mat RenderVehicle(const VehicleAttribute& attr, Rng& rng) {
     Disc(img, c, f.Len(s.wheel_r * 0.15), cv::Scalar(60, 60, 60));
   }
   if (attr.brand >= 0) {
-    const int plate_r = std::max(8, f.Len(0.1));
-    DrawBrandBadge(img, f.P(s.badge_t, s.badge_h), plate_r, attr.brand);
+    DrawBrandEmblem(img, f.P(s.badge_t, s.badge_h), f.Len(s.badge_hw),
+                    f.Len(s.badge_hh), attr.brand);
   }
   Degrade(img, rng);
   return img;
@@ -588,15 +581,17 @@ struct Proportions {
 
 Proportions ProportionsFor(bool child) {
   if (child) {
-    return {0.092, 0.095, 0.215, 0.56, 0.77, 0.97, 0.125, 0.105, 0.08,
-            0.06,  0.075};
+    return {0.1, 0.105, 0.235, 0.57, 0.77, 0.97, 0.13, 0.11, 0.085,
+            0.07, 0.08};
   }
-  return {0.068, 0.072, 0.165, 0.53, 0.75, 0.97, 0.13, 0.105, 0.075,
-          0.052, 0.07};
+  return {0.08, 0.085, 0.18, 0.53, 0.75, 0.97, 0.135, 0.11, 0.09,
+          0.062, 0.075};
 }
 
 // Fills a torso-shaped region with `base` and draws the upper-body pattern on
-// it, clipped to the region.
+// it, clipped to the region. The patterns are coarse so that they survive
+// strong downscaling: wide vertical stripes, a large chest logo, a coarse
+// two-colour checkerboard, or a top/bottom two-colour split.
 void DrawGarment(cv::Mat& img, const std::vector<cv::Point>& region,
                  const cv::Scalar& base, const PedestrianFlags& f,
                  const Figure& fig, double logo_y, Rng& rng) {
@@ -608,55 +603,58 @@ void DrawGarment(cv::Mat& img, const std::vector<cv::Point>& region,
   cv::Mat layer = img.clone();
   const cv::Scalar accent = Contrast(base, rng);
   if (splice) {
-    // Diagonal two-colour split.
+    // Upper and lower halves in two colours, split at a slight slant.
+    const int tilt = rng.Int(-box.height / 12, box.height / 12);
+    const int mid = box.y + box.height * 9 / 20;
     FillPoly(layer,
-             {cv::Point(box.x, box.y + box.height * 2 / 5),
-              cv::Point(box.x + box.width, box.y + box.height / 5),
+             {cv::Point(box.x, mid - tilt), cv::Point(box.x + box.width, mid + tilt),
               cv::Point(box.x + box.width, box.y + box.height),
               cv::Point(box.x, box.y + box.height)},
              accent);
   }
   if (stride) {
-    const int period = std::max(4, fig.Len(0.06));
-    const int band = std::max(2, period * 9 / 20);
+    // Wide vertical stripes.
+    const int period = std::max(6, fig.Len(0.075));
+    const int band = std::max(3, period / 2);
     const cv::Scalar c = splice ? Contrast(accent, rng) : accent;
-    for (int y = box.y + rng.Int(0, period - 1); y < box.y + box.height;
-         y += period) {
-      cv::rectangle(layer, cv::Rect(box.x, y, box.width, band), c,
+    for (int x = box.x + rng.Int(0, period / 3); x < box.x + box.width;
+         x += period) {
+      cv::rectangle(layer, cv::Rect(x, box.y, band, box.height), c,
                     cv::FILLED);
     }
   }
   if (plaid) {
-    const int period = std::max(5, fig.Len(0.055));
-    const int t = std::max(1, fig.Len(0.014));
+    // Coarse checkerboard of the base and two contrasting colours.
+    const int cw = std::max(5, fig.Len(0.06));
+    const int ch = std::max(6, fig.Len(0.075));
     const cv::Scalar c1 = accent;
-    const cv::Scalar c2 = Contrast(c1, rng);
-    for (int x = box.x + rng.Int(0, period - 1); x < box.x + box.width;
-         x += period) {
-      Line(layer, {x, box.y}, {x, box.y + box.height}, c1, t);
-    }
-    for (int y = box.y + rng.Int(0, period - 1); y < box.y + box.height;
-         y += period) {
-      Line(layer, {box.x, y}, {box.x + box.width, y}, c2, t);
+    const cv::Scalar c2 = Scale(accent, 0.45);
+    const int x0 = box.x - rng.Int(0, cw / 2), y0 = box.y - rng.Int(0, ch / 2);
+    for (int j = 0; y0 + j * ch < box.y + box.height; ++j) {
+      for (int i = 0; x0 + i * cw < box.x + box.width; ++i) {
+        if ((i + j) % 2 == 0) continue;
+        cv::rectangle(layer, cv::Rect(x0 + i * cw, y0 + j * ch, cw, ch),
+                      (j % 2 == 0) ? c1 : c2, cv::FILLED);
+      }
     }
   }
   if (logo) {
     const cv::Point c(box.x + box.width / 2, static_cast<int>(std::lround(
                                                  fig.top + logo_y * fig.height)));
-    const int r = std::max(3, fig.Len(0.05));
+    const int r = std::max(5, std::min(fig.Len(0.07), box.width * 2 / 5));
     const cv::Scalar lc = Contrast(splice ? accent : base, rng);
-    Disc(layer, c, r + 1, Scale(lc, 0.3));
+    Disc(layer, c, r + std::max(2, r / 4), Scale(lc, 0.25));
     switch (rng.Int(0, 2)) {
       case 0:
         Disc(layer, c, r, lc);
         break;
       case 1:
-        FillPoly(layer, RegularPolygon(c, r * 1.2, 4, -M_PI / 2), lc);
+        FillPoly(layer, RegularPolygon(c, r * 1.1, 4, -M_PI / 2), lc);
         break;
       default: {
         std::vector<cv::Point> star;
         for (int i = 0; i < 10; ++i) {
-          const double rr = (i % 2 == 0) ? r * 1.3 : r * 0.6;
+          const double rr = (i % 2 == 0) ? r * 1.2 : r * 0.65;
           const double a = -M_PI / 2 + M_PI * i / 5;
           star.emplace_back(
               static_cast<int>(std::lround(c.x + rr * std::cos(a))),
@@ -676,9 +674,23 @@ void DrawBox(cv::Mat& img, cv::Point center, int half_w, int half_h,
              const cv::Scalar& color) {
   const cv::Rect r(center.x - half_w, center.y - half_h, 2 * half_w,
                    2 * half_h);
-  cv::rectangle(img, r, Scale(color, 0.4), cv::FILLED, cv::LINE_AA);
-  cv::rectangle(img, cv::Rect(r.x + 1, r.y + 1, r.width - 2, r.height - 2),
+  cv::rectangle(img, r, Scale(color, 0.35), cv::FILLED, cv::LINE_AA);
+  const int e = std::max(1, std::min(half_w, half_h) / 5);
+  cv::rectangle(img,
+                cv::Rect(r.x + e, r.y + e, r.width - 2 * e, r.height - 2 * e),
                 color, cv::FILLED, cv::LINE_AA);
+}
+
+// A vivid colour at least `min_distance` from `avoid` (falls back to the
+// most distant palette entry).
+cv::Scalar PickVividAwayFrom(const cv::Scalar& avoid, double min_distance,
+                             Rng& rng) {
+  std::vector<int> ok;
+  for (int i = 0; i < kNumVivid; ++i) {
+    if (ColorDistance(kVivid[i], avoid) >= min_distance) ok.push_back(i);
+  }
+  if (ok.empty()) return Contrast(avoid, rng);
+  return kVivid[ok[rng.Int(0, static_cast<int>(ok.size()) - 1)]];
 }
 
 cv::Mat RenderPedestrian(const PedestrianFlags& f, Rng& rng) {
@@ -693,21 +705,24 @@ cv::Mat RenderPedestrian(const PedestrianFlags& f, Rng& rng) {
   const Proportions p = ProportionsFor(child);
 
   Figure fig;
-  fig.height = h * (child ? rng.Uniform(0.6, 0.7) : rng.Uniform(0.84, 0.95));
-  if (elderly) fig.height *= rng.Uniform(0.9, 0.96);
-  const double foot = h - rng.Uniform(0.01, 0.05) * h;
-  fig.top = std::max(1.0, foot - fig.height);
-  const double half_span = 0.2 * fig.height;
-  double cx = w / 2.0 + rng.Uniform(-0.1, 0.1) * w;
+  fig.height = h * (child ? rng.Uniform(0.62, 0.7) : rng.Uniform(0.84, 0.92));
+  if (elderly) fig.height *= rng.Uniform(0.93, 0.97);
+  const double foot = h - rng.Uniform(0.01, 0.04) * h;
+  fig.top = std::max(0.06 * h, foot - fig.height);
+  fig.height = foot - fig.top;
+  const double half_span = 0.21 * fig.height;
+  double cx = w / 2.0 + rng.Uniform(-0.06, 0.06) * w;
   if (w > 2 * half_span) cx = std::clamp(cx, half_span, w - half_span);
   fig.cx = cx;
   fig.dir = side ? (rng.Chance(0.5) ? 1 : -1) : 1;
 
   const cv::Scalar skin = Jitter(kSkinColors[rng.Int(0, 3)], rng, 8);
   const cv::Scalar hair =
-      elderly ? Jitter(cv::Scalar::all(rng.Uniform(185, 230)), rng, 6)
+      elderly ? Jitter(cv::Scalar::all(rng.Uniform(215, 240)), rng, 5)
               : Jitter(kHairColors[rng.Int(0, 2)], rng, 8);
-  const cv::Scalar shirt = Jitter(PickVivid(rng), rng, 15);
+  // Shirts stay well away from skin colours so that bare arms show.
+  const cv::Scalar shirt =
+      Jitter(PickVividAwayFrom(skin, 110, rng), rng, 12);
   const cv::Scalar coat_color = Jitter(
       std::vector<cv::Scalar>{{40, 60, 100}, {30, 30, 30}, {110, 110, 110},
                               {140, 180, 200}, {90, 40, 30}, {40, 40, 160}}
@@ -715,27 +730,31 @@ cv::Mat RenderPedestrian(const PedestrianFlags& f, Rng& rng) {
       rng, 12);
   const cv::Scalar upper = f[kLongCoat] ? coat_color : shirt;
   const cv::Scalar trousers = Jitter(kTrouserColors[rng.Int(0, 4)], rng, 10);
-  const cv::Scalar skirt_color = Jitter(PickVivid(rng), rng, 15);
+  const cv::Scalar skirt_color =
+      Jitter(PickVividAwayFrom(skin, 110, rng), rng, 12);
   const cv::Scalar shoes = Jitter(cv::Scalar(25, 25, 25), rng, 10);
+  // Accessories have their own colour families: hand bags magenta/red,
+  // shoulder bags orange/brown, backpacks green/blue, held objects white or
+  // pale yellow, hats saturated.
   const cv::Scalar hand_bag = Jitter(
-      std::vector<cv::Scalar>{{150, 40, 190}, {30, 50, 140}, {40, 40, 200}}
+      std::vector<cv::Scalar>{{200, 40, 220}, {120, 20, 200}, {60, 30, 230}}
           [rng.Int(0, 2)],
-      rng, 15);
+      rng, 12);
   const cv::Scalar shoulder_bag = Jitter(
-      std::vector<cv::Scalar>{{30, 80, 130}, {20, 20, 20}, {0, 120, 220}}
+      std::vector<cv::Scalar>{{0, 110, 230}, {20, 70, 150}, {0, 160, 255}}
           [rng.Int(0, 2)],
-      rng, 15);
+      rng, 12);
   const cv::Scalar backpack = Jitter(
-      std::vector<cv::Scalar>{{140, 60, 20}, {40, 110, 40}, {30, 30, 30},
-                              {0, 160, 220}}[rng.Int(0, 3)],
-      rng, 15);
+      std::vector<cv::Scalar>{{40, 170, 40}, {200, 110, 0}, {120, 160, 0},
+                              {150, 60, 20}}[rng.Int(0, 3)],
+      rng, 12);
   const cv::Scalar object = Jitter(
-      std::vector<cv::Scalar>{{0, 230, 250}, {250, 250, 250}, {230, 230, 80}}
+      std::vector<cv::Scalar>{{250, 250, 250}, {170, 250, 255}, {255, 255, 190}}
           [rng.Int(0, 2)],
-      rng, 10);
+      rng, 5);
   const cv::Scalar hat = Jitter(
-      std::vector<cv::Scalar>{{30, 30, 220}, {220, 80, 20}, {0, 220, 250},
-                              {245, 245, 245}, {20, 20, 20}}[rng.Int(0, 4)],
+      std::vector<cv::Scalar>{{20, 20, 235}, {235, 60, 0}, {0, 230, 255},
+                              {0, 200, 0}, {220, 0, 220}}[rng.Int(0, 4)],
       rng, 10);
 
   // Elderly people stoop: the upper body leans forward (side view) or the
@@ -745,8 +764,10 @@ cv::Mat RenderPedestrian(const PedestrianFlags& f, Rng& rng) {
   const double head_x = side ? lean * 1.3 : 0.0;
   const double head_y = p.head_y + head_drop;
   const double shoulder_x = side ? lean : 0.0;
-  const double coat_hem = p.knee_y + 0.02;
-  const double skirt_hem = p.knee_y - 0.01;
+  const double coat_hem = p.knee_y + 0.05;
+  const double skirt_hem = p.knee_y + 0.01;
+  // Side view is narrower than front and back.
+  const double torso_w = side ? p.side_w : p.shoulder_w;
 
   Blend(img, 0.45, [&](cv::Mat& o) {
     cv::ellipse(o, fig.P(0, p.ankle_y + 0.02),
@@ -759,11 +780,11 @@ cv::Mat RenderPedestrian(const PedestrianFlags& f, Rng& rng) {
                                       : (f[kSkirtDress] ? skirt_hem - 0.03
                                                         : p.hip_y);
   const cv::Scalar leg_color =
-      (f[kSkirtDress] && !f[kLongCoat]) ? Scale(skin, 0.92) : trousers;
+      (f[kSkirtDress] && !f[kLongCoat]) ? skin : trousers;
   const double leg_w = f[kSkirtDress] ? p.leg * 0.7 : p.leg;
   std::vector<std::pair<double, double>> feet;  // x of hip and ankle per leg
   if (side) {
-    feet = {{0.02, 0.1}, {-0.02, -0.08}};
+    feet = {{0.02, 0.12}, {-0.02, -0.1}};
   } else {
     feet = {{0.05, 0.055}, {-0.05, -0.055}};
   }
@@ -772,42 +793,48 @@ cv::Mat RenderPedestrian(const PedestrianFlags& f, Rng& rng) {
     const double top_x = hip_x + (ankle_x - hip_x) * t;
     Line(img, fig.P(top_x, leg_top), fig.P(ankle_x, p.ankle_y), leg_color,
          fig.Len(leg_w));
-    // Trousers under a coat or skirt still show at the ankles as legs.
-    const cv::Point shoe = fig.P(ankle_x + (side ? 0.025 : 0.0), p.ankle_y + 0.01);
-    cv::ellipse(img, shoe, cv::Size(fig.Len(side ? 0.045 : 0.035), fig.Len(0.018)),
+    const cv::Point shoe = fig.P(ankle_x + (side ? 0.03 : 0.0), p.ankle_y + 0.01);
+    cv::ellipse(img, shoe, cv::Size(fig.Len(side ? 0.05 : 0.035), fig.Len(0.02)),
                 0, 0, 360, shoes, cv::FILLED, cv::LINE_AA);
   }
-  if (f[kSkirtDress]) {
+  if (f[kSkirtDress] && !f[kLongCoat]) {
+    // A wide trapezoid from the waist to the knees.
     const double sw = side ? p.side_w : p.hip_w;
     FillPoly(img,
-             {fig.P(-sw, p.hip_y - 0.04), fig.P(sw, p.hip_y - 0.04),
-              fig.P(sw + 0.06, skirt_hem), fig.P(-sw - 0.06, skirt_hem)},
+             {fig.P(-sw, p.hip_y - 0.05), fig.P(sw, p.hip_y - 0.05),
+              fig.P(sw + 0.1, skirt_hem), fig.P(-sw - 0.1, skirt_hem)},
              skirt_color);
   }
 
-  // ---- Objects held in front, seen from the back: they stick out on both
-  // sides behind the torso.
-  const double object_y = 0.39;
+  // ---- Held objects seen from the back: a big block sticking out on both
+  // sides of the torso.
+  const double object_y = 0.36;
   if (f[kHoldObjectsInFront] && back) {
-    DrawBox(img, fig.P(0, object_y), fig.Len(p.shoulder_w + 0.06),
-            fig.Len(0.045), object);
+    DrawBox(img, fig.P(0, object_y), fig.Len(p.shoulder_w + 0.08),
+            fig.Len(0.06), object);
   }
 
-  // ---- Backpack behind the body in side view.
+  // ---- Backpack behind the body: from the front it shows on both sides of
+  // the torso, from the side as a big block behind the back.
+  const double pack_y = (p.shoulder_y + p.hip_y) / 2 - 0.03;
+  if (f[kBackpack] && front) {
+    DrawBox(img, fig.P(0, pack_y), fig.Len(p.shoulder_w + 0.055),
+            fig.Len(0.15), backpack);
+  }
   if (f[kBackpack] && side) {
-    const double bx = -(p.side_w + 0.055) + shoulder_x * 0.5;
-    DrawBox(img, fig.P(bx, (p.shoulder_y + p.hip_y) / 2 - 0.04),
-            fig.Len(0.06), fig.Len(0.13), backpack);
+    const double bx = -(p.side_w + 0.07) + shoulder_x * 0.5;
+    DrawBox(img, fig.P(bx, pack_y), fig.Len(0.085), fig.Len(0.15), backpack);
   }
 
-  // ---- Long hair behind the head (front and side views).
+  // ---- Long hair behind the head, down past the shoulders (front and
+  // side views).
   if (female && !back) {
-    const double hx = side ? head_x - 0.03 : 0.0;
+    const double hx = side ? head_x - 0.04 : 0.0;
     FillPoly(img,
-             {fig.P(hx - p.head_r * 1.15, head_y - p.head_r * 0.2),
-              fig.P(hx + p.head_r * 1.15, head_y - p.head_r * 0.2),
-              fig.P(hx + p.head_r * 1.3, p.shoulder_y + 0.08),
-              fig.P(hx - p.head_r * 1.3, p.shoulder_y + 0.08)},
+             {fig.P(hx - p.head_r * 1.25, head_y - p.head_r * 0.4),
+              fig.P(hx + p.head_r * 1.25, head_y - p.head_r * 0.4),
+              fig.P(hx + p.head_r * 1.5, p.shoulder_y + 0.11),
+              fig.P(hx - p.head_r * 1.5, p.shoulder_y + 0.11)},
              hair);
   }
 
@@ -815,7 +842,7 @@ cv::Mat RenderPedestrian(const PedestrianFlags& f, Rng& rng) {
   const double bottom = f[kLongCoat] ? coat_hem : p.hip_y + 0.02;
   std::vector<cv::Point> torso;
   if (side) {
-    const double hem_w = f[kLongCoat] ? p.side_w + 0.03 : p.side_w;
+    const double hem_w = f[kLongCoat] ? p.side_w + 0.06 : p.side_w;
     torso = {fig.P(shoulder_x - p.side_w, p.shoulder_y - 0.005),
              fig.P(shoulder_x + p.side_w, p.shoulder_y - 0.005),
              fig.P(p.side_w * 0.95, p.hip_y),
@@ -823,7 +850,7 @@ cv::Mat RenderPedestrian(const PedestrianFlags& f, Rng& rng) {
              fig.P(-hem_w, bottom),
              fig.P(-p.side_w * 0.95, p.hip_y)};
   } else {
-    const double hem_w = f[kLongCoat] ? p.hip_w + 0.035 : p.hip_w;
+    const double hem_w = f[kLongCoat] ? p.hip_w + 0.07 : p.hip_w;
     torso = {fig.P(-p.shoulder_w, p.shoulder_y + 0.01),
              fig.P(-p.shoulder_w + 0.03, p.shoulder_y - 0.01),
              fig.P(p.shoulder_w - 0.03, p.shoulder_y - 0.01),
@@ -833,63 +860,66 @@ cv::Mat RenderPedestrian(const PedestrianFlags& f, Rng& rng) {
              fig.P(-hem_w, bottom),
              fig.P(-p.hip_w, p.hip_y)};
   }
-  DrawGarment(img, torso, upper, f, fig, p.shoulder_y + 0.09, rng);
-  if (f[kLongCoat]) {  // coat opening and belt line
+  DrawGarment(img, torso, upper, f, fig, (p.shoulder_y + p.hip_y) / 2 - 0.02,
+              rng);
+  if (f[kLongCoat]) {  // coat opening and a dark belt
     if (front) {
-      Line(img, fig.P(0, p.shoulder_y + 0.02), fig.P(0, bottom),
-           Scale(upper, 0.5), fig.Len(0.01));
+      Line(img, fig.P(0, p.hip_y), fig.P(0, bottom), Scale(upper, 0.4),
+           fig.Len(0.015));
     }
-    Line(img, fig.P(-(side ? p.side_w : p.hip_w), p.hip_y - 0.04),
-         fig.P(side ? p.side_w : p.hip_w, p.hip_y - 0.04), Scale(upper, 0.5),
-         fig.Len(0.012));
+    const double bw = side ? p.side_w : p.hip_w + 0.01;
+    Line(img, fig.P(-bw, p.hip_y - 0.03), fig.P(bw, p.hip_y - 0.03),
+         Scale(upper, 0.35), fig.Len(0.022));
   }
 
   // ---- Long hair over the back.
   if (female && back) {
     FillPoly(img,
-             {fig.P(-p.head_r * 1.15, head_y), fig.P(p.head_r * 1.15, head_y),
-              fig.P(p.head_r * 1.35, p.shoulder_y + 0.1),
-              fig.P(-p.head_r * 1.35, p.shoulder_y + 0.1)},
+             {fig.P(-p.head_r * 1.2, head_y), fig.P(p.head_r * 1.2, head_y),
+              fig.P(p.head_r * 1.5, p.shoulder_y + 0.13),
+              fig.P(-p.head_r * 1.5, p.shoulder_y + 0.13)},
              hair);
   }
 
-  // ---- Backpack: straps in front view, the pack itself from the back.
+  // ---- Backpack: thick straps in front view, the pack over the back.
   if (f[kBackpack] && front) {
     for (double sx : {-1.0, 1.0}) {
-      Line(img, fig.P(sx * p.shoulder_w * 0.6, p.shoulder_y),
-           fig.P(sx * p.shoulder_w * 0.55, p.shoulder_y + 0.2), backpack,
-           fig.Len(0.028));
+      Line(img, fig.P(sx * p.shoulder_w * 0.55, p.shoulder_y),
+           fig.P(sx * p.shoulder_w * 0.5, p.shoulder_y + 0.22), backpack,
+           fig.Len(0.035));
     }
   }
   if (f[kBackpack] && back) {
-    const cv::Point c = fig.P(0, (p.shoulder_y + p.hip_y) / 2 - 0.02);
-    DrawBox(img, c, fig.Len(p.shoulder_w * 0.78), fig.Len(0.14), backpack);
-    Line(img, fig.P(-p.shoulder_w * 0.5, p.shoulder_y + 0.2),
-         fig.P(p.shoulder_w * 0.5, p.shoulder_y + 0.2), Scale(backpack, 0.5),
-         fig.Len(0.01));
+    const cv::Point c = fig.P(0, pack_y + 0.02);
+    DrawBox(img, c, fig.Len(p.shoulder_w * 0.85), fig.Len(0.16), backpack);
+    Line(img, fig.P(-p.shoulder_w * 0.6, pack_y + 0.06),
+         fig.P(p.shoulder_w * 0.6, pack_y + 0.06), Scale(backpack, 0.45),
+         fig.Len(0.02));
   }
   if (f[kBackpack] && side) {  // strap over the shoulder
-    Line(img, fig.P(shoulder_x - p.side_w * 0.2, p.shoulder_y),
-         fig.P(-p.side_w * 0.4, p.shoulder_y + 0.17), backpack,
-         fig.Len(0.022));
+    Line(img, fig.P(shoulder_x, p.shoulder_y),
+         fig.P(-p.side_w * 0.3, p.shoulder_y + 0.2), backpack,
+         fig.Len(0.03));
   }
 
-  // ---- Shoulder bag: diagonal strap and a bag at the opposite hip.
-  const double bag_side = 1.0;  // shoulder bag at +x, hand bag at -x
+  // ---- Shoulder bag: a thick diagonal strap and a bag at the hip (+x in
+  // front and back views, in front of the hip in side view).
   if (f[kShoulderBag]) {
-    const double hip_x = side ? 0.0 : -bag_side * (p.hip_w + 0.02);
-    const double shoulder = side ? shoulder_x : bag_side * p.shoulder_w * 0.7;
-    Line(img, fig.P(shoulder, p.shoulder_y), fig.P(hip_x, p.hip_y - 0.03),
-         Scale(shoulder_bag, 0.6), fig.Len(0.018));
-    DrawBox(img, fig.P(hip_x, p.hip_y), fig.Len(0.06), fig.Len(0.05),
+    const double bag_x = side ? 0.06 : p.hip_w + 0.03;
+    const double from_x = side ? shoulder_x - p.side_w * 0.6
+                               : -p.shoulder_w * 0.7;
+    Line(img, fig.P(from_x, p.shoulder_y), fig.P(bag_x, p.hip_y - 0.05),
+         Scale(shoulder_bag, 0.55), fig.Len(0.03));
+    DrawBox(img, fig.P(bag_x, p.hip_y - 0.01), fig.Len(0.075), fig.Len(0.06),
             shoulder_bag);
   }
 
   // ---- Arms. Upper arm in the upper garment's colour; forearm too for long
-  // sleeves, skin for short ones.
+  // sleeves, bare skin below a short sleeve.
   const cv::Scalar forearm =
       (f[kLongSleeve] || f[kLongCoat]) ? upper : skin;
-  const int arm_t = fig.Len(p.arm);
+  // In side view the arm is thinner so that the garment shows around it.
+  const int arm_t = fig.Len(side ? p.arm * 0.7 : p.arm);
   struct Arm {
     double sx, sy, ex, ey, wx, wy;  // shoulder, elbow, wrist
   };
@@ -898,20 +928,20 @@ cv::Mat RenderPedestrian(const PedestrianFlags& f, Rng& rng) {
   if (side) {
     if (hold) {
       arms.push_back({shoulder_x, p.shoulder_y + 0.02, shoulder_x + 0.02,
-                      0.31, 0.15, object_y - 0.01});
+                      0.3, 0.16, object_y});
     } else {
-      arms.push_back({shoulder_x, p.shoulder_y + 0.02, shoulder_x - 0.03,
-                      0.34, -0.02, 0.48});
+      arms.push_back({shoulder_x, p.shoulder_y + 0.02, shoulder_x - 0.04,
+                      0.34, -0.05, 0.49});
     }
   } else {
     for (double sx : {-1.0, 1.0}) {
       const double s0 = sx * (p.shoulder_w - 0.01);
       if (hold) {
         arms.push_back({s0, p.shoulder_y + 0.02, sx * (p.shoulder_w + 0.01),
-                        0.32, sx * 0.06, object_y});
+                        0.31, sx * 0.08, object_y});
       } else {
-        arms.push_back({s0, p.shoulder_y + 0.02, sx * (p.shoulder_w + 0.025),
-                        0.34, sx * (p.shoulder_w + 0.03), 0.49});
+        arms.push_back({s0, p.shoulder_y + 0.02, sx * (p.shoulder_w + 0.035),
+                        0.34, sx * (p.shoulder_w + 0.045), 0.49});
       }
     }
   }
@@ -921,44 +951,44 @@ cv::Mat RenderPedestrian(const PedestrianFlags& f, Rng& rng) {
       Line(img, fig.P(a.sx, a.sy), fig.P(a.ex, a.ey), upper, arm_t);
     }
   } else {
-    if (hold && !back) {  // the object goes in front of the torso
-      DrawBox(img, fig.P(side ? 0.13 : 0.0, object_y),
-              fig.Len(side ? 0.06 : 0.1), fig.Len(0.055), object);
-    }
     for (const Arm& a : arms) {
       const cv::Point s = fig.P(a.sx, a.sy), e = fig.P(a.ex, a.ey),
                       wr = fig.P(a.wx, a.wy);
       if (f[kShortSleeve] && !f[kLongCoat]) {
-        // The sleeve ends halfway down the upper arm.
+        // The sleeve covers only the top third of the upper arm.
         Line(img, s, e, skin, arm_t);
         Line(img, e, wr, skin, arm_t);
-        const cv::Point mid((s.x + e.x) / 2, (s.y + e.y) / 2);
-        Line(img, s, mid, upper, arm_t + 2);
+        const cv::Point end(s.x + (e.x - s.x) / 3, s.y + (e.y - s.y) / 3);
+        Line(img, s, end, upper, arm_t + 3);
       } else {
-        Line(img, s, e, upper, arm_t);
-        Line(img, e, wr, forearm, arm_t);
+        Line(img, s, e, upper, arm_t + 1);
+        Line(img, e, wr, forearm, arm_t + 1);
       }
       Disc(img, wr, fig.Len(p.arm * 0.6), skin);
     }
+    if (hold) {  // a big block in front of the chest, over the forearms
+      DrawBox(img, fig.P(side ? 0.14 : 0.0, object_y),
+              fig.Len(side ? 0.09 : p.shoulder_w + 0.01), fig.Len(0.065),
+              object);
+    }
   }
 
-  // ---- Hand bag hanging from one hand (beside the body when the hands hold
-  // something).
+  // ---- Hand bag hanging low from one hand (-x in front and back views,
+  // behind the legs in side view).
   if (f[kHandBag]) {
     double hx, hy;
-    if (hold || side) {
-      hx = side ? -0.02 : -bag_side * (p.shoulder_w + 0.05);
-      hy = side ? 0.5 : 0.47;
+    if (side) {
+      hx = hold ? -0.1 : -0.05;
+      hy = 0.5;
     } else {
-      hx = -bag_side * (p.shoulder_w + 0.03);
-      hy = 0.49;
+      hx = -(p.shoulder_w + 0.045);
+      hy = hold ? 0.5 : 0.49;
     }
     const cv::Point handle = fig.P(hx, hy);
-    const cv::Point bag_c = fig.P(hx, hy + 0.075);
-    cv::ellipse(img, fig.P(hx, hy + 0.04),
-                cv::Size(fig.Len(0.03), fig.Len(0.035)), 0, 180, 360,
-                Scale(hand_bag, 0.5), std::max(1, fig.Len(0.01)), cv::LINE_AA);
-    DrawBox(img, bag_c, fig.Len(0.055), fig.Len(0.045), hand_bag);
+    const cv::Point bag_c = fig.P(hx, hy + 0.11);
+    Line(img, handle, fig.P(hx, hy + 0.05), Scale(hand_bag, 0.5),
+         fig.Len(0.015));
+    DrawBox(img, bag_c, fig.Len(0.075), fig.Len(0.07), hand_bag);
     Disc(img, handle, fig.Len(p.arm * 0.6), skin);
   }
 
@@ -967,88 +997,83 @@ cv::Mat RenderPedestrian(const PedestrianFlags& f, Rng& rng) {
        fig.P(shoulder_x * 0.8, p.shoulder_y), skin, fig.Len(p.head_r * 0.8));
   const cv::Point head = fig.P(head_x, head_y);
   const int hr = fig.Len(p.head_r);
+  const cv::Scalar dark(20, 20, 20);
   if (back) {
+    // The back of the head is all hair.
     Disc(img, head, hr, hair);
   } else {
     Disc(img, head, hr, skin);
     if (side) {
-      // Hair over the back of the head, nose and eye at the front.
-      cv::ellipse(img, fig.P(head_x - p.head_r * 0.3, head_y - p.head_r * 0.15),
-                  cv::Size(hr, static_cast<int>(hr * 0.95)), 0, 0, 360, hair,
-                  cv::FILLED, cv::LINE_AA);
+      // Hair over the back half of the head, nose and eye at the front.
+      cv::ellipse(img, fig.P(head_x - p.head_r * 0.35, head_y - p.head_r * 0.2),
+                  cv::Size(static_cast<int>(hr * 0.9), static_cast<int>(hr * 0.9)),
+                  0, 0, 360, hair, cv::FILLED, cv::LINE_AA);
       FillPoly(img,
-               {fig.P(head_x + p.head_r * 0.9, head_y - p.head_r * 0.2),
-                fig.P(head_x + p.head_r * 1.3, head_y + p.head_r * 0.15),
-                fig.P(head_x + p.head_r * 0.9, head_y + p.head_r * 0.3)},
+               {fig.P(head_x + p.head_r * 0.85, head_y - p.head_r * 0.25),
+                fig.P(head_x + p.head_r * 1.4, head_y + p.head_r * 0.2),
+                fig.P(head_x + p.head_r * 0.85, head_y + p.head_r * 0.35)},
                skin);
-      Disc(img, fig.P(head_x + p.head_r * 0.55, head_y - p.head_r * 0.1),
-           std::max(1, hr / 7), cv::Scalar(20, 20, 20));
+      Disc(img, fig.P(head_x + p.head_r * 0.5, head_y - p.head_r * 0.05),
+           std::max(1, hr / 5), dark);
     } else {
-      // Hair cap; long hair also frames the face.
-      cv::ellipse(img, fig.P(0, head_y - p.head_r * 0.25),
-                  cv::Size(static_cast<int>(hr * 1.05), static_cast<int>(hr * 0.85)),
+      // Hair cap; long hair also frames the face. Eyes and mouth.
+      cv::ellipse(img, fig.P(0, head_y - p.head_r * 0.3),
+                  cv::Size(static_cast<int>(hr * 1.05), static_cast<int>(hr * 0.8)),
                   0, 180, 360, hair, cv::FILLED, cv::LINE_AA);
       if (female) {
         for (double sx : {-1.0, 1.0}) {
           Line(img, fig.P(sx * p.head_r * 0.95, head_y - p.head_r * 0.3),
-               fig.P(sx * p.head_r * 1.05, head_y + p.head_r * 1.4), hair,
-               std::max(2, hr / 2));
+               fig.P(sx * p.head_r * 1.1, head_y + p.head_r * 1.5), hair,
+               std::max(3, hr * 2 / 3));
         }
       }
       for (double sx : {-1.0, 1.0}) {
         Disc(img, fig.P(sx * p.head_r * 0.38, head_y + p.head_r * 0.05),
-             std::max(1, hr / 7), cv::Scalar(20, 20, 20));
+             std::max(1, hr / 5), dark);
       }
+      Line(img, fig.P(-p.head_r * 0.3, head_y + p.head_r * 0.55),
+           fig.P(p.head_r * 0.3, head_y + p.head_r * 0.55),
+           cv::Scalar(40, 40, 150), std::max(1, hr / 5));
     }
   }
 
-  // ---- Glasses: dark frames with light lenses (temples only, from behind).
+  // ---- Glasses: a thick bright band across the eyes (front), over the
+  // front half of the head (side) or the strap across the back of the head.
   if (f[kGlasses]) {
-    const cv::Scalar frame(15, 15, 15);
-    const cv::Scalar lens(235, 235, 150);
-    const int lr = std::max(2, static_cast<int>(std::lround(hr * 0.4)));
-    const int ft = std::max(1, hr / 5);
+    const cv::Scalar lens(255, 255, 0);
+    const int band = std::max(5, static_cast<int>(std::lround(hr * 0.75)));
+    const int ft = std::max(1, band / 4);
+    cv::Rect r;
     if (front) {
-      for (double sx : {-1.0, 1.0}) {
-        const cv::Point c = fig.P(sx * p.head_r * 0.4, head_y + p.head_r * 0.05);
-        Disc(img, c, lr, lens);
-        cv::circle(img, c, lr, frame, ft, cv::LINE_AA);
-      }
-      Line(img, fig.P(-p.head_r * 0.15, head_y), fig.P(p.head_r * 0.15, head_y),
-           frame, ft);
-      for (double sx : {-1.0, 1.0}) {
-        Line(img, fig.P(sx * p.head_r * 0.7, head_y),
-             fig.P(sx * p.head_r * 1.0, head_y - p.head_r * 0.1), frame, ft);
-      }
+      r = cv::Rect(head.x - hr * 11 / 10, head.y - band / 2, hr * 22 / 10, band);
     } else if (side) {
-      const cv::Point c =
-          fig.P(head_x + p.head_r * 0.6, head_y - p.head_r * 0.05);
-      Line(img, c, fig.P(head_x - p.head_r * 0.1, head_y - p.head_r * 0.15),
-           frame, ft + 1);
-      Disc(img, c, lr, lens);
-      cv::circle(img, c, lr, frame, ft, cv::LINE_AA);
+      const int x0 = fig.dir > 0 ? head.x - hr / 5 : head.x - hr * 13 / 10;
+      r = cv::Rect(x0, head.y - band / 2, hr * 3 / 2, band);
     } else {
-      for (double sx : {-1.0, 1.0}) {
-        Line(img, fig.P(sx * p.head_r * 1.05, head_y + p.head_r * 0.05),
-             fig.P(sx * p.head_r * 0.55, head_y - p.head_r * 0.05), frame,
-             ft + 1);
-      }
+      r = cv::Rect(head.x - hr * 11 / 10, head.y - band / 2, hr * 22 / 10,
+                   band * 2 / 3);
     }
+    cv::rectangle(img, r, dark, cv::FILLED);
+    cv::rectangle(img,
+                  cv::Rect(r.x + ft, r.y + ft, r.width - 2 * ft,
+                           r.height - 2 * ft),
+                  back ? cv::Scalar(0, 170, 255) : lens, cv::FILLED);
   }
 
-  // ---- Hat: a bold crown with a brim.
+  // ---- Hat: a tall, saturated crown with a wide brim.
   if (f[kHat]) {
-    cv::ellipse(img, fig.P(head_x, head_y - p.head_r * 0.3),
-                cv::Size(static_cast<int>(hr * 1.12), static_cast<int>(hr * 0.95)),
+    const cv::Point crown = fig.P(head_x, head_y - p.head_r * 0.35);
+    cv::ellipse(img, crown,
+                cv::Size(static_cast<int>(hr * 1.15), static_cast<int>(hr * 1.1)),
                 0, 180, 360, hat, cv::FILLED, cv::LINE_AA);
-    const int brim_t = std::max(2, hr / 3);
+    const int brim_t = std::max(3, hr * 2 / 5);
     if (side) {
-      Line(img, fig.P(head_x - p.head_r * 1.0, head_y - p.head_r * 0.3),
-           fig.P(head_x + p.head_r * 1.7, head_y - p.head_r * 0.3),
-           Scale(hat, 0.8), brim_t);
+      Line(img, fig.P(head_x - p.head_r * 1.1, head_y - p.head_r * 0.35),
+           fig.P(head_x + p.head_r * 1.9, head_y - p.head_r * 0.35),
+           Scale(hat, 0.7), brim_t);
     } else {
-      Line(img, fig.P(-p.head_r * 1.45, head_y - p.head_r * 0.3),
-           fig.P(p.head_r * 1.45, head_y - p.head_r * 0.3), Scale(hat, 0.8),
+      Line(img, fig.P(-p.head_r * 1.7, head_y - p.head_r * 0.35),
+           fig.P(p.head_r * 1.7, head_y - p.head_r * 0.35), Scale(hat, 0.7),
            brim_t);
     }
   }

@@ -2,15 +2,17 @@
 // (CVPR 2023 Foundation Model Challenge, Track 2), drawn with OpenCV.
 //
 // Vehicles are side views whose body colour, silhouette (Bus, Microbus,
-// Minivan, SUV, Sedan, Truck) and brand badge (a distinct shape and colour per
-// brand on a white plate) show the attribute. Pedestrians are blob figures
+// Minivan, SUV, Sedan, Truck) and brand emblem (a large framed decal on the
+// side: one of 5 layouts in one of 13 colour pairs per brand) show the
+// attribute. Pedestrians are blob figures
 // that show sex (hair length), age group (size, grey hair, stoop), orientation
 // (face, profile or back of the head), hat, glasses, hand bag, shoulder bag,
 // backpack, objects held in front, sleeve length, upper-body pattern (stripes,
 // logo, plaid, splice), long coat and skirt. Backgrounds are road, pavement
 // and gradient textures with clutter; each image gets position and scale
-// jitter, blur, noise and JPEG compression. Shapes are bold so that the
-// attributes survive downscaling to about 64 x 64 (letterboxed).
+// jitter, blur, noise and JPEG compression. Shapes are large, high-contrast
+// and spatially separated so that every attribute survives squashing the
+// image to 48 x 48.
 //
 // Attribute sets come from small pools (a limited number of colour x brand
 // combinations and of distinct pedestrian flag vectors) so that many images
@@ -46,7 +48,7 @@
 namespace trainer {
 
 // Bumped whenever the same options start producing different bytes.
-inline constexpr int kDatagenVersion = 1;
+inline constexpr int kDatagenVersion = 2;
 
 struct DatagenOptions {
   // Directory the dataset is created as. Must not exist or be empty, unless
