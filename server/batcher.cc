@@ -111,17 +111,29 @@ void Batcher::Stop() {
 }
 
 void Batcher::Loop() {
+  int64_t last_batch = 0;  // texts in the previous model call
   while (true) {
     std::vector<std::shared_ptr<Request>> batch;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      // Clients answered by the previous batch usually send their next
+      // request within a millisecond; together with those already waiting
+      // they make the next batch. Waiting briefly for them keeps batches
+      // full under load, while a lone client (previous batch of one, nobody
+      // waiting) is served at once.
+      const int64_t waiting = queued_texts_;
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) return;
-      // Wait briefly for more texts unless the batch is full.
-      const auto flush_at = queue_.front()->enqueued + options_.batch_timeout;
-      cv_.wait_until(lock, flush_at, [&] {
-        return stopping_ || queued_texts_ >= options_.max_batch_size;
+      const int64_t want = std::min<int64_t>(
+          options_.max_batch_size, std::max<int64_t>(1, waiting + last_batch));
+      const auto linger_until = Clock::now() + options_.batch_timeout;
+      cv_.wait_until(lock, linger_until, [&] {
+        return stopping_ || queued_texts_ >= want;
       });
+      if (options_.delay_for_testing.count() > 0) {
+        cv_.wait_until(lock, queue_.front()->enqueued + options_.delay_for_testing,
+                       [&] { return stopping_; });
+      }
       int64_t texts = 0;
       while (!queue_.empty()) {
         const int64_t n = queue_.front()->pending;
@@ -131,6 +143,7 @@ void Batcher::Loop() {
         queue_.pop_front();
       }
       queued_texts_ -= texts;
+      last_batch = texts;
       metrics_->SetQueueDepth(queued_texts_);
     }
     Process(batch);

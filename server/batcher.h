@@ -2,10 +2,12 @@
 // worker thread encodes the queued texts together (the encoder groups them
 // by token length) and searches the index once per batch.
 //
-// The worker takes what is queued as soon as it is free; when fewer than
-// max_batch_size texts wait, it waits at most batch_timeout for more, counted
-// from the arrival of the oldest. Under load the queue fills while the model
-// runs, so batches form without waiting. A full queue rejects new work at
+// The worker takes what is queued as soon as it is free, except that it
+// waits up to batch_timeout for the clients of the previous batch to send
+// their next request (they usually do within a millisecond), so that under
+// load batches stay full instead of splitting into alternating halves; a
+// lone client is served at once. Under load the queue fills while the model
+// runs. A full queue rejects new work at
 // once (RESOURCE_EXHAUSTED) instead of growing. Work whose deadline passed
 // while queued is dropped (DEADLINE_EXCEEDED) without running the model.
 //
@@ -52,8 +54,11 @@ class Batcher {
  public:
   struct Options {
     int max_batch_size = 64;  // texts per model call
-    std::chrono::microseconds batch_timeout{500};
+    std::chrono::microseconds batch_timeout{2000};
     int max_queue = 1024;  // texts waiting, across requests
+    // Tests only: hold every batch this long before running it, so that
+    // requests are observably queued.
+    std::chrono::microseconds delay_for_testing{0};
   };
   using Clock = std::chrono::steady_clock;
   using Callback = std::function<void(absl::StatusOr<BatchResult>)>;

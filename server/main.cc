@@ -34,9 +34,10 @@ ABSL_FLAG(int, metrics_port, 9090,
           "Port of the Prometheus endpoint http://HOST:PORT/metrics; 0 picks "
           "a free one, -1 disables it.");
 ABSL_FLAG(int, max_batch_size, 64, "Most texts encoded together in one model call.");
-ABSL_FLAG(int, batch_timeout_us, 500,
-          "Longest a queued text waits for others to fill a batch when the "
-          "model is idle.");
+ABSL_FLAG(int, batch_timeout_us, 2000,
+          "Longest the batcher waits for the clients of the previous batch "
+          "to send their next texts before encoding what is queued (a lone "
+          "client never waits).");
 ABSL_FLAG(int, max_queue, 1024,
           "Most texts waiting; beyond it calls fail at once with "
           "RESOURCE_EXHAUSTED.");

@@ -140,6 +140,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   bopts.max_batch_size = options.max_batch_size;
   bopts.batch_timeout = std::chrono::microseconds(options.batch_timeout_us);
   bopts.max_queue = options.max_queue;
+  bopts.delay_for_testing = std::chrono::microseconds(options.batch_delay_for_testing_us);
   impl->batcher = std::make_unique<Batcher>(bopts, impl->models.get(),
                                             impl->cache.get(), &impl->metrics);
   impl->service = std::make_unique<RetrievalService>(

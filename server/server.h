@@ -24,7 +24,7 @@ struct ServerOptions {
   int port = 8500;          // 0: pick a free port
   int metrics_port = 9090;  // 0: pick a free port; -1: no metrics endpoint
   int max_batch_size = 64;
-  int batch_timeout_us = 500;
+  int batch_timeout_us = 2000;
   int max_queue = 1024;
   int threads = 0;  // model compute threads; 0 = all cores
   double reload_interval_s = 30;  // 0: load once at start
@@ -33,6 +33,8 @@ struct ServerOptions {
   std::string auth_token_file;    // bearer token required when set
   double grace_period_s = 20;
   std::string device = "cpu";
+  // Tests only: see Batcher::Options::delay_for_testing.
+  int batch_delay_for_testing_us = 0;
 };
 
 // INVALID_ARGUMENT naming the option when a value is out of range, a file

@@ -205,7 +205,7 @@ TEST_F(ServerTest, ExpiredDeadlineAndFullQueue) {
   ASSERT_OK(tests::PublishTestVersion(models, v));
   server::ServerOptions o = BaseOptions(models);
   o.max_queue = 1;
-  o.batch_timeout_us = 400000;  // the first text waits 0.4 s for company
+  o.batch_delay_for_testing_us = 400000;  // each batch waits 0.4 s
   o.cache_size = 0;
   Start(o);
   {
@@ -336,7 +336,7 @@ TEST_F(ServerTest, GracefulShutdownFinishesInFlightCalls) {
   v.texts = tests::SampleCaptions(10);
   ASSERT_OK(tests::PublishTestVersion(models, v));
   server::ServerOptions o = BaseOptions(models);
-  o.batch_timeout_us = 300000;  // keeps the call in flight for 0.3 s
+  o.batch_delay_for_testing_us = 300000;  // keeps the call in flight for 0.3 s
   o.cache_size = 0;
   Start(o);
   grpc::Status in_flight;
