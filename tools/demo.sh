@@ -53,14 +53,7 @@ stage_end() {
   local t; t=$(awk -v a="$STAGE_T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
   STAGES+=("$(printf '%-34s %8ss' "$STAGE_NAME" "$t")")
 }
-SERVER_PID=""
-cleanup() {
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
-  fi
-  bazel shutdown >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
+trap 'bazel shutdown >/dev/null 2>&1 || true' EXIT
 
 stage_start "install dependencies"
 deploy/install_deps.sh
@@ -69,117 +62,8 @@ stage_end
 stage_start "build"
 bazel build //trainer:datagen //trainer:train //trainer:export \
   //server:retrieval_server //client:batch_client //client:evaluate //client:query
-BIN="$ROOT/bazel-bin"
 stage_end
 
-if [[ -z "$DATA" ]]; then
-  DATA="$WORK/data"
-  stage_start "generate synthetic dataset"
-  if [[ -f "$DATA/manifest.txt" ]]; then
-    echo "reusing $DATA" >&2
-  else
-    "$BIN/trainer/datagen" --output_dir="$DATA" --logtostderr 2>&1 | tail -1 >&2
-  fi
-  stage_end
-  # The demo recipe: a small CLIP (48 px, width-128 towers) from scratch with
-  # its own vocabulary; images squashed to square so tall pedestrian crops
-  # keep all their attributes.
-  DEFAULT_TRAIN=(--arch="$ARCH" --train_vocab_merges=1000 --epochs="${EPOCHS:-10}"
-                 --batch_size=64 --lr=1e-3 --warmup_steps=30 --augment=false
-                 --resize_mode=squash)
-  RESIZE=squash
-else
-  DEFAULT_TRAIN=(--epochs="${EPOCHS:-5}" --resize_mode=center_crop)
-  [[ -n "$INIT" ]] && DEFAULT_TRAIN+=(--init_weights="$INIT" --lr=1e-5 --warmup_steps=100)
-  [[ -z "$INIT" ]] && DEFAULT_TRAIN+=(--arch="$ARCH" --train_vocab_merges=20000)
-  [[ -n "$VOCAB" ]] && DEFAULT_TRAIN+=(--vocab="$VOCAB")
-  RESIZE=center_crop
-fi
-
-RUN="$WORK/run"
-stage_start "train"
-if [[ -f "$RUN/model.safetensors" && -f "$RUN/metrics_epochs.csv" ]]; then
-  echo "reusing $RUN/model.safetensors" >&2
-else
-  "$BIN/trainer/train" --data_dir="$DATA" --output_dir="$RUN" --resume \
-    "${DEFAULT_TRAIN[@]}" "${EXTRA[@]}" 2>&1 | tee "$WORK/train.log" >&2
-fi
-stage_end
-
-# Exports a gallery into a models directory unless a version made from the
-# same weights is there already.
-export_gallery() {  # images_dir models_dir [labels]
-  local images=$1 models=$2 labels=${3:-}
-  local sha; sha=$(sha256sum "$RUN/model.safetensors" | cut -d' ' -f1)
-  if grep -qs "\"weights_sha256\": \"$sha\"" "$models"/*/manifest.json; then
-    echo "reusing $models" >&2
-    return
-  fi
-  "$BIN/trainer/export" --weights="$RUN/model.safetensors" --images="$images" \
-    ${labels:+--labels="$labels"} --models_dir="$models" --resize_mode="$RESIZE" \
-    --model_name=traffic-clip 2>&1 | tee -a "$WORK/export.log" >&2
-}
-
-stage_start "export test gallery"
-export_gallery "$DATA/test/images" "$WORK/models/test" \
-  "$( [[ -f $DATA/test/test_label.txt ]] && echo "$DATA/test/test_label.txt")"
-stage_end
-stage_start "export val gallery"
-export_gallery "$DATA/val/images" "$WORK/models/val" "$DATA/val/val_label.txt"
-stage_end
-
-start_server() {  # models_dir
-  "$BIN/server/retrieval_server" --models_dir="$1" --port=0 --metrics_port=-1 \
-    --reload_interval_s=0 >"$WORK/server.out" 2>>"$WORK/server.log" &
-  SERVER_PID=$!
-  for _ in $(seq 1 600); do
-    if grep -q '^listening on ' "$WORK/server.out"; then
-      ADDR=$(sed -n 's/^listening on //p' "$WORK/server.out" | head -1)
-      "$BIN/client/query" --server="$ADDR" --health >/dev/null 2>&1 && return 0
-    fi
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "demo: the server did not become healthy" >&2
-  return 1
-}
-stop_server() {
-  kill -TERM "$SERVER_PID"
-  wait "$SERVER_PID"
-  SERVER_PID=""
-}
-
-stage_start "serve + batch client (test queries)"
-start_server "$WORK/models/test"
-"$BIN/client/batch_client" --server="$ADDR" --queries="$DATA/test/test_text.txt" \
-  --output="$WORK/submission.json" --progress=lines
-FIRST_QUERY=$(head -1 "$DATA/test/test_text.txt")
-"$BIN/client/query" --server="$ADDR" --text="$FIRST_QUERY" --top_k=10 \
-  --images_dir="$DATA/test/images" --sheet="$WORK/contact_sheet.png" >"$WORK/query.txt"
-stop_server
-stage_end
-
-stage_start "serve + evaluate (val split)"
-"$BIN/client/evaluate" --labels="$DATA/val/val_label.txt" \
-  --write_ground_truth="$WORK/val_gt.txt" >/dev/null
-cut -d'$' -f1 "$WORK/val_gt.txt" >"$WORK/val_queries.txt"
-start_server "$WORK/models/val"
-"$BIN/client/batch_client" --server="$ADDR" --queries="$WORK/val_queries.txt" \
-  --output="$WORK/val_predictions.json" --progress=none
-stop_server
-"$BIN/client/evaluate" --predictions="$WORK/val_predictions.json" \
-  --ground_truth="$WORK/val_gt.txt" --labels="$DATA/val/val_label.txt" \
-  | tee "$WORK/val_eval.txt" >&2
-stage_end
-
-MAP=$(tail -1 "$WORK/val_eval.txt" | awk '{print $2}')
-echo
-echo "==================== summary ===================="
-printf '%s\n' "${STAGES[@]}"
-echo "val mAP@10 (competition formula, via the server): $MAP"
-echo "submission (test queries):  $WORK/submission.json"
-echo "training plot:              $RUN/training.png"
-echo "training metrics:           $RUN/metrics_epochs.csv"
-echo "contact sheet:              $WORK/contact_sheet.png  (query: \"$FIRST_QUERY\")"
-echo "models:                     $WORK/models/test, $WORK/models/val"
-echo "mAP@10 $MAP"
+BIN="$ROOT/bazel-bin" WORK="$WORK" DATA="$DATA" INIT="$INIT" VOCAB="$VOCAB" \
+  ARCH="$ARCH" EPOCHS="$EPOCHS" STAGE_TIMES="$(printf '%s\n' "${STAGES[@]}")" \
+  tools/pipeline.sh "${EXTRA[@]}"

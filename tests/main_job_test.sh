@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The main job (tools/pipeline.sh, as tools/demo.sh runs it) at a tiny size,
+# on the built binaries: synthetic data, one epoch of a tiny model, export,
+# server on a free port, batch client, evaluation. Checks the submission's
+# shape and order, the evaluation's last line, the contact sheet, and that a
+# second run reuses the dataset, the weights and the exported versions.
+# Args: pipeline.sh
+set -euo pipefail
+PIPELINE=$1
+export BIN="$TEST_SRCDIR/$TEST_WORKSPACE"
+export WORK="$TEST_TMPDIR/job"
+export ARCH=tiny EPOCHS=1
+export DATAGEN_ARGS="--train_size=64 --val_size=24 --test_size=24 --vehicle_pool_size=4 --pedestrian_pool_size=4 --threads=1"
+rm -rf "$WORK"
+
+"$PIPELINE" --batch_size=16 --threads=1 >"$TEST_TMPDIR/run1.out" 2>"$TEST_TMPDIR/run1.err" \
+  || { cat "$TEST_TMPDIR/run1.err"; exit 1; }
+
+fail() { echo "FAIL: $*"; cat "$TEST_TMPDIR/run1.out"; exit 1; }
+last=$(tail -1 "$TEST_TMPDIR/run1.out")
+[[ "$last" =~ ^mAP@10\ (0|1)\.[0-9]+$ ]] || fail "last line is '$last'"
+python3 - "$WORK/submission.json" "$WORK/data/test/test_text.txt" <<'PY' || fail "submission"
+import json, sys
+sub = json.load(open(sys.argv[1], encoding="utf-8"))
+with open(sys.argv[2], encoding="utf-8") as f:
+    queries = f.read().split("\n")
+if queries and queries[-1] == "":
+    queries.pop()
+results = sub["results"]
+assert [r["text"] for r in results] == queries, "texts differ from test_text.txt"
+for r in results:
+    assert len(r["image_names"]) == 10, r
+    assert all(n.endswith(".jpg") for n in r["image_names"]), r
+print(f"{len(results)} entries in order")
+PY
+[[ -s "$WORK/contact_sheet.png" ]] || fail "no contact sheet"
+[[ -s "$WORK/run/training.png" ]] || fail "no training plot"
+grep -q "submission (test queries):" "$TEST_TMPDIR/run1.out" || fail "no summary"
+
+# A second run reuses what the first built.
+"$PIPELINE" --batch_size=16 --threads=1 >"$TEST_TMPDIR/run2.out" 2>"$TEST_TMPDIR/run2.err" \
+  || { cat "$TEST_TMPDIR/run2.err"; exit 1; }
+for what in "$WORK/data" "$WORK/run/model.safetensors" "$WORK/models/test" "$WORK/models/val"; do
+  grep -q "reusing $what" "$TEST_TMPDIR/run2.err" || fail "second run did not reuse $what"
+done
+[[ "$(tail -1 "$TEST_TMPDIR/run2.out")" == "$last" ]] || fail "second run scored differently"
+echo "1 passed, 0 failed"
