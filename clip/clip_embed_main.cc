@@ -1,7 +1,7 @@
 // clip_embed: encodes texts and images with a CLIP checkpoint.
 //
 // Usage:
-//   clip_embed --weights=model.safetensors --vocab=bpe_simple_vocab_16e6.txt.gz \
+//   clip_embed --weights=model.safetensors --vocab=bpe_simple_vocab_16e6.txt.gz
 //       --texts=texts.jsonl --images=images/ --output=out.safetensors
 //
 // Writes text_tokens I64 [m,77], text_embeds F32 [m,D], image_input F32

@@ -3,7 +3,7 @@
 // values), OpenAI's tokenizer, and a gallery of random unit embeddings.
 //
 // Usage:
-//   bench_version --models_dir=/tmp/bench/models --arch=ViT-B-16 \
+//   bench_version --models_dir=/tmp/bench/models --arch=ViT-B-16
 //       --vocab=../shared/data/clip/bpe_simple_vocab_16e6.txt.gz --gallery=17611
 #include <torch/torch.h>
 

@@ -4,7 +4,7 @@
 //
 // Usage:
 //   retrieval_server --models_dir=models/traffic-clip --port=8500
-//   retrieval_server --models_dir=... --host=0.0.0.0 --port=0 \
+//   retrieval_server --models_dir=... --host=0.0.0.0 --port=0
 //       --tls_cert=server.crt --tls_key=server.key --auth_token_file=token
 //
 // Prints "listening on HOST:PORT" (the port actually bound; --port=0 picks a

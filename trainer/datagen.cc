@@ -766,8 +766,6 @@ cv::Mat RenderPedestrian(const PedestrianFlags& f, Rng& rng) {
   const double shoulder_x = side ? lean : 0.0;
   const double coat_hem = p.knee_y + 0.05;
   const double skirt_hem = p.knee_y + 0.01;
-  // Side view is narrower than front and back.
-  const double torso_w = side ? p.side_w : p.shoulder_w;
 
   Blend(img, 0.45, [&](cv::Mat& o) {
     cv::ellipse(o, fig.P(0, p.ankle_y + 0.02),

@@ -2,10 +2,10 @@
 // server.
 //
 // Usage:
-//   export --weights=runs/demo/model.safetensors --images=DATA/test/images \
+//   export --weights=runs/demo/model.safetensors --images=DATA/test/images
 //          --labels=DATA/test/test_label.txt --models_dir=models/traffic
-//   export --weights=ViT-B-16.pt --vocab=bpe_simple_vocab_16e6.txt.gz \
-//          --images=gallery/ --models_dir=models/traffic --index=IVF1024,PQ64 \
+//   export --weights=ViT-B-16.pt --vocab=bpe_simple_vocab_16e6.txt.gz
+//          --images=gallery/ --models_dir=models/traffic --index=IVF1024,PQ64
 //          --recall_texts=test/test_text.txt
 //
 // Creates models_dir/<next integer version>/ atomically (see

@@ -4,7 +4,7 @@
 // Usage:
 //   launch --nproc_per_node=2 -- bazel-bin/trainer/train --data_dir=... ...
 //   # node 1 of 2 (another machine runs --node_rank=0):
-//   launch --nproc_per_node=4 --nnodes=2 --node_rank=1 \
+//   launch --nproc_per_node=4 --nnodes=2 --node_rank=1
 //          --master_addr=10.0.0.5 --master_port=29500 -- /opt/retrieval/bin/train ...
 //
 // Each child gets RANK = node_rank * nproc_per_node + i, LOCAL_RANK = i,

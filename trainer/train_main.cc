@@ -1,9 +1,9 @@
 // train: contrastive fine-tuning of CLIP on competition-format data.
 //
 // Usage (one process):
-//   train --data_dir=DATA --output_dir=runs/demo --arch=small \
+//   train --data_dir=DATA --output_dir=runs/demo --arch=small
 //         --train_vocab_merges=2000 --epochs=6
-//   train --data_dir=DATA --output_dir=runs/ft --init_weights=ViT-B-16.pt \
+//   train --data_dir=DATA --output_dir=runs/ft --init_weights=ViT-B-16.pt
 //         --vocab=bpe_simple_vocab_16e6.txt.gz --lr=1e-5
 // DATA holds train/train_label.txt, train/images/, val/val_label.txt and
 // val/images/ (the competition's layout).
