@@ -1,6 +1,5 @@
 #include "trainer/data_loader.h"
 
-#include <chrono>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -36,7 +35,7 @@ DataLoader::DataLoader(const PairDataset* dataset,
   if (options_.prefetch_batches < 1) options_.prefetch_batches = 1;
 }
 
-DataLoader::~DataLoader() { StopWorkers(); }
+DataLoader::~DataLoader() = default;
 
 int64_t DataLoader::batches_per_epoch() const {
   const int64_t global = int64_t{options_.batch_size} * options_.world_size;
@@ -54,57 +53,15 @@ std::vector<int32_t> DataLoader::EpochOrder(int64_t epoch) const {
   return order;
 }
 
-void DataLoader::StopWorkers() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  for (auto& t : workers_) t.join();
-  workers_.clear();
-}
-
 void DataLoader::StartEpoch(int64_t epoch, int64_t start_batch) {
-  StopWorkers();
+  if (prefetcher_) finished_wait_seconds_ += prefetcher_->wait_seconds();
+  prefetcher_.reset();
   auto order = std::make_shared<const std::vector<int32_t>>(EpochOrder(epoch));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = false;
-    epoch_ = epoch;
-    order_ = std::move(order);
-    next_to_build_ = start_batch;
-    next_to_return_ = start_batch;
-    end_batch_ = batches_per_epoch();
-    ready_.clear();
-  }
-  for (int i = 0; i < options_.workers; ++i) {
-    workers_.emplace_back([this] { WorkerLoop(); });
-  }
-}
-
-void DataLoader::WorkerLoop() {
-  while (true) {
-    int64_t index, epoch;
-    std::shared_ptr<const std::vector<int32_t>> order;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] {
-        return stop_ || (next_to_build_ < end_batch_ &&
-                         next_to_build_ < next_to_return_ + options_.prefetch_batches);
+  prefetcher_ = std::make_unique<OrderedPrefetcher<Batch>>(
+      start_batch, batches_per_epoch(), options_.workers,
+      options_.prefetch_batches, [this, epoch, order](int64_t index) {
+        return BuildBatch(epoch, index, *order);
       });
-      if (stop_) return;
-      index = next_to_build_++;
-      epoch = epoch_;
-      order = order_;
-    }
-    absl::StatusOr<Batch> batch = BuildBatch(epoch, index, *order);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stop_ || epoch != epoch_) return;
-      ready_.emplace(index, std::move(batch));
-    }
-    cv_.notify_all();
-  }
 }
 
 absl::StatusOr<Batch> DataLoader::BuildBatch(int64_t epoch, int64_t index,
@@ -165,19 +122,10 @@ absl::StatusOr<Batch> DataLoader::BuildBatch(int64_t epoch, int64_t index,
 }
 
 absl::StatusOr<std::optional<Batch>> DataLoader::Next() {
-  const auto start = std::chrono::steady_clock::now();
-  std::unique_lock<std::mutex> lock(mu_);
-  if (next_to_return_ >= end_batch_) return std::optional<Batch>();
-  cv_.wait(lock, [&] { return ready_.count(next_to_return_) > 0; });
-  auto node = ready_.extract(next_to_return_);
-  ++next_to_return_;
-  lock.unlock();
-  cv_.notify_all();
-  wait_seconds_ += std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
-  if (!node.mapped().ok()) return node.mapped().status();
-  return std::optional<Batch>(std::move(*node.mapped()));
+  if (!prefetcher_) {
+    return absl::FailedPreconditionError("StartEpoch was not called");
+  }
+  return prefetcher_->Next();
 }
 
 }  // namespace trainer

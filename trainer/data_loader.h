@@ -17,19 +17,16 @@
 #define TRAINER_DATA_LOADER_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "clip/image_preprocess.h"
 #include "clip/tokenizer.h"
 #include "trainer/dataset.h"
+#include "trainer/ordered_prefetcher.h"
 
 namespace trainer {
 
@@ -82,33 +79,23 @@ class DataLoader {
   // Images replaced because they could not be read (skip_bad_images).
   int64_t skipped_images() const { return skipped_.load(); }
   // Seconds Next() spent waiting for workers: the loop's data-loading time.
-  double wait_seconds() const { return wait_seconds_; }
+  double wait_seconds() const {
+    return finished_wait_seconds_ + (prefetcher_ ? prefetcher_->wait_seconds() : 0);
+  }
 
   // The permutation of pair indices for `epoch` (exposed for tests).
   std::vector<int32_t> EpochOrder(int64_t epoch) const;
 
  private:
-  void StopWorkers();
-  void WorkerLoop();
   absl::StatusOr<Batch> BuildBatch(int64_t epoch, int64_t index,
                                    const std::vector<int32_t>& order);
 
   const PairDataset* dataset_;
   const clip::BpeTokenizer* tokenizer_;
   LoaderOptions options_;
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  int64_t epoch_ = 0;
-  std::shared_ptr<const std::vector<int32_t>> order_;
-  int64_t next_to_build_ = 0;
-  int64_t next_to_return_ = 0;
-  int64_t end_batch_ = 0;
-  std::map<int64_t, absl::StatusOr<Batch>> ready_;
-  std::vector<std::thread> workers_;
+  std::unique_ptr<OrderedPrefetcher<Batch>> prefetcher_;
   std::atomic<int64_t> skipped_{0};
-  double wait_seconds_ = 0;
+  double finished_wait_seconds_ = 0;  // of epochs before the current one
 };
 
 }  // namespace trainer

@@ -8,17 +8,15 @@
 #define TRAINER_IMAGE_STREAM_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <map>
-#include <mutex>
+#include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "clip/image_preprocess.h"
+#include "trainer/ordered_prefetcher.h"
 
 namespace trainer {
 
@@ -51,24 +49,17 @@ class ImageStream {
   absl::StatusOr<std::optional<ImageChunk>> Next();
 
   // Seconds Next() waited for workers.
-  double wait_seconds() const { return wait_seconds_; }
+  double wait_seconds() const { return prefetcher_->wait_seconds(); }
   // Seconds workers spent decoding and preprocessing, summed over workers.
   double decode_seconds() const { return decode_micros_.load() / 1e6; }
 
  private:
-  void Work();
+  absl::StatusOr<ImageChunk> BuildChunk(int64_t chunk_index);
+
   std::vector<std::string> paths_;
   ImageStreamOptions options_;
-  int64_t num_chunks_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  int64_t next_to_build_ = 0;
-  int64_t next_to_return_ = 0;
-  std::map<int64_t, absl::StatusOr<ImageChunk>> ready_;
-  std::vector<std::thread> workers_;
-  double wait_seconds_ = 0;
   std::atomic<int64_t> decode_micros_{0};
+  std::unique_ptr<OrderedPrefetcher<ImageChunk>> prefetcher_;  // last: stops first
 };
 
 }  // namespace trainer
