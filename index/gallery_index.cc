@@ -1,5 +1,6 @@
 #include "index/gallery_index.h"
 
+#include <faiss/AutoTune.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
@@ -189,11 +190,17 @@ absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Build(
           impl->index->train(nt, train);
         }
         impl->index->add(n, data.data());
-        if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(impl->index.get())) {
-          ivf->nprobe = options.nprobe;
+        // ParameterSpace reaches through wrappers such as RFlat refinement.
+        faiss::ParameterSpace space;
+        const std::string& f = options.factory;
+        if (f.find("IVF") != std::string::npos) {
+          space.set_index_parameter(impl->index.get(), "nprobe", options.nprobe);
         }
-        if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(impl->index.get())) {
-          hnsw->hnsw.efSearch = options.ef_search;
+        if (f.find("HNSW") != std::string::npos) {
+          space.set_index_parameter(impl->index.get(), "efSearch", options.ef_search);
+        }
+        if (f.find("RFlat") != std::string::npos || f.find("Refine") != std::string::npos) {
+          space.set_index_parameter(impl->index.get(), "k_factor_rf", options.refine_factor);
         }
         impl->MaybeToGpu(options.use_gpu);
       }));

@@ -40,6 +40,9 @@ struct BuildOptions {
   // IVF: lists probed per query (stored with the index). HNSW: efSearch.
   int nprobe = 16;
   int ef_search = 128;
+  // Refined indexes (",RFlat"): exact re-ranking of refine_factor * k
+  // candidates.
+  int refine_factor = 4;
   // Put the index on the GPU when the build has FAISS GPU support (CUDA
   // builds); ignored otherwise.
   bool use_gpu = false;
