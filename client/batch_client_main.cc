@@ -98,13 +98,7 @@ absl::StatusOr<client::BatchClientOptions> OptionsFromFlags(
   connection->tls_ca_file = absl::GetFlag(FLAGS_tls_ca);
   connection->tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
   connection->auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
-  if (connection->server.empty()) {
-    return absl::InvalidArgumentError("--server is required");
-  }
-  RETURN_IF_ERROR(client::ValidateServerAddress(connection->server));
-  if (!connection->tls_server_name.empty() && connection->tls_ca_file.empty()) {
-    return absl::InvalidArgumentError("--tls_server_name requires --tls_ca");
-  }
+  RETURN_IF_ERROR(client::ValidateConnectionOptions(*connection));
   options.queries_path = absl::GetFlag(FLAGS_queries);
   options.output_path = absl::GetFlag(FLAGS_output);
   if (options.queries_path.empty()) {

@@ -91,6 +91,17 @@ absl::StatusOr<std::string> ReadBearerToken(const std::string& path) {
   return std::string(token);
 }
 
+absl::Status ValidateConnectionOptions(const ConnectionOptions& options) {
+  if (options.server.empty()) {
+    return absl::InvalidArgumentError("--server is required");
+  }
+  RETURN_IF_ERROR(ValidateServerAddress(options.server));
+  if (!options.tls_server_name.empty() && options.tls_ca_file.empty()) {
+    return absl::InvalidArgumentError("--tls_server_name requires --tls_ca");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(
     const ConnectionOptions& options) {
   RETURN_IF_ERROR(ValidateServerAddress(options.server));

@@ -55,6 +55,11 @@ inline constexpr int kMaxReceiveMessageBytes = 256 << 20;
 // [1, 65535] or with an empty host. URIs with a scheme are passed through.
 absl::Status ValidateServerAddress(absl::string_view server);
 
+// The checks every client binary makes on its connection flags before
+// connecting: --server present and valid, --tls_server_name only with
+// --tls_ca. INVALID_ARGUMENT naming the flag.
+absl::Status ValidateConnectionOptions(const ConnectionOptions& options);
+
 // Reads a bearer token file: NOT_FOUND for a missing file, INVALID_ARGUMENT
 // naming the file when the token is empty or holds characters other than
 // printable ASCII without spaces (metadata values cannot carry them).

@@ -104,14 +104,7 @@ absl::StatusOr<QueryFlags> FlagsToOptions() {
   flags.connection.tls_ca_file = absl::GetFlag(FLAGS_tls_ca);
   flags.connection.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
   flags.connection.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
-  if (flags.connection.server.empty()) {
-    return absl::InvalidArgumentError("--server is required");
-  }
-  RETURN_IF_ERROR(client::ValidateServerAddress(flags.connection.server));
-  if (!flags.connection.tls_server_name.empty() &&
-      flags.connection.tls_ca_file.empty()) {
-    return absl::InvalidArgumentError("--tls_server_name requires --tls_ca");
-  }
+  RETURN_IF_ERROR(client::ValidateConnectionOptions(flags.connection));
   const std::string text = absl::GetFlag(FLAGS_text);
   flags.health = absl::GetFlag(FLAGS_health);
   if (text.empty() && !flags.health) {
