@@ -110,6 +110,19 @@ void ExpectParity(ClipModel& model, const SafetensorsFile& expected) {
   EXPECT_LT(MaxAbsDiff(n, wn), 1e-5);
 }
 
+// Every tensor of `a` is in `b`, bit-identical, and nothing else is.
+void ExpectSameTensors(const std::string& path_a, const std::string& path_b) {
+  auto a = ReadCheckpoint(path_a);
+  auto b = ReadCheckpoint(path_b);
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  ASSERT_EQ(a->tensors.size(), b->tensors.size());
+  for (const auto& [name, t] : a->tensors) {
+    ASSERT_TRUE(b->tensors.count(name)) << name;
+    EXPECT_TRUE(torch::equal(t, b->tensors.at(name))) << name;
+  }
+}
+
 TEST_F(ClipParityTest, SafetensorsMatchesOpenAiReference) {
   auto model = LoadClipModel(dir_ + "/model.safetensors");
   ASSERT_OK(model);
@@ -120,15 +133,7 @@ TEST_F(ClipParityTest, SafetensorsMatchesOpenAiReference) {
 }
 
 TEST_F(ClipParityTest, TorchScriptGivesTheSameModel) {
-  auto a = ReadCheckpoint(dir_ + "/model.safetensors");
-  auto b = ReadCheckpoint(dir_ + "/model.pt");
-  ASSERT_OK(a);
-  ASSERT_OK(b);
-  ASSERT_EQ(a->tensors.size(), b->tensors.size());
-  for (const auto& [name, t] : a->tensors) {
-    ASSERT_TRUE(b->tensors.count(name)) << name;
-    EXPECT_TRUE(torch::equal(t, b->tensors.at(name))) << name;
-  }
+  ExpectSameTensors(dir_ + "/model.safetensors", dir_ + "/model.pt");
   // Heads come from the config.json beside the archive.
   auto model = LoadClipModel(dir_ + "/model.pt");
   ASSERT_OK(model);
@@ -136,15 +141,7 @@ TEST_F(ClipParityTest, TorchScriptGivesTheSameModel) {
 }
 
 TEST_F(ClipParityTest, HuggingFaceLayoutGivesTheSameModel) {
-  auto a = ReadCheckpoint(dir_ + "/model.safetensors");
-  auto b = ReadCheckpoint(dir_ + "/hf/model.safetensors");
-  ASSERT_OK(a);
-  ASSERT_OK(b);
-  ASSERT_EQ(a->tensors.size(), b->tensors.size());
-  for (const auto& [name, t] : a->tensors) {
-    ASSERT_TRUE(b->tensors.count(name)) << name;
-    EXPECT_TRUE(torch::equal(t, b->tensors.at(name))) << name;
-  }
+  ExpectSameTensors(dir_ + "/model.safetensors", dir_ + "/hf/model.safetensors");
   auto model = LoadClipModel(dir_ + "/hf/model.safetensors");
   ASSERT_OK(model);
   ExpectParity(*model, *expected_);
