@@ -9,16 +9,75 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "clip/autocast.h"
+#include "clip/fast_model.h"
 #include "clip/model.h"
 #include "clip/weights.h"
 #include "common/status_macros.h"
+#include <glog/logging.h>
 
 namespace clip {
 namespace fs = std::filesystem;
 
 struct ClipEncoder::Impl {
+  // Exactly one of `model` (CUDA, or a CPU without oneDNN kernels) and
+  // `fast` (the CPU path) is set once loaded.
   ClipModel model{nullptr};
+  std::unique_ptr<FastClipModel> fast;
+  ClipConfig config;
   torch::Device device{torch::kCPU};
+  Precision requested = Precision::kFp32;
+  Precision precision = Precision::kFp32;
+  bool text = true, image = true;
+  std::string path;  // for Describe()
+
+  torch::Tensor EncodeText(const torch::Tensor& tokens) {
+    TORCH_CHECK(text, "this encoder was loaded without its text tower");
+    if (fast) return fast->EncodeText(tokens);
+    AutocastGuard autocast(device.is_cuda(), precision);
+    return model->EncodeText(tokens.to(device));
+  }
+  torch::Tensor EncodeImage(const torch::Tensor& images) {
+    TORCH_CHECK(image, "this encoder was loaded without its image tower");
+    if (fast) return fast->EncodeImage(images);
+    AutocastGuard autocast(device.is_cuda(), precision);
+    return model->EncodeImage(images.to(device));
+  }
+
+  // Puts `model` on its device and precision: the oneDNN path on the CPU
+  // (the torch model is then released), LibTorch's modules elsewhere.
+  absl::Status Prepare(const EncoderOptions& options) {
+    config = model->config();
+    requested = options.precision;
+    text = options.text_tower;
+    image = options.image_tower && model->visual;
+    ASSIGN_OR_RETURN(precision, ResolvePrecision(options.precision, device.str()));
+    if (device.is_cuda()) {
+      model->to(device);
+      return absl::OkStatus();
+    }
+    FastClipModel::Options fopts;
+    fopts.precision = precision;
+    fopts.text = text;
+    fopts.vision = image;
+    auto packed = FastClipModel::Create(*model, fopts);
+    if (absl::IsUnimplemented(packed.status()) && precision == Precision::kFp32) {
+      // No JIT kernels for this CPU: LibTorch's own modules still work.
+      LOG(WARNING) << "oneDNN path unavailable, using LibTorch modules: "
+                   << packed.status();
+      return absl::OkStatus();
+    }
+    if (!packed.ok()) {
+      return absl::Status(packed.status().code(),
+                          absl::StrCat("precision ", PrecisionName(precision),
+                                       " for ", path, ": ",
+                                       packed.status().message()));
+    }
+    fast = std::move(*packed);
+    model = nullptr;
+    return absl::OkStatus();
+  }
 };
 
 absl::StatusOr<std::unique_ptr<BpeTokenizer>> LoadTokenizer(
@@ -69,8 +128,13 @@ absl::StatusOr<std::unique_ptr<ClipEncoder>> ClipEncoder::Load(
     return absl::UnavailableError(absl::StrCat(
         "device '", options.device, "' requested but this build has no CUDA"));
   }
-  ASSIGN_OR_RETURN(impl->model, LoadClipModel(weights_path));
-  impl->model->to(impl->device);
+  if (!options.text_tower && !options.image_tower) {
+    return absl::InvalidArgumentError("an encoder needs the text or the image tower");
+  }
+  ModelLoadOptions lopts;
+  lopts.vision = options.image_tower;
+  impl->path = weights_path;
+  ASSIGN_OR_RETURN(impl->model, LoadClipModel(weights_path, lopts));
   ASSIGN_OR_RETURN(std::unique_ptr<BpeTokenizer> tokenizer,
                    LoadTokenizer(tokenizer_path));
   if (tokenizer->vocab_size() > impl->model->config().vocab_size) {
@@ -79,6 +143,7 @@ absl::StatusOr<std::unique_ptr<ClipEncoder>> ClipEncoder::Load(
         " ids but the model ", weights_path, " embeds only ",
         impl->model->config().vocab_size));
   }
+  RETURN_IF_ERROR(impl->Prepare(options));
   return std::unique_ptr<ClipEncoder>(
       new ClipEncoder(std::move(impl), std::move(tokenizer), options));
 }
@@ -92,16 +157,41 @@ absl::StatusOr<std::unique_ptr<ClipEncoder>> ClipEncoder::CreateRandom(
         "CreateRandom needs a tokenizer whose vocabulary fits the config");
   }
   auto impl = std::make_unique<Impl>();
+  try {
+    impl->device = torch::Device(options.device);
+  } catch (const c10::Error& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid device '", options.device, "'"));
+  }
   torch::manual_seed(seed);
-  impl->model = ClipModel(config);
+  impl->model = ClipModel(config, options.image_tower);
   impl->model->eval();
+  impl->path = "random weights";
+  RETURN_IF_ERROR(impl->Prepare(options));
   return std::unique_ptr<ClipEncoder>(
       new ClipEncoder(std::move(impl), std::move(tokenizer), options));
 }
 
-const ClipConfig& ClipEncoder::config() const { return impl_->model->config(); }
+const ClipConfig& ClipEncoder::config() const { return impl_->config; }
 
 std::string ClipEncoder::device() const { return impl_->device.str(); }
+
+Precision ClipEncoder::precision() const { return impl_->precision; }
+
+std::string ClipEncoder::Describe() const {
+  std::string towers = impl_->text && impl_->image ? "text and image towers"
+                       : impl_->text               ? "text tower"
+                                                   : "image tower";
+  std::string path;
+  if (impl_->fast) {
+    path = absl::StrFormat("oneDNN packed GEMMs, %s, %.1f MB packed", towers,
+                           impl_->fast->packed_bytes() / 1e6);
+  } else {
+    path = absl::StrCat("LibTorch modules, ", towers);
+  }
+  return absl::StrCat(device(), ", ", DescribePrecision(impl_->requested, impl_->precision),
+                      ", ", path);
+}
 
 int ClipEncoder::TokenLength(const std::string& text) const {
   std::vector<int64_t> row =
@@ -143,6 +233,9 @@ absl::StatusOr<std::vector<float>> CatchTorch(F&& f) {
 
 absl::StatusOr<std::vector<float>> ClipEncoder::EncodeTokens(
     absl::Span<const int64_t> tokens, int64_t n) const {
+  if (!impl_->text) {
+    return absl::FailedPreconditionError("this encoder was loaded without its text tower");
+  }
   const int64_t ctx = config().context_length;
   if (n < 0 || static_cast<int64_t>(tokens.size()) != n * ctx) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -179,7 +272,8 @@ absl::StatusOr<std::vector<float>> ClipEncoder::EncodeTokens(
         std::memcpy(dst + j * len, tokens.data() + order[start + j] * ctx,
                     len * sizeof(int64_t));
       }
-      torch::Tensor emb = impl_->model->EncodeText(batch.to(impl_->device));
+      torch::Tensor emb = impl_->EncodeText(batch);
+      emb = emb.to(torch::kFloat32);
       emb = emb / emb.norm(2, -1, true);
       std::vector<float> rows = ToVector(emb);
       for (int64_t j = 0; j < m; ++j) {
@@ -200,6 +294,9 @@ absl::StatusOr<std::vector<float>> ClipEncoder::EncodeTexts(
 
 absl::StatusOr<std::vector<float>> ClipEncoder::EncodeTextsRaw(
     absl::Span<const std::string> texts) const {
+  if (!impl_->text) {
+    return absl::FailedPreconditionError("this encoder was loaded without its text tower");
+  }
   const int64_t n = static_cast<int64_t>(texts.size());
   std::vector<int64_t> tokens = tokenizer_->TokenizeBatch(
       texts, static_cast<int>(config().context_length));
@@ -208,12 +305,15 @@ absl::StatusOr<std::vector<float>> ClipEncoder::EncodeTextsRaw(
     torch::Tensor t = torch::from_blob(tokens.data(),
                                        {n, config().context_length},
                                        torch::kInt64);
-    return ToVector(impl_->model->EncodeText(t.to(impl_->device)));
+    return ToVector(impl_->EncodeText(t));
   });
 }
 
 absl::StatusOr<std::vector<float>> ClipEncoder::EncodeImages(
     absl::Span<const float> pixels, int64_t n, bool normalize) const {
+  if (!impl_->image) {
+    return absl::FailedPreconditionError("this encoder was loaded without its image tower");
+  }
   const int64_t r = config().image_resolution;
   if (n < 0 || static_cast<int64_t>(pixels.size()) != n * 3 * r * r) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -228,7 +328,8 @@ absl::StatusOr<std::vector<float>> ClipEncoder::EncodeImages(
       torch::Tensor x = torch::from_blob(
           const_cast<float*>(pixels.data()) + start * 3 * r * r, {m, 3, r, r},
           torch::kFloat32);
-      torch::Tensor emb = impl_->model->EncodeImage(x.to(impl_->device));
+      torch::Tensor emb = impl_->EncodeImage(x);
+      emb = emb.to(torch::kFloat32);
       if (normalize) emb = emb / emb.norm(2, -1, true);
       parts.push_back(emb.cpu());
     }

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "clip/config.h"
+#include "clip/precision.h"
 #include "clip/tokenizer.h"
 
 namespace clip {
@@ -26,6 +27,15 @@ struct EncoderOptions {
   int max_batch_size = 64;
   // "cpu", or "cuda" / "cuda:N" on CUDA builds (UNAVAILABLE elsewhere).
   std::string device = "cpu";
+  // Inference precision (clip/precision.h). On the CPU, fp32 and bf16 run
+  // through the oneDNN path of clip/fast_model.h; on CUDA, bf16 and fp16 run
+  // under LibTorch's autocast.
+  Precision precision = Precision::kFp32;
+  // Towers to load. A text-only encoder (the server's) neither reads the
+  // image tower into memory nor can EncodeImages (FAILED_PRECONDITION); an
+  // image-only one cannot encode texts.
+  bool text_tower = true;
+  bool image_tower = true;
 };
 
 // Opens the tokenizer at `path`: an OpenAI merges file (*.gz) or a Hugging
@@ -54,6 +64,12 @@ class ClipEncoder {
   const BpeTokenizer& tokenizer() const { return *tokenizer_; }
   // Device the model runs on, e.g. "cpu".
   std::string device() const;
+  // The precision actually used (kAuto resolved).
+  Precision precision() const;
+  // One line for logs: device, precision, GEMM path and towers, e.g.
+  // "cpu, precision bf16 (asked auto; cpu offers ...), oneDNN packed GEMMs
+  // brg:avx512_core_bf16, text tower, 75.6 MB packed".
+  std::string Describe() const;
 
   // [texts.size(), embed_dim] float32 row-major, each row L2-normalised.
   absl::StatusOr<std::vector<float>> EncodeTexts(

@@ -1,15 +1,17 @@
 // encoder_bench: speed of CLIP text and image encoding on this machine.
 //
 // Usage:
-//   encoder_bench [--arch=ViT-B-16] [--threads=0] [--captions=FILE]
-//                 [--text_queries=200] [--image_batches=3]
+//   encoder_bench [--arch=ViT-B-16] [--precision=auto|fp32|bf16]
+//                 [--threads=0] [--captions=FILE] [--text_queries=200]
+//                 [--image_batches=3]
 //
 // Builds a model of the given architecture with random weights (speed does
 // not depend on the values), then measures:
 //  - text encoding of real captions one at a time (batch 1): median and p90;
 //  - text encoding in batches of 32: texts/s;
 //  - image encoding at the model's resolution: images/s;
-//  - float32 GEMM speed, and from it the compute limit of each figure.
+// with the effective GFLOP/s of each figure. tools/bench_inference.sh runs
+// it in every precision next to the ONNX Runtime peer.
 // Captions come from the competition's val annotations (field 3 of
 // ../shared/data/track2/open-transmind/infer.txt) unless --captions is given.
 #include <algorithm>
@@ -31,6 +33,9 @@
 
 ABSL_FLAG(std::string, arch, "ViT-B-16", "Preset architecture (clip/config.h).");
 ABSL_FLAG(int, threads, 0, "Compute threads; 0 = all cores.");
+ABSL_FLAG(std::string, precision, "auto",
+          "Inference precision: auto (bf16 where the CPU has AVX512_BF16 or "
+          "AMX, else fp32), fp32 or bf16.");
 ABSL_FLAG(std::string, vocab, "../shared/data/clip/bpe_simple_vocab_16e6.txt.gz",
           "OpenAI BPE vocabulary.");
 ABSL_FLAG(std::string, captions,
@@ -94,8 +99,14 @@ int main(int argc, char** argv) {
   std::mt19937 rng(1);
   std::shuffle(captions.begin(), captions.end(), rng);
 
+  auto precision = clip::ParsePrecision(absl::GetFlag(FLAGS_precision));
+  if (!precision.ok()) {
+    std::fprintf(stderr, "--precision: %s\n", precision.status().ToString().c_str());
+    return 2;
+  }
   clip::EncoderOptions eopts;
   eopts.max_batch_size = 64;
+  eopts.precision = *precision;
   auto encoder = clip::ClipEncoder::CreateRandom(*config, std::move(*tokenizer),
                                                  /*seed=*/0, eopts);
   if (!encoder.ok()) {
@@ -106,6 +117,7 @@ int main(int argc, char** argv) {
   std::printf("architecture %s (%s), %d threads\n",
               absl::GetFlag(FLAGS_arch).c_str(), config->Describe().c_str(),
               threads);
+  std::printf("encoder: %s\n", enc.Describe().c_str());
 
   // Warm-up of the image path (first-call allocations).
   {

@@ -127,8 +127,9 @@ torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& images) {
   return torch::matmul(x, proj);
 }
 
-ClipModelImpl::ClipModelImpl(const ClipConfig& config) : config_(config) {
-  visual = register_module("visual", VisionTransformer(config));
+ClipModelImpl::ClipModelImpl(const ClipConfig& config, bool with_vision)
+    : config_(config) {
+  if (with_vision) visual = register_module("visual", VisionTransformer(config));
   transformer = register_module(
       "transformer",
       Transformer(config.transformer_width, config.transformer_layers,
@@ -177,7 +178,7 @@ void ClipModelImpl::InitializeParameters() {
     }
   };
   init_tower(transformer, c.transformer_width);
-  init_tower(visual->transformer, c.vision_width);
+  if (visual) init_tower(visual->transformer, c.vision_width);
   init::normal_(text_projection, 0.0, std::pow(c.transformer_width, -0.5));
   logit_scale.fill_(std::log(1.0 / 0.07));
 }
@@ -191,6 +192,7 @@ torch::Tensor EotPositions(const torch::Tensor& tokens) {
 }
 
 torch::Tensor ClipModelImpl::EncodeImage(const torch::Tensor& images) {
+  TORCH_CHECK(visual, "this model was loaded without its image tower");
   return visual(images);
 }
 

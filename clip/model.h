@@ -91,7 +91,9 @@ TORCH_MODULE(VisionTransformer);
 
 class ClipModelImpl : public torch::nn::Module {
  public:
-  explicit ClipModelImpl(const ClipConfig& config);
+  // Without `with_vision` the image tower is not built (visual stays null;
+  // EncodeImage fails): a text-only model for serving text queries.
+  explicit ClipModelImpl(const ClipConfig& config, bool with_vision = true);
 
   const ClipConfig& config() const { return config_; }
 

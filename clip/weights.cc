@@ -254,7 +254,8 @@ absl::Status LoadParameters(const Checkpoint& checkpoint, ClipModel& model) {
     used.insert(p.key());
   }
   for (const auto& [name, _] : checkpoint.tensors) {
-    if (!used.count(name) && !IgnoredEntries().count(name) &&
+    const bool unused_tower = !model->visual && absl::StartsWith(name, "visual.");
+    if (!used.count(name) && !IgnoredEntries().count(name) && !unused_tower &&
         name != "causal_mask" && name != "attn_mask") {
       return absl::InvalidArgumentError(
           absl::StrCat("checkpoint ", checkpoint.source, " has tensor '", name,
@@ -264,10 +265,17 @@ absl::Status LoadParameters(const Checkpoint& checkpoint, ClipModel& model) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ClipModel> LoadClipModel(const std::string& path) {
+absl::StatusOr<ClipModel> LoadClipModel(const std::string& path,
+                                        const ModelLoadOptions& options) {
   ASSIGN_OR_RETURN(Checkpoint ckpt, ReadCheckpoint(path));
   ASSIGN_OR_RETURN(ClipConfig config, CheckpointConfig(ckpt));
-  ClipModel model(config);
+  if (!options.vision) {
+    // Free the image tower's tensors before the model is built.
+    for (auto it = ckpt.tensors.begin(); it != ckpt.tensors.end();) {
+      it = absl::StartsWith(it->first, "visual.") ? ckpt.tensors.erase(it) : std::next(it);
+    }
+  }
+  ClipModel model(config, options.vision);
   RETURN_IF_ERROR(LoadParameters(ckpt, model));
   model->eval();
   return model;

@@ -45,12 +45,20 @@ absl::StatusOr<ClipConfig> CheckpointConfig(const Checkpoint& checkpoint);
 // Copies every parameter of `model` from `checkpoint`. INVALID_ARGUMENT names
 // the first missing tensor or shape mismatch (with both shapes) and the file.
 // Tensors of the checkpoint that the model lacks are an error too, except the
-// scalar entries OpenAI's archives carry.
+// scalar entries OpenAI's archives carry, and the image tower's tensors
+// when the model was built without one.
 absl::Status LoadParameters(const Checkpoint& checkpoint, ClipModel& model);
+
+struct ModelLoadOptions {
+  // false: build and load only the text tower; the checkpoint's image tower
+  // ("visual.*") is read past and not kept.
+  bool vision = true;
+};
 
 // ReadCheckpoint + CheckpointConfig + LoadParameters. The model is in eval
 // mode, float32, on the CPU.
-absl::StatusOr<ClipModel> LoadClipModel(const std::string& path);
+absl::StatusOr<ClipModel> LoadClipModel(const std::string& path,
+                                        const ModelLoadOptions& options = {});
 
 // Writes every parameter of `model` as float32 safetensors with OpenAI key
 // names; the config goes into __metadata__ (plus `extra_metadata`), so the

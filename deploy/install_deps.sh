@@ -13,6 +13,7 @@ set -euo pipefail
 
 RUNTIME_PACKAGES=(
   libtorch1.13            # LibTorch (CPU, OpenMP, c10d/Gloo)
+  libdnnl2                # oneDNN 2.6, called directly for packed GEMMs
   libopenblas0-openmp     # fast BLAS for LibTorch and FAISS (reference BLAS is ~50x slower)
   libtcmalloc-minimal4    # allocator linked into every binary that runs a model
   libgrpc++1.51
@@ -33,6 +34,7 @@ BUILD_PACKAGES=(
   bazel-rules-java        # /usr/share/bazel/rules/java, keeps @rules_java offline
   g++
   libtorch-dev
+  libdnnl-dev             # oneDNN headers (the library itself comes with LibTorch)
   libgloo-dev             # c10d ProcessGroupGloo headers
   libfaiss-dev
   libopenblas-openmp-dev

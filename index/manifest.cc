@@ -36,7 +36,8 @@ std::string ManifestToJson(const Manifest& m) {
                 {"embeddings", m.embeddings_file},
                 {"tokenizer", m.tokenizer_file}};
   j["preprocess"] = {{"image_resolution", m.image_resolution},
-                     {"resize_mode", m.resize_mode}};
+                     {"resize_mode", m.resize_mode},
+                     {"embedding_precision", m.embedding_precision}};
   j["dataset"] = m.dataset;
   j["training_metrics"] = m.training_metrics;
   j["created_at"] = m.created_at;
@@ -82,6 +83,7 @@ absl::StatusOr<Manifest> ManifestFromJson(const std::string& json,
     const auto& pre = j.at("preprocess");
     m.image_resolution = pre.at("image_resolution").get<int64_t>();
     m.resize_mode = pre.at("resize_mode").get<std::string>();
+    m.embedding_precision = pre.value("embedding_precision", "fp32");
     m.dataset = j.value("dataset", "");
     m.training_metrics =
         j.value("training_metrics", std::map<std::string, double>{});

@@ -41,6 +41,10 @@ struct Manifest {
   // Image preprocessing used for the gallery.
   int64_t image_resolution = 0;
   std::string resize_mode = "center_crop";
+  // Precision the gallery embeddings were computed in ("fp32", "bf16",
+  // "fp16"; clip/precision.h). Versions written before it was recorded read
+  // as "fp32". Queries may be encoded in another precision.
+  std::string embedding_precision = "fp32";
   std::string dataset;  // where the gallery images came from
   std::map<std::string, double> training_metrics;
   std::string created_at;  // RFC 3339, UTC

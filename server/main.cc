@@ -22,6 +22,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "clip/precision.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, models_dir, "",
@@ -54,6 +55,10 @@ ABSL_FLAG(std::string, auth_token_file, "",
 ABSL_FLAG(double, grace_period_s, 20,
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish.");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda on CUDA builds.");
+ABSL_FLAG(std::string, precision, "auto",
+          "Query encoding precision: auto (bf16 on CPUs with AVX512_BF16 or AMX, "
+          "else fp32; fp16 on CUDA), fp32, bf16, or fp16 (CUDA). Independent of "
+          "the precision the gallery was exported in.");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Serves text-to-image retrieval over gRPC.");
@@ -84,6 +89,12 @@ int main(int argc, char** argv) {
   o.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
   o.grace_period_s = absl::GetFlag(FLAGS_grace_period_s);
   o.device = absl::GetFlag(FLAGS_device);
+  auto precision = clip::ParsePrecision(absl::GetFlag(FLAGS_precision));
+  if (!precision.ok()) {
+    std::cerr << "retrieval_server: --precision: " << precision.status() << "\n";
+    return 2;
+  }
+  o.precision = *precision;
   if (absl::Status st = server::ValidateServerOptions(o); !st.ok()) {
     std::cerr << "retrieval_server: " << st << "\n";
     return 2;

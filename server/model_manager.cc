@@ -31,6 +31,9 @@ absl::StatusOr<std::shared_ptr<ServedModel>> ModelManager::Load(int64_t version)
   clip::EncoderOptions eopts;
   eopts.max_batch_size = options_.max_batch_size;
   eopts.device = options_.device;
+  eopts.precision = options_.precision;
+  // Queries are texts: the image tower is never read into memory.
+  eopts.image_tower = false;
   ASSIGN_OR_RETURN(model->encoder,
                    clip::ClipEncoder::Load(
                        loaded.dir + "/" + loaded.manifest.weights_file,
@@ -70,7 +73,9 @@ absl::Status ModelManager::Poll() {
     LOG(INFO) << "serving model version " << (*loaded)->version << " ("
               << (*loaded)->manifest.architecture_description << ", "
               << (*loaded)->index->size() << " images, index "
-              << (*loaded)->manifest.index_type << ")";
+              << (*loaded)->manifest.index_type << ", gallery embedded in "
+              << (*loaded)->manifest.embedding_precision << "); queries: "
+              << (*loaded)->encoder->Describe();
     if (on_load_) on_load_(loaded->get(), absl::OkStatus());
     return absl::OkStatus();
   }

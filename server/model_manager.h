@@ -43,6 +43,8 @@ class ModelManager {
   struct Options {
     std::string models_dir;
     std::string device = "cpu";
+    // Query encoding precision; the gallery's (manifest) may differ.
+    clip::Precision precision = clip::Precision::kFp32;
     int max_batch_size = 64;
     bool gpu_index = false;
   };

@@ -125,6 +125,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   ModelManager::Options mopts;
   mopts.models_dir = options.models_dir;
   mopts.device = options.device;
+  mopts.precision = options.precision;
   mopts.max_batch_size = options.max_batch_size;
   impl->models = std::make_unique<ModelManager>(
       mopts, [raw](const ServedModel* loaded, const absl::Status& error) {

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "clip/precision.h"
 
 namespace server {
 
@@ -33,6 +34,7 @@ struct ServerOptions {
   std::string auth_token_file;    // bearer token required when set
   double grace_period_s = 20;
   std::string device = "cpu";
+  clip::Precision precision = clip::Precision::kFp32;  // query encoding
   // Tests only: see Batcher::Options::delay_for_testing.
   int batch_delay_for_testing_us = 0;
 };

@@ -59,6 +59,9 @@ absl::StatusOr<ExportResult> Export(
   clip::EncoderOptions eopts;
   eopts.max_batch_size = options.batch_size;
   eopts.device = options.device;
+  eopts.precision = options.precision;
+  // The image tower, plus the text tower when recall is measured on texts.
+  eopts.text_tower = !options.recall_texts.empty();
   const std::string vocab = options.vocab.empty()
                                 ? fs::path(options.weights).parent_path().string()
                                 : options.vocab;
@@ -74,6 +77,7 @@ absl::StatusOr<ExportResult> Export(
   }
 
   ExportResult result;
+  result.encoder_description = encoder->Describe();
   const int64_t dim = encoder->embed_dim();
   ImageStreamOptions sopts;
   sopts.preprocess.resolution = static_cast<int>(encoder->config().image_resolution);
@@ -194,6 +198,7 @@ absl::StatusOr<ExportResult> Export(
   m.num_vehicle_images = index->CountOf(eval::Category::kVehicle);
   m.image_resolution = encoder->config().image_resolution;
   m.resize_mode = clip::ResizeModeName(options.resize_mode);
+  m.embedding_precision = clip::PrecisionName(encoder->precision());
   m.dataset = fs::absolute(options.images).string();
   RETURN_IF_ERROR(StageWeights(options.weights, dir + "/" + m.weights_file));
   auto saved = encoder->tokenizer().SaveOpenAi(dir + "/" + m.tokenizer_file);

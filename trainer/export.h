@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "clip/image_preprocess.h"
+#include "clip/precision.h"
 
 namespace trainer {
 
@@ -40,6 +41,9 @@ struct ExportOptions {
   clip::ResizeMode resize_mode = clip::ResizeMode::kCenterCrop;
   bool skip_bad_images = false;
   std::string device = "cpu";
+  // Precision of the image encoding (clip/precision.h); recorded in the
+  // manifest as embedding_precision.
+  clip::Precision precision = clip::Precision::kFp32;
   bool gpu_index = false;  // build the index on the GPU (CUDA builds)
   uint64_t seed = 1234;
 };
@@ -54,6 +58,7 @@ struct ExportResult {
   double decode_wait_share = 0;    // share of that time the model waited for decoding
   double decode_cpu_seconds = 0;   // decoding work summed over workers
   double index_seconds = 0;
+  std::string encoder_description;  // ClipEncoder::Describe()
   double recall_at_10 = -1;        // ANN only
 };
 

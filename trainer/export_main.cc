@@ -19,6 +19,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "clip/precision.h"
 #include "common/torch_threads.h"
 #include "trainer/export.h"
 
@@ -53,6 +54,10 @@ ABSL_FLAG(std::string, resize_mode, "center_crop",
 ABSL_FLAG(bool, skip_bad_images, false,
           "Leave unreadable images out (counted) instead of failing.");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda on CUDA builds.");
+ABSL_FLAG(std::string, precision, "auto",
+          "Image encoding precision: auto (bf16 on CPUs with AVX512_BF16 or "
+          "AMX, else fp32; fp16 on CUDA), fp32, bf16, or fp16 (CUDA). Recorded "
+          "in the manifest.");
 ABSL_FLAG(bool, gpu_index, false,
           "Build the index on the GPU (CUDA builds of FAISS; ignored otherwise).");
 
@@ -84,6 +89,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.resize_mode = *mode;
+  auto precision = clip::ParsePrecision(absl::GetFlag(FLAGS_precision));
+  if (!precision.ok()) {
+    std::cerr << "export: --precision: " << precision.status() << "\n";
+    return 2;
+  }
+  o.precision = *precision;
   const bool tty = isatty(STDERR_FILENO);
   auto result = trainer::Export(o, [&](int64_t done, int64_t total) {
     if (tty || done == total || done % 1024 < o.batch_size) {
@@ -97,9 +108,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf(
-      "version %lld\ndir %s\nimages %lld (skipped %lld)\nencode %.1fs, %.2f "
+      "encoder %s\nversion %lld\ndir %s\nimages %lld (skipped %lld)\nencode %.1fs, %.2f "
       "images/s with decoding; model waited for decoding %.1f%% of the time; "
       "decoding used %.1f CPU-s\nindex build %.2fs\n",
+      result->encoder_description.c_str(),
       static_cast<long long>(result->version), result->version_dir.c_str(),
       static_cast<long long>(result->num_images),
       static_cast<long long>(result->skipped_images), result->encode_seconds,
