@@ -116,7 +116,9 @@ VisionTransformerImpl::VisionTransformerImpl(const ClipConfig& c) {
 }
 
 torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& images) {
-  torch::Tensor x = conv1(images);  // [B, W, g, g]
+  // Under autocast the convolution returns bf16/fp16; the residual stream
+  // and LayerNorm stay float32 (a no-op otherwise).
+  torch::Tensor x = conv1(images).to(torch::kFloat32);  // [B, W, g, g]
   const int64_t b = x.size(0), w = x.size(1);
   x = x.reshape({b, w, -1}).transpose(1, 2);  // [B, g*g, W]
   torch::Tensor cls = class_embedding.to(x.dtype()).expand({b, 1, w});

@@ -82,6 +82,10 @@ ABSL_FLAG(int, checkpoint_every_steps, 0,
           "Also checkpoint every N steps (0: at epoch ends only).");
 ABSL_FLAG(int, max_steps, 0, "Stop after N optimiser steps (0: all epochs).");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda on CUDA builds.");
+ABSL_FLAG(std::string, mixed_precision, "fp32",
+          "fp32, or bf16: matrix products of the forward and backward passes "
+          "in bf16 (CPU or CUDA) with float32 weights, loss and optimiser "
+          "state.");
 ABSL_FLAG(int, interrupt_after_steps, 0,
           "Testing: stop as if killed right after step N (checkpoint written, "
           "exit 1); rerun with --resume to continue.");
@@ -165,6 +169,14 @@ int main(int argc, char** argv) {
   o.checkpoint_every_steps = absl::GetFlag(FLAGS_checkpoint_every_steps);
   o.max_steps = absl::GetFlag(FLAGS_max_steps);
   o.device = absl::GetFlag(FLAGS_device);
+  {
+    auto mp = clip::ParsePrecision(absl::GetFlag(FLAGS_mixed_precision));
+    if (!mp.ok()) {
+      std::cerr << "train: --mixed_precision: " << mp.status() << "\n";
+      return 2;
+    }
+    o.mixed_precision = *mp;
+  }
   o.interrupt_after_steps = absl::GetFlag(FLAGS_interrupt_after_steps);
 
   const bool tty = isatty(STDERR_FILENO);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "clip/autocast.h"
 #include "clip/encoder.h"
 #include "clip/model.h"
 #include "clip/tokenizer.h"
@@ -321,6 +322,12 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
     return absl::InvalidArgumentError(
         "batch_size, grad_accum and epochs must be >= 1");
   }
+  if (options.mixed_precision != clip::Precision::kFp32 &&
+      options.mixed_precision != clip::Precision::kBf16) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "mixed precision ", clip::PrecisionName(options.mixed_precision),
+        " is not supported for training: use fp32 or bf16"));
+  }
   RETURN_IF_ERROR(common::MakeDirs(options.output_dir));
   const bool resuming =
       options.resume && fs::exists(options.output_dir + "/" + kLastCheckpoint);
@@ -483,8 +490,15 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
                   .to(device);
           torch::Tensor ids =
               torch::from_blob(b.attributes.data(), {b.size}, torch::kInt64).to(device);
-          torch::Tensor img = model->EncodeImage(images);
-          torch::Tensor txt = model->EncodeText(tokens);
+          torch::Tensor img, txt;
+          {
+            clip::AutocastGuard autocast(device.is_cuda(), options.mixed_precision);
+            img = model->EncodeImage(images);
+            txt = model->EncodeText(tokens);
+          }
+          // The loss, and the gradient flowing back into the towers, in float32.
+          img = img.to(torch::kFloat32);
+          txt = txt.to(torch::kFloat32);
           img = img / img.norm(2, -1, true);
           txt = txt / txt.norm(2, -1, true);
           torch::Tensor all_img = comm->AllGather(img);

@@ -28,6 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "clip/image_preprocess.h"
+#include "clip/precision.h"
 #include "trainer/distributed.h"
 
 namespace trainer {
@@ -75,6 +76,12 @@ struct TrainerOptions {
   int val_batch_size = 64;
 
   std::string device = "cpu";  // "cuda:N" on CUDA builds
+  // Mixed precision for the forward and backward passes: kBf16 runs matrix
+  // products and convolutions in bf16 (LibTorch autocast, CPU or CUDA)
+  // while weights, gradients, the loss and the optimiser state stay float32.
+  // kFp32 (default) is plain float32. fp16 is refused (it needs loss
+  // scaling).
+  clip::Precision mixed_precision = clip::Precision::kFp32;
 };
 
 struct StepStats {
