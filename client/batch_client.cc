@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/file_util.h"
@@ -704,6 +705,12 @@ absl::Status RunBatchClient(const BatchClientOptions& options,
     return finish(ErrnoError("delete the finished journal", journal_path));
   }
   return finish(absl::OkStatus());
+}
+
+std::string DescribeModelVersions(const std::vector<int64_t>& versions) {
+  if (versions.empty()) return "no model version: no query was sent";
+  return absl::StrCat(versions.size() == 1 ? "model version " : "model versions ",
+                      absl::StrJoin(versions, ", "));
 }
 
 std::string FormatEta(int64_t seconds) {

@@ -125,6 +125,12 @@ absl::Status RunBatchClient(const BatchClientOptions& options,
 std::string FormatProgress(int64_t done, int64_t total, int64_t done_this_run,
                            double elapsed_s, bool bar);
 
+// The model versions of a run for its last message: "model version 7",
+// "model versions 3, 4", or "no model version: no query was sent" when no
+// answer came (an empty queries file, or everything from the journal of a
+// run that saw none).
+std::string DescribeModelVersions(const std::vector<int64_t>& versions);
+
 // "0:07", "12:34" or "1:02:03" for a whole number of seconds.
 std::string FormatEta(int64_t seconds);
 

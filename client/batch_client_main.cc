@@ -224,8 +224,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "batch_client: %s\n", status.ToString().c_str());
     return client::kExitFailure;
   }
-  std::fprintf(stderr, "batch_client: wrote %s (model version %s)\n",
+  std::fprintf(stderr, "batch_client: wrote %s (%s)\n",
                options->output_path.c_str(),
-               absl::StrJoin(summary.model_versions, ", ").c_str());
+               client::DescribeModelVersions(summary.model_versions).c_str());
   return client::kExitOk;
 }

@@ -453,5 +453,11 @@ TEST(FormatProgressTest, ShowsRateAndEta) {
   EXPECT_EQ(FormatEta(59), "0:59");
 }
 
+TEST(DescribeModelVersionsTest, NamesTheVersionsOrSaysThereAreNone) {
+  EXPECT_EQ(DescribeModelVersions({}), "no model version: no query was sent");
+  EXPECT_EQ(DescribeModelVersions({7}), "model version 7");
+  EXPECT_EQ(DescribeModelVersions({3, 4}), "model versions 3, 4");
+}
+
 }  // namespace
 }  // namespace client

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/file_util.h"
+#include "common/path_util.h"
 
 namespace client {
 namespace {
@@ -176,7 +177,8 @@ std::string ToDrawableAscii(absl::string_view text) {
 absl::StatusOr<cv::Mat> DrawContactSheet(
     const std::string& images_dir, const std::vector<SheetEntry>& entries,
     const ContactSheetOptions& options,
-    std::vector<std::string>* placeholders) {
+    std::vector<std::string>* placeholders,
+    std::vector<std::string>* refused) {
   if (absl::Status status = ValidateContactSheetOptions(options); !status.ok()) {
     return status;
   }
@@ -201,10 +203,23 @@ absl::StatusOr<cv::Mat> DrawContactSheet(
     const cv::Rect box = ThumbnailBox(i, n, options);
     cv::rectangle(sheet, box, kBoxBackground, cv::FILLED);
     cv::Mat image;
-    const std::string image_path = images_dir + "/" + entry.image_name;
+    bool was_refused = false;
+    std::string image_path;
+    if (!images_dir.empty()) {
+      absl::StatusOr<std::string> joined =
+          common::JoinUnder(images_dir, entry.image_name);
+      if (joined.ok()) {
+        image_path = *std::move(joined);
+      } else if (!entry.image_name.empty()) {
+        was_refused = true;
+        if (refused != nullptr) {
+          refused->push_back(
+              absl::StrCat(entry.image_name, ": ", joined.status().message()));
+        }
+      }
+    }
     // Checked first: imread logs a warning for a missing file.
-    if (!images_dir.empty() && !entry.image_name.empty() &&
-        ::access(image_path.c_str(), R_OK) == 0) {
+    if (!image_path.empty() && ::access(image_path.c_str(), R_OK) == 0) {
       try {
         image = cv::imread(image_path, cv::IMREAD_COLOR);
       } catch (const cv::Exception&) {
@@ -213,7 +228,9 @@ absl::StatusOr<cv::Mat> DrawContactSheet(
     }
     if (image.empty()) {
       DrawPlaceholder(sheet, ToDrawableAscii(entry.image_name), box);
-      if (placeholders != nullptr) placeholders->push_back(entry.image_name);
+      if (placeholders != nullptr && !was_refused) {
+        placeholders->push_back(entry.image_name);
+      }
     } else {
       DrawThumbnail(sheet, image, box);
     }

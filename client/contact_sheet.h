@@ -1,7 +1,8 @@
 // A contact sheet of search results: the query as a title, then a grid of
 // thumbnails of the ranked images, each labelled with its rank, score and
-// name. Images come from a directory (DIR/<image name>); a missing or
-// unreadable image is drawn as a grey placeholder box carrying its name.
+// name. Images come from a directory (DIR/<image name>, never outside it); a
+// missing or unreadable image is drawn as a grey placeholder box carrying its
+// name.
 //
 // Layout (pixels), with n entries, c = min(columns, max(n, 1)) columns and
 // r = ceil(n / c) rows, t = thumb_size:
@@ -62,11 +63,16 @@ cv::Rect ThumbnailBox(int index, int num_entries,
 std::string ToDrawableAscii(absl::string_view text);
 
 // Draws the sheet (8-bit BGR). `placeholders`, when not null, receives the
-// names drawn as placeholders, in entry order. Errors: options out of range.
+// names drawn as placeholders, in entry order. Image names come from the
+// server, so a name that would leave `images_dir` (absolute, with a ".."
+// component, see common::CheckRelativeName) is never opened: it is drawn as a
+// placeholder and listed in `refused` (when not null) instead, with the
+// reason, as "<name>: <reason>". Errors: options out of range.
 absl::StatusOr<cv::Mat> DrawContactSheet(
     const std::string& images_dir, const std::vector<SheetEntry>& entries,
     const ContactSheetOptions& options,
-    std::vector<std::string>* placeholders = nullptr);
+    std::vector<std::string>* placeholders = nullptr,
+    std::vector<std::string>* refused = nullptr);
 
 // The encoder extension for `path` (".png", ".jpg" or ".jpeg", matched
 // case-insensitively); INVALID_ARGUMENT naming the path otherwise.

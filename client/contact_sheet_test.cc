@@ -119,6 +119,38 @@ TEST_F(ContactSheetTest, WithoutAnImagesDirEveryEntryIsAPlaceholder) {
   EXPECT_THAT(placeholders, ElementsAre("red.png"));
 }
 
+TEST_F(ContactSheetTest, NamesThatLeaveTheImagesDirAreNotOpened) {
+  // A real image outside the images directory, which a hostile server names.
+  const std::string images = dir_ + "/images";
+  ASSERT_OK(common::MakeDirs(images));
+  ASSERT_TRUE(cv::imwrite(images + "/inside.png",
+                          cv::Mat(64, 64, CV_8UC3, cv::Scalar(255, 0, 0))));
+  const std::string absolute = dir_ + "/red.png";
+  const std::vector<SheetEntry> entries = {
+      {1, 0.9f, "../red.png", ""},
+      {2, 0.8f, absolute, ""},
+      {3, 0.7f, "inside.png", ""},
+      {4, 0.6f, "sub/../../blue.png", ""},
+  };
+  ContactSheetOptions options;
+  options.thumb_size = 64;
+  std::vector<std::string> placeholders, refused;
+  absl::StatusOr<cv::Mat> sheet =
+      DrawContactSheet(images, entries, options, &placeholders, &refused);
+  ASSERT_OK(sheet);
+  EXPECT_TRUE(placeholders.empty());
+  EXPECT_THAT(refused, ElementsAre(HasSubstr("../red.png: "),
+                                   HasSubstr(absolute + ": "),
+                                   HasSubstr("sub/../../blue.png: ")));
+  for (int i : {0, 1, 3}) {
+    const cv::Rect box = ThumbnailBox(i, 4, options);
+    EXPECT_EQ(At(*sheet, box.x + 1, box.y + 1), cv::Vec3b(128, 128, 128)) << i;
+    EXPECT_EQ(At(*sheet, box.x + 62, box.y + 62), cv::Vec3b(128, 128, 128)) << i;
+  }
+  const cv::Rect inside = ThumbnailBox(2, 4, options);
+  EXPECT_EQ(At(*sheet, inside.x + 32, inside.y + 32), cv::Vec3b(255, 0, 0));
+}
+
 TEST(ContactSheetOptionsTest, RejectsOutOfRangeValues) {
   ContactSheetOptions options;
   options.columns = 0;

@@ -11,7 +11,10 @@
 // Prints the model version, then a table (rank, score, image name,
 // category) on stdout. With --images_dir and --sheet, also writes a PNG grid
 // of the hits' thumbnails (read from DIR/<image name>; missing files are grey
-// placeholders) titled with the query.
+// placeholders) titled with the query. Image names come from the server: a
+// name that would leave DIR (absolute, or with a ".." component) is not
+// opened but reported on stderr and drawn as a placeholder, and names are
+// printed with control bytes escaped as \xNN.
 //
 // Exit status: 0 success; 1 the call or the sheet failed; 2 bad flags.
 #include <algorithm>
@@ -146,10 +149,13 @@ absl::StatusOr<QueryFlags> FlagsToOptions() {
   return flags;
 }
 
+// Names come from the server: printed escaped (client::EscapeForTerminal).
 void PrintTable(const retrieval::v1::SearchResponse& response) {
+  std::vector<std::string> names;
   size_t name_width = 5;  // "image"
   for (const retrieval::v1::Hit& hit : response.hits()) {
-    name_width = std::max(name_width, hit.image_name().size());
+    names.push_back(client::EscapeForTerminal(hit.image_name()));
+    name_width = std::max(name_width, names.back().size());
   }
   const int width = static_cast<int>(name_width);
   std::printf("%4s  %8s  %-*s  %s\n", "rank", "score", width, "image",
@@ -157,7 +163,7 @@ void PrintTable(const retrieval::v1::SearchResponse& response) {
   for (int i = 0; i < response.hits_size(); ++i) {
     const retrieval::v1::Hit& hit = response.hits(i);
     std::printf("%4d  %8.4f  %-*s  %s\n", i + 1, hit.score(), width,
-                hit.image_name().c_str(), client::CategoryName(hit.category()));
+                names[i].c_str(), client::CategoryName(hit.category()));
   }
 }
 
@@ -188,17 +194,27 @@ absl::Status Run(const QueryFlags& flags) {
     }
     entries.push_back(std::move(entry));
   }
-  std::vector<std::string> placeholders;
-  ASSIGN_OR_RETURN(const cv::Mat sheet,
-                   client::DrawContactSheet(flags.images_dir, entries,
-                                            flags.sheet_options, &placeholders));
+  std::vector<std::string> placeholders, refused;
+  ASSIGN_OR_RETURN(
+      const cv::Mat sheet,
+      client::DrawContactSheet(flags.images_dir, entries, flags.sheet_options,
+                               &placeholders, &refused));
   RETURN_IF_ERROR(client::WriteImageFile(flags.sheet, sheet));
   for (const std::string& name : placeholders) {
     std::fprintf(stderr, "query: no readable image %s/%s (drawn as a placeholder)\n",
-                 flags.images_dir.c_str(), name.c_str());
+                 client::EscapeForTerminal(flags.images_dir).c_str(),
+                 client::EscapeForTerminal(name).c_str());
   }
-  std::fprintf(stderr, "query: wrote %s (%dx%d)\n", flags.sheet.c_str(),
-               sheet.cols, sheet.rows);
+  for (const std::string& why : refused) {
+    std::fprintf(stderr,
+                 "query: refused the image name %s under %s (not opened; "
+                 "drawn as a placeholder)\n",
+                 client::EscapeForTerminal(why).c_str(),
+                 client::EscapeForTerminal(flags.images_dir).c_str());
+  }
+  std::fprintf(stderr, "query: wrote %s (%dx%d)\n",
+               client::EscapeForTerminal(flags.sheet).c_str(), sheet.cols,
+               sheet.rows);
   return absl::OkStatus();
 }
 
@@ -223,7 +239,9 @@ int main(int argc, char** argv) {
   }
   const absl::Status status = Run(*flags);
   if (!status.ok()) {
-    std::fprintf(stderr, "query: %s\n", status.ToString().c_str());
+    // The message may quote the server.
+    std::fprintf(stderr, "query: %s\n",
+                 client::EscapeForTerminal(status.ToString()).c_str());
     return client::kExitFailure;
   }
   return client::kExitOk;

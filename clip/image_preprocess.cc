@@ -6,8 +6,15 @@
 // and could move a coefficient by one fixed-point unit.
 #include "clip/image_preprocess.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <cstdint>
 #include <limits>
 #include <utility>
@@ -378,6 +385,80 @@ void ColourJitter(const AugmentOptions& augment, std::mt19937_64* rng,
 
 }  // namespace
 
+namespace {
+
+// What the header of an image says before it is decoded.
+struct ImageHeader {
+  int64_t width = -1, height = -1;  // -1: not read (format not parsed here)
+  bool truncated_jpeg = false;      // a JPEG without EOI after its scan
+};
+
+uint32_t BigEndian(absl::string_view b, size_t at, int n) {
+  uint32_t v = 0;
+  for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(b[at + i]);
+  return v;
+}
+
+int64_t LittleEndianSigned32(absl::string_view b, size_t at) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + i]);
+  return static_cast<int32_t>(v);
+}
+
+// JPEG: walks the marker segments up to the first start of scan, taking the
+// size from the SOFn segment; then, as entropy-coded data never holds 0xFF
+// 0xD9 (0xFF is stuffed as 0xFF 0x00), an EOI must follow somewhere. A file
+// whose header itself is cut or malformed is left to the decoder.
+void ReadJpegHeader(absl::string_view b, ImageHeader* h) {
+  size_t pos = 2;
+  while (pos + 4 <= b.size()) {
+    if (static_cast<unsigned char>(b[pos]) != 0xFF) return;
+    const unsigned char marker = static_cast<unsigned char>(b[pos + 1]);
+    if (marker == 0xFF) {  // fill byte
+      ++pos;
+      continue;
+    }
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {
+      pos += 2;
+      continue;
+    }
+    if (marker == 0xD9 || marker == 0x00) return;
+    const size_t length = BigEndian(b, pos + 2, 2);
+    if (length < 2 || pos + 2 + length > b.size()) return;
+    const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 &&
+                     marker != 0xC8 && marker != 0xCC;
+    if (sof && length >= 7) {
+      h->height = BigEndian(b, pos + 5, 2);
+      h->width = BigEndian(b, pos + 7, 2);
+    }
+    if (marker == 0xDA) {
+      const absl::string_view rest = b.substr(pos + 2 + length);
+      h->truncated_jpeg =
+          rest.find(absl::string_view("\xFF\xD9", 2)) == absl::string_view::npos;
+      return;
+    }
+    pos += 2 + length;
+  }
+}
+
+ImageHeader ReadImageHeader(absl::string_view b) {
+  ImageHeader h;
+  if (StartsWith(b, absl::string_view("\xFF\xD8\xFF", 3))) {
+    ReadJpegHeader(b, &h);
+  } else if (StartsWith(b, absl::string_view("\x89PNG\r\n\x1A\n", 8)) &&
+             b.size() >= 24 && b.substr(12, 4) == "IHDR") {
+    h.width = BigEndian(b, 16, 4);
+    h.height = BigEndian(b, 20, 4);
+  } else if (StartsWith(b, "BM") && b.size() >= 26 &&
+             BigEndian(b, 14, 1) >= 40) {  // BITMAPINFOHEADER or later
+    h.width = LittleEndianSigned32(b, 18);
+    h.height = std::abs(LittleEndianSigned32(b, 22));  // < 0: top-down
+  }
+  return h;
+}
+
+}  // namespace
+
 absl::Status ValidatePreprocessOptions(const PreprocessOptions& options) {
   if (options.resolution <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -396,6 +477,10 @@ absl::Status ValidatePreprocessOptions(const PreprocessOptions& options) {
           "preprocess options: mean[", c, "] must be finite"));
     }
   }
+  if (options.max_pixels <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "preprocess options: max_pixels must be > 0, got ", options.max_pixels));
+  }
   switch (options.mode) {
     case ResizeMode::kCenterCrop:
     case ResizeMode::kPad:
@@ -410,7 +495,8 @@ absl::Status ValidatePreprocessOptions(const PreprocessOptions& options) {
 }
 
 absl::StatusOr<cv::Mat> DecodeImageBytes(absl::string_view bytes,
-                                         absl::string_view name) {
+                                         absl::string_view name,
+                                         int64_t max_pixels) {
   if (bytes.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("image ", name, ": empty file, not an image"));
@@ -418,6 +504,19 @@ absl::StatusOr<cv::Mat> DecodeImageBytes(absl::string_view bytes,
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "image ", name, ": ", bytes.size(), " bytes is too large to decode"));
+  }
+  const ImageHeader header = ReadImageHeader(bytes);
+  if (header.width >= 0 && header.height >= 0 &&
+      header.width * header.height > max_pixels) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image ", name, ": ", header.width, "x", header.height, " (",
+        header.width * header.height, " pixels) is larger than the limit of ",
+        max_pixels, " pixels; not decoded"));
+  }
+  if (header.truncated_jpeg) {
+    return absl::DataLossError(absl::StrCat(
+        "image ", name,
+        ": truncated JPEG (no end-of-image marker after the image data)"));
   }
   cv::Mat decoded;
   std::string error;
@@ -444,9 +543,29 @@ absl::StatusOr<cv::Mat> DecodeImageBytes(absl::string_view bytes,
   return ToRgb8(decoded, name);
 }
 
-absl::StatusOr<cv::Mat> DecodeImageFile(const std::string& path) {
+absl::StatusOr<cv::Mat> DecodeImageFile(const std::string& path,
+                                        int64_t max_pixels) {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    const std::string message =
+        absl::StrCat("image ", path, ": cannot open: ", std::strerror(err));
+    if (err == ENOENT) return absl::NotFoundError(message);
+    if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(message);
+    return absl::InternalError(message);
+  }
+  struct stat st;
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  ::close(fd);
+  if (!regular) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image ", path,
+        ": not a regular file (a FIFO, device or directory); images must be "
+        "regular files"));
+  }
   ASSIGN_OR_RETURN(const std::string bytes, common::ReadFile(path));
-  return DecodeImageBytes(bytes, path);
+  return DecodeImageBytes(bytes, path, max_pixels);
 }
 
 absl::StatusOr<cv::Mat> ResizeBicubicPillowRegion(const cv::Mat& image,
@@ -632,7 +751,7 @@ absl::Status PreprocessImage(const cv::Mat& rgb,
 absl::Status PreprocessFile(const std::string& path,
                             const PreprocessOptions& options, float* out) {
   RETURN_IF_ERROR(ValidatePreprocessOptions(options));
-  ASSIGN_OR_RETURN(const cv::Mat rgb, DecodeImageFile(path));
+  ASSIGN_OR_RETURN(const cv::Mat rgb, DecodeImageFile(path, options.max_pixels));
   return PreprocessImage(rgb, options, out);
 }
 
@@ -734,7 +853,7 @@ absl::Status PreprocessFileForTraining(const std::string& path,
                                        std::mt19937_64* rng, float* out) {
   RETURN_IF_ERROR(ValidatePreprocessOptions(options));
   RETURN_IF_ERROR(ValidateAugmentOptions(augment));
-  ASSIGN_OR_RETURN(const cv::Mat rgb, DecodeImageFile(path));
+  ASSIGN_OR_RETURN(const cv::Mat rgb, DecodeImageFile(path, options.max_pixels));
   ASSIGN_OR_RETURN(const cv::Mat square,
                    AugmentImage(rgb, options, augment, rng));
   return NormalizeToCHW(square, options, out);

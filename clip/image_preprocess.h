@@ -19,6 +19,7 @@
 #define CLIP_IMAGE_PREPROCESS_H_
 
 #include <array>
+#include <cstdint>
 #include <random>
 #include <string>
 
@@ -48,6 +49,9 @@ enum class ResizeMode {
 absl::StatusOr<ResizeMode> ParseResizeMode(absl::string_view word);
 const char* ResizeModeName(ResizeMode mode);
 
+// Default of PreprocessOptions::max_pixels: 50 megapixels.
+inline constexpr int64_t kDefaultMaxImagePixels = 50'000'000;
+
 // Options of the evaluation transform. The defaults are OpenAI's at 224.
 struct PreprocessOptions {
   // Output side R in pixels; > 0.
@@ -57,10 +61,14 @@ struct PreprocessOptions {
   // every stddev must be > 0.
   std::array<float, 3> mean = {0.48145466f, 0.4578275f, 0.40821073f};
   std::array<float, 3> stddev = {0.26862954f, 0.26130258f, 0.27577711f};
+  // Largest image (width * height) the file functions decode; > 0. Checked
+  // from the header before decoding: a small PNG can declare 20000 x 20000
+  // pixels and cost gigabytes to decode. (OpenCV's own limit is 1 Gpx.)
+  int64_t max_pixels = kDefaultMaxImagePixels;
 };
 
-// INVALID_ARGUMENT when the resolution is not positive or a stddev is not a
-// positive finite number.
+// INVALID_ARGUMENT when the resolution or max_pixels is not positive or a
+// stddev is not a positive finite number.
 absl::Status ValidatePreprocessOptions(const PreprocessOptions& options);
 
 // ---------------------------------------------------------------------------
@@ -70,16 +78,24 @@ absl::Status ValidatePreprocessOptions(const PreprocessOptions& options);
 // replicated to three channels, an alpha channel is dropped (not composited),
 // 16-bit samples keep their high byte (as Pillow does for 16-bit RGB PNG).
 // EXIF orientation is ignored, as Pillow's Image.open ignores it.
-// Errors name the file: NOT_FOUND when it does not exist, other ReadFile
-// codes for I/O errors, plus those of DecodeImageBytes.
-absl::StatusOr<cv::Mat> DecodeImageFile(const std::string& path);
+// Errors name the file: NOT_FOUND when it does not exist, INVALID_ARGUMENT
+// when it is not a regular file (a FIFO, a device or a directory fails at
+// once instead of blocking), other ReadFile codes for I/O errors, plus those
+// of DecodeImageBytes.
+absl::StatusOr<cv::Mat> DecodeImageFile(
+    const std::string& path, int64_t max_pixels = kDefaultMaxImagePixels);
 
 // Same as DecodeImageFile on bytes already in memory; `name` identifies them
 // in error messages. INVALID_ARGUMENT when the bytes are empty or not in a
-// supported format; DATA_LOSS when they start like a JPEG, PNG, BMP or WebP
-// file but cannot be decoded (corrupt or truncated header).
-absl::StatusOr<cv::Mat> DecodeImageBytes(absl::string_view bytes,
-                                         absl::string_view name);
+// supported format, or when the header of a PNG, JPEG or BMP declares more
+// than `max_pixels` pixels (the message gives the size; nothing is decoded);
+// DATA_LOSS when they start like a JPEG, PNG, BMP or WebP file but cannot be
+// decoded (corrupt or truncated), including a JPEG cut short anywhere (no
+// end-of-image marker after its scan), which libjpeg would otherwise decode
+// with the missing part filled in.
+absl::StatusOr<cv::Mat> DecodeImageBytes(
+    absl::string_view bytes, absl::string_view name,
+    int64_t max_pixels = kDefaultMaxImagePixels);
 
 // ---------------------------------------------------------------------------
 // Resampling and geometry.

@@ -1,7 +1,11 @@
 #include "clip/image_preprocess.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -466,6 +470,76 @@ TEST(DecodeImageTest, DamagedKnownFormatIsDataLoss) {
   EXPECT_THAT(DecodeImageBytes(std::string("\xFF\xD8\xFF\x00junkjunk", 12),
                                "bytes:jpeg"),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("bytes:jpeg")));
+}
+
+TEST(DecodeImageTest, TruncatedJpegIsDataLossNamingTheFile) {
+  const std::string jpeg = Encode(".jpg", Pattern(64, 64));
+  ASSERT_OK(DecodeImageBytes(jpeg, "whole.jpg"));
+  // Bytes after the end-of-image marker do not matter.
+  ASSERT_OK(DecodeImageBytes(jpeg + "trailing bytes", "trailer.jpg"));
+  const std::string half = WriteTemp("half.jpg", jpeg.substr(0, jpeg.size() / 2));
+  EXPECT_THAT(DecodeImageFile(half),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       ::testing::AllOf(HasSubstr(half), HasSubstr("truncated"))));
+  // Only the two-byte end-of-image marker missing.
+  EXPECT_THAT(DecodeImageBytes(jpeg.substr(0, jpeg.size() - 2), "cut.jpg"),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("cut.jpg")));
+  std::vector<float> out(3 * 224 * 224);
+  EXPECT_THAT(PreprocessFile(half, PreprocessOptions(), out.data()),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr(half)));
+}
+
+TEST(DecodeImageTest, PixelLimitIsCheckedFromTheHeaderBeforeDecoding) {
+  // A 16x16 PNG whose header is patched to say 20000 x 20000: the check must
+  // come before the decoder (which would also see the broken CRC).
+  std::string png = Encode(".png", Pattern(16, 16));
+  const char big[4] = {0, 0, 0x4e, 0x20};  // 20000, big-endian
+  png.replace(16, 4, big, 4);
+  png.replace(20, 4, big, 4);
+  const std::string huge = WriteTemp("huge.png", png);
+  EXPECT_THAT(DecodeImageFile(huge),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr(huge),
+                                        HasSubstr("20000x20000"))));
+  // Real images over a smaller limit, in each format with a parsed header.
+  const cv::Mat image = Pattern(100, 60);
+  for (const std::string ext : {".png", ".jpg", ".bmp"}) {
+    const std::string bytes = Encode(ext, image);
+    EXPECT_THAT(DecodeImageBytes(bytes, "img" + ext, 5999),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         ::testing::AllOf(HasSubstr("img" + ext),
+                                          HasSubstr("100x60"))))
+        << ext;
+    EXPECT_OK(DecodeImageBytes(bytes, "img" + ext, 6000)) << ext;
+  }
+  PreprocessOptions options;
+  options.max_pixels = 5999;
+  const std::string path = WriteTemp("limit.png", Encode(".png", image));
+  std::vector<float> out(3 * 224 * 224);
+  EXPECT_THAT(PreprocessFile(path, options, out.data()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("100x60")));
+  options.max_pixels = 0;
+  EXPECT_THAT(ValidatePreprocessOptions(options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("max_pixels")));
+}
+
+TEST(DecodeImageTest, OnlyRegularFilesAreOpened) {
+  // A FIFO with no writer would block a plain open() forever.
+  const std::string fifo = ::testing::TempDir() + "/image_fifo.jpg";
+  std::remove(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  EXPECT_THAT(DecodeImageFile(fifo),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr(fifo),
+                                        HasSubstr("not a regular file"))));
+  std::vector<float> out(3 * 224 * 224);
+  EXPECT_THAT(PreprocessFile(fifo, PreprocessOptions(), out.data()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(fifo)));
+  std::remove(fifo.c_str());
+  EXPECT_THAT(DecodeImageFile(::testing::TempDir()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("not a regular file")));
 }
 
 TEST(DecodeImageTest, LosslessFormatsDecodeToRgb) {

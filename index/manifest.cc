@@ -1,13 +1,31 @@
 #include "index/manifest.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/file_util.h"
+#include "common/path_util.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
 namespace gallery {
+namespace {
+
+// A file name of the manifest must name a file inside the version directory;
+// `optional` fields may be empty (the file is absent).
+absl::Status CheckFileName(const std::string& source, const char* field,
+                           const std::string& name, bool optional) {
+  if (optional && name.empty()) return absl::OkStatus();
+  const absl::Status status = common::CheckRelativeName(name);
+  if (status.ok()) return status;
+  return absl::InvalidArgumentError(absl::StrCat(
+      source, ": files.", field, " \"", absl::CHexEscape(name),
+      "\" is refused: ", status.message(),
+      "; file names are relative to the version directory and stay in it"));
+}
+
+}  // namespace
 
 std::string NowRfc3339() {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
@@ -92,6 +110,11 @@ absl::StatusOr<Manifest> ManifestFromJson(const std::string& json,
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": missing or mistyped field: ", e.what()));
   }
+  RETURN_IF_ERROR(CheckFileName(source, "weights", m.weights_file, false));
+  RETURN_IF_ERROR(CheckFileName(source, "index", m.index_file, false));
+  RETURN_IF_ERROR(CheckFileName(source, "images", m.images_file, false));
+  RETURN_IF_ERROR(CheckFileName(source, "embeddings", m.embeddings_file, true));
+  RETURN_IF_ERROR(CheckFileName(source, "tokenizer", m.tokenizer_file, true));
   return m;
 }
 

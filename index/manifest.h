@@ -53,6 +53,11 @@ struct Manifest {
 std::string ManifestToJson(const Manifest& m);
 // INVALID_ARGUMENT / DATA_LOSS naming `source` when the JSON is malformed, a
 // required field is missing, or the format is not kManifestFormat.
+// INVALID_ARGUMENT naming `source` and the field when a file name (weights,
+// index, images, embeddings, tokenizer) would leave the version directory:
+// absolute, with a ".." component, empty (embeddings and tokenizer may be
+// empty: no such file) or naming the directory itself
+// (common::CheckRelativeName).
 absl::StatusOr<Manifest> ManifestFromJson(const std::string& json,
                                           const std::string& source);
 absl::StatusOr<Manifest> ReadManifest(const std::string& path);

@@ -18,6 +18,29 @@
 
 namespace gallery {
 namespace fs = std::filesystem;
+namespace {
+
+// The manifest's names are checked lexically when it is parsed; this also
+// refuses a file of the version that is a symbolic link out of it.
+absl::Status CheckStaysInside(const std::string& dir, const std::string& name,
+                              const std::string& manifest_path,
+                              const char* field) {
+  if (name.empty()) return absl::OkStatus();
+  std::error_code ec;
+  const fs::path root = fs::weakly_canonical(dir, ec);
+  if (ec) return absl::OkStatus();  // reported by the loads that follow
+  const fs::path target = fs::weakly_canonical(fs::path(dir) / name, ec);
+  if (ec) return absl::OkStatus();
+  const std::string prefix = root.string() + "/";
+  if (target.string().compare(0, prefix.size(), prefix) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        manifest_path, ": files.", field, " ", dir, "/", name,
+        " resolves to ", target.string(), ", outside the version directory"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<int64_t>> ListVersions(const std::string& models_dir) {
   std::error_code ec;
@@ -99,6 +122,16 @@ absl::StatusOr<LoadedVersion> LoadVersion(const std::string& models_dir,
   const std::string manifest_path = out.dir + "/" + kManifestFile;
   ASSIGN_OR_RETURN(out.manifest, ReadManifest(manifest_path));
   const Manifest& m = out.manifest;
+  RETURN_IF_ERROR(
+      CheckStaysInside(out.dir, m.weights_file, manifest_path, "weights"));
+  RETURN_IF_ERROR(
+      CheckStaysInside(out.dir, m.index_file, manifest_path, "index"));
+  RETURN_IF_ERROR(
+      CheckStaysInside(out.dir, m.images_file, manifest_path, "images"));
+  RETURN_IF_ERROR(CheckStaysInside(out.dir, m.embeddings_file, manifest_path,
+                                   "embeddings"));
+  RETURN_IF_ERROR(CheckStaysInside(out.dir, m.tokenizer_file, manifest_path,
+                                   "tokenizer"));
   const std::string weights = out.dir + "/" + m.weights_file;
   ASSIGN_OR_RETURN(std::string sha, common::Sha256File(weights));
   if (sha != m.weights_sha256) {

@@ -63,7 +63,10 @@ struct LoadedVersion {
 // manifest's num_images, the embedding size matches the index, and the
 // sha256 of the weights file matches the manifest. Every error names the
 // offending file (FAILED_PRECONDITION for a mismatch, DATA_LOSS for a
-// corrupt file, NOT_FOUND for a missing one).
+// corrupt file, NOT_FOUND for a missing one). A file name of the manifest that
+// leaves the version directory is INVALID_ARGUMENT (see ManifestFromJson), or
+// FAILED_PRECONDITION when the file is a symbolic link out of it; both name
+// the manifest and the field.
 absl::StatusOr<LoadedVersion> LoadVersion(const std::string& models_dir,
                                           int64_t version,
                                           bool use_gpu = false);

@@ -1,7 +1,10 @@
 #include "index/model_version.h"
 
 #include <filesystem>
+#include <functional>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "common/file_util.h"
 #include "common/status_matchers.h"
@@ -131,6 +134,57 @@ TEST(ModelVersionTest, CorruptVersionsAreRejectedNamingTheFile) {
   fs::remove(dir + "/manifest.json");
   EXPECT_THAT(LoadVersion(models, 1),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("manifest.json")));
+}
+
+TEST(ModelVersionTest, FileNamesThatLeaveTheVersionDirectoryAreRefused) {
+  const std::string models = FreshDir("mv_escape");
+  ASSERT_OK(PublishVersion(models));
+  ASSERT_OK(PublishVersion(models));
+  const std::string dir = models + "/2";
+  auto text = common::ReadFile(dir + "/manifest.json");
+  ASSERT_OK(text);
+  auto m = ManifestFromJson(*text, "m");
+  ASSERT_OK(m);
+
+  // Another version's weights (same bytes, so the sha256 matches), an
+  // absolute path, and every other file field.
+  const std::vector<std::pair<std::string, std::function<void(Manifest&)>>>
+      cases = {
+          {"weights", [](Manifest& x) { x.weights_file = "../1/model.safetensors"; }},
+          {"weights", [&](Manifest& x) {
+             x.weights_file = fs::absolute(models + "/1/model.safetensors").string();
+           }},
+          {"index", [](Manifest& x) { x.index_file = "../1/index.faiss"; }},
+          {"images", [](Manifest& x) { x.images_file = "sub/../../1/images.txt"; }},
+          {"embeddings", [](Manifest& x) { x.embeddings_file = "/etc/passwd"; }},
+          {"tokenizer", [](Manifest& x) { x.tokenizer_file = ".."; }},
+          {"weights", [](Manifest& x) { x.weights_file = ""; }},
+      };
+  for (const auto& [field, edit] : cases) {
+    Manifest bad = *m;
+    edit(bad);
+    ASSERT_OK(common::WriteFileAtomically(dir + "/manifest.json",
+                                          ManifestToJson(bad)));
+    EXPECT_THAT(LoadVersion(models, 2),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         ::testing::AllOf(HasSubstr("manifest.json"),
+                                          HasSubstr("files." + field))))
+        << field;
+  }
+  // Names inside the directory still load.
+  ASSERT_OK(common::WriteFileAtomically(dir + "/manifest.json",
+                                        ManifestToJson(*m)));
+  ASSERT_OK(LoadVersion(models, 2));
+
+  // A file of the version that is a symbolic link out of it.
+  fs::remove(dir + "/model.safetensors");
+  fs::create_symlink(fs::absolute(models + "/1/model.safetensors"),
+                     dir + "/model.safetensors");
+  EXPECT_THAT(LoadVersion(models, 2),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::AllOf(HasSubstr("manifest.json"),
+                                        HasSubstr("files.weights"),
+                                        HasSubstr("outside"))));
 }
 
 TEST(ModelVersionTest, ManifestJsonRoundTrip) {

@@ -6,6 +6,7 @@
 //   retrieval_server --models_dir=models/traffic-clip --port=8500
 //   retrieval_server --models_dir=... --host=0.0.0.0 --port=0
 //       --tls_cert=server.crt --tls_key=server.key --auth_token_file=token
+//       [--reflection=off|on|auth]
 //
 // Prints "listening on HOST:PORT" (the port actually bound; --port=0 picks a
 // free one) once ready to accept calls. Health (grpc.health.v1) reports
@@ -50,8 +51,18 @@ ABSL_FLAG(int, cache_size, 10000,
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain; enables TLS with --tls_key.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
 ABSL_FLAG(std::string, auth_token_file, "",
-          "File holding a bearer token; when set, calls must send "
-          "'authorization: Bearer <token>' (health checks need none).");
+          "File holding a bearer token (one word of printable ASCII; "
+          "surrounding whitespace such as a trailing newline is ignored, any "
+          "other control byte is refused at start-up); when set, calls must "
+          "send 'authorization: Bearer <token>' exactly once: calls with "
+          "several authorization headers are refused (UNAUTHENTICATED). "
+          "Health checks need no token; for reflection see --reflection.");
+ABSL_FLAG(std::string, reflection, "",
+          "Who may use gRPC server reflection (what grpcurl and grpc_cli list "
+          "and describe the services with): off (not served), on (every "
+          "caller, even with --auth_token_file), or auth (only calls that "
+          "send the bearer token; requires --auth_token_file). Default: auth "
+          "when --auth_token_file is set, otherwise on.");
 ABSL_FLAG(double, grace_period_s, 20,
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish.");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda on CUDA builds.");
@@ -87,6 +98,13 @@ int main(int argc, char** argv) {
   o.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   o.tls_key = absl::GetFlag(FLAGS_tls_key);
   o.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
+  absl::StatusOr<server::ReflectionMode> reflection =
+      server::ParseReflectionMode(absl::GetFlag(FLAGS_reflection));
+  if (!reflection.ok()) {
+    std::cerr << "retrieval_server: " << reflection.status() << "\n";
+    return 2;
+  }
+  o.reflection = *reflection;
   o.grace_period_s = absl::GetFlag(FLAGS_grace_period_s);
   o.device = absl::GetFlag(FLAGS_device);
   auto precision = clip::ParsePrecision(absl::GetFlag(FLAGS_precision));

@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 
 #include <chrono>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "server/request_validation.h"
@@ -58,19 +59,31 @@ RetrievalService::RetrievalService(Batcher* batcher, ModelManager* models,
   if (!auth_token.empty()) auth_header_ = "Bearer " + auth_token;
 }
 
-absl::Status RetrievalService::Authenticate(const grpc::ServerContext& context) const {
-  if (auth_header_.empty()) return absl::OkStatus();
-  auto range = context.client_metadata().equal_range("authorization");
-  for (auto it = range.first; it != range.second; ++it) {
-    const auto& v = it->second;
-    if (v.size() == auth_header_.size() &&
-        CRYPTO_memcmp(v.data(), auth_header_.data(), v.size()) == 0) {
-      return absl::OkStatus();
-    }
-    return absl::UnauthenticatedError("invalid bearer token");
+absl::Status CheckAuthorization(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+    const std::string& expected_header) {
+  if (expected_header.empty()) return absl::OkStatus();
+  const auto range = metadata.equal_range("authorization");
+  const auto count = std::distance(range.first, range.second);
+  if (count == 0) {
+    return absl::UnauthenticatedError(
+        "missing 'authorization: Bearer <token>' metadata");
   }
-  return absl::UnauthenticatedError(
-      "missing 'authorization: Bearer <token>' metadata");
+  if (count > 1) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "the call carries ", count,
+        " 'authorization' metadata entries; send exactly one"));
+  }
+  const grpc::string_ref& v = range.first->second;
+  if (v.size() == expected_header.size() &&
+      CRYPTO_memcmp(v.data(), expected_header.data(), v.size()) == 0) {
+    return absl::OkStatus();
+  }
+  return absl::UnauthenticatedError("invalid bearer token");
+}
+
+absl::Status RetrievalService::Authenticate(const grpc::ServerContext& context) const {
+  return CheckAuthorization(context.client_metadata(), auth_header_);
 }
 
 grpc::Status RetrievalService::Finish(const char* method, absl::Status status,

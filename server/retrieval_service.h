@@ -4,6 +4,7 @@
 #ifndef SERVER_RETRIEVAL_SERVICE_H_
 #define SERVER_RETRIEVAL_SERVICE_H_
 
+#include <map>
 #include <string>
 
 #include "absl/status/status.h"
@@ -17,10 +18,23 @@ namespace server {
 // absl::Status -> grpc::Status with the same code and message.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
+// The bearer-token check of a call's client metadata, shared by the service
+// and the reflection guard of the server. OK when `expected_header` is empty
+// (no authentication) or when the metadata carries exactly one
+// "authorization" entry equal to it (compared in constant time).
+// UNAUTHENTICATED when it is missing or wrong, and when several
+// "authorization" entries are sent: a proxy in front may check one of them
+// and the server another, so such calls are refused rather than matched.
+absl::Status CheckAuthorization(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+    const std::string& expected_header);
+
 class RetrievalService final
     : public retrieval::v1::TextImageRetrieval::Service {
  public:
-  // `auth_token` empty: no authentication. Pointers must outlive the service.
+  // `auth_token` empty: no authentication; otherwise every call must send
+  // the header "authorization: Bearer <auth_token>" exactly once (see
+  // CheckAuthorization). Pointers must outlive the service.
   RetrievalService(Batcher* batcher, ModelManager* models, Metrics* metrics,
                    std::string auth_token);
 

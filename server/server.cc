@@ -1,14 +1,20 @@
 #include "server/server.h"
 
 #include <glog/logging.h>
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/support/server_interceptor.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
@@ -33,7 +39,125 @@ absl::Status FileReadable(const std::string& path, const char* flag) {
   }
   return absl::OkStatus();
 }
+
+constexpr char kReflectionPrefix[] = "/grpc.reflection.";
+
+// Serves reflection from this builder or not. Linking grpc++_reflection
+// registers its plugin for every server of the process (a static
+// initializer calls InitProtoReflectionServerBuilderPlugin()), so the option
+// removes that plugin and, when `enable`, adds one of its own.
+class ReflectionOption : public grpc::ServerBuilderOption {
+ public:
+  explicit ReflectionOption(bool enable) : enable_(enable) {}
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(
+      std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    const std::string name =
+        grpc::reflection::ProtoServerReflectionPlugin().name();
+    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                  [&](const auto& p) { return p->name() == name; }),
+                   plugins->end());
+    if (enable_) {
+      plugins->push_back(
+          std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+    }
+  }
+
+ private:
+  const bool enable_;
+};
+
+// Ends reflection calls that lack the bearer token with UNAUTHENTICATED
+// before the reflection handler reads anything. The interceptor API cannot
+// set a call's status, so the call is cancelled with that status in core.
+class ReflectionAuthInterceptor : public grpc::experimental::Interceptor {
+ public:
+  ReflectionAuthInterceptor(grpc::experimental::ServerRpcInfo* info,
+                            const std::string* auth_header)
+      : info_(info), auth_header_(auth_header) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::
+                POST_RECV_INITIAL_METADATA)) {
+      const absl::Status status =
+          CheckAuthorization(*methods->GetRecvInitialMetadata(), *auth_header_);
+      if (!status.ok()) {
+        VLOG(1) << info_->method() << " refused: " << status;
+        const std::string message(status.message());
+        grpc_call_cancel_with_status(info_->server_context()->c_call(),
+                                     GRPC_STATUS_UNAUTHENTICATED,
+                                     message.c_str(), nullptr);
+      }
+    }
+    methods->Proceed();
+  }
+
+ private:
+  grpc::experimental::ServerRpcInfo* info_;
+  const std::string* auth_header_;
+};
+
+class ReflectionAuthFactory
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit ReflectionAuthFactory(std::string auth_header)
+      : auth_header_(std::move(auth_header)) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    if (!absl::StartsWith(info->method(), kReflectionPrefix)) return nullptr;
+    return new ReflectionAuthInterceptor(info, &auth_header_);
+  }
+
+ private:
+  const std::string auth_header_;  // "Bearer <token>"
+};
+
+ReflectionMode ResolveReflection(const ServerOptions& o) {
+  if (o.reflection != ReflectionMode::kDefault) return o.reflection;
+  return o.auth_token_file.empty() ? ReflectionMode::kOn : ReflectionMode::kAuth;
+}
+
+const char* ReflectionName(ReflectionMode mode) {
+  switch (mode) {
+    case ReflectionMode::kOff: return "off";
+    case ReflectionMode::kOn: return "on";
+    case ReflectionMode::kAuth: return "auth";
+    default: return "default";
+  }
+}
 }  // namespace
+
+absl::StatusOr<ReflectionMode> ParseReflectionMode(const std::string& text) {
+  if (text.empty()) return ReflectionMode::kDefault;
+  if (text == "off") return ReflectionMode::kOff;
+  if (text == "on") return ReflectionMode::kOn;
+  if (text == "auth") return ReflectionMode::kAuth;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--reflection: \"", absl::CHexEscape(text),
+      "\" is not one of off, on, auth"));
+}
+
+absl::StatusOr<std::string> ReadAuthToken(const std::string& path) {
+  ASSIGN_OR_RETURN(const std::string contents, common::ReadFile(path));
+  const absl::string_view token = absl::StripAsciiWhitespace(contents);
+  if (token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--auth_token_file: ", path, " is empty"));
+  }
+  for (size_t i = 0; i < token.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(token[i]);
+    if (c <= 0x20 || c >= 0x7f) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--auth_token_file: ", path, ": the token holds byte 0x",
+          absl::Hex(c, absl::kZeroPad2), " at offset ", i,
+          " (a control byte, space or non-ASCII byte, such as an embedded "
+          "newline), which no client can send in the authorization header; "
+          "a token is one word of printable ASCII"));
+    }
+  }
+  return std::string(token);
+}
 
 absl::Status ValidateServerOptions(const ServerOptions& o) {
   if (o.models_dir.empty()) {
@@ -75,6 +199,12 @@ absl::Status ValidateServerOptions(const ServerOptions& o) {
   }
   if (!o.auth_token_file.empty()) {
     RETURN_IF_ERROR(FileReadable(o.auth_token_file, "auth_token_file"));
+    absl::StatusOr<std::string> token = ReadAuthToken(o.auth_token_file);
+    if (absl::IsInvalidArgument(token.status())) return token.status();
+  }
+  if (o.reflection == ReflectionMode::kAuth && o.auth_token_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--reflection=auth needs --auth_token_file (the token it checks)");
   }
   return absl::OkStatus();
 }
@@ -112,13 +242,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   impl->options = options;
   std::string token;
   if (!options.auth_token_file.empty()) {
-    ASSIGN_OR_RETURN(token, common::ReadFile(options.auth_token_file));
-    token = std::string(absl::StripAsciiWhitespace(token));
-    if (token.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--auth_token_file: ", options.auth_token_file, " is empty"));
-    }
+    ASSIGN_OR_RETURN(token, ReadAuthToken(options.auth_token_file));
   }
+  const ReflectionMode reflection = ResolveReflection(options);
   const int threads = common::SetComputeThreads(options.threads);
   impl->cache = std::make_unique<TextCache>(options.cache_size);
   Impl* raw = impl.get();
@@ -148,7 +274,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
       impl->batcher.get(), impl->models.get(), &impl->metrics, token);
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
   if (!options.tls_cert.empty()) {
     ASSIGN_OR_RETURN(std::string cert, common::ReadFile(options.tls_cert));
@@ -165,6 +290,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   builder.AddListeningPort(listen, creds, &impl->port);
   builder.RegisterService(impl->service.get());
   builder.SetMaxReceiveMessageSize(8 << 20);
+  builder.SetOption(
+      std::make_unique<ReflectionOption>(reflection != ReflectionMode::kOff));
+  if (reflection == ReflectionMode::kAuth) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(
+        std::make_unique<ReflectionAuthFactory>("Bearer " + token));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   impl->grpc_server = builder.BuildAndStart();
   if (impl->grpc_server == nullptr || impl->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
@@ -181,6 +315,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
             << " max_queue=" << options.max_queue << " cache_size=" << options.cache_size
             << " reload_interval_s=" << options.reload_interval_s
             << " tls=" << (!options.tls_cert.empty()) << " auth=" << !token.empty()
+            << " reflection=" << ReflectionName(reflection)
             << " metrics_port=" << (impl->http ? impl->http->port() : -1);
   if (absl::Status st = impl->models->Poll(); !st.ok()) {
     LOG(ERROR) << "initial model load failed: " << st;

@@ -19,6 +19,26 @@
 
 namespace server {
 
+// Who may use the gRPC reflection service (grpc.reflection.v1alpha, what
+// grpcurl and grpc_cli list and describe services with).
+enum class ReflectionMode {
+  kDefault,  // kAuth when a token is configured, kOn otherwise
+  kOff,      // not served
+  kOn,       // served to every caller, even when a token is configured
+  kAuth,     // served only to calls with the bearer token; needs a token
+};
+
+// "off", "on", "auth" or "" (kDefault); INVALID_ARGUMENT otherwise.
+absl::StatusOr<ReflectionMode> ParseReflectionMode(const std::string& text);
+
+// The bearer token of `path`: the file's bytes without surrounding ASCII
+// whitespace (so one trailing newline is fine). INVALID_ARGUMENT naming the
+// file when that is empty or holds a byte a client cannot send in the
+// header (a control byte such as an embedded newline, a space, non-ASCII):
+// the same rule as the clients' ReadBearerToken, so every token the server
+// accepts can be sent. NOT_FOUND etc. when the file cannot be read.
+absl::StatusOr<std::string> ReadAuthToken(const std::string& path);
+
 struct ServerOptions {
   std::string models_dir;
   std::string host = "127.0.0.1";
@@ -32,6 +52,7 @@ struct ServerOptions {
   int cache_size = 10000;         // 0: no cache
   std::string tls_cert, tls_key;  // both or neither (PEM files)
   std::string auth_token_file;    // bearer token required when set
+  ReflectionMode reflection = ReflectionMode::kDefault;
   double grace_period_s = 20;
   std::string device = "cpu";
   clip::Precision precision = clip::Precision::kFp32;  // query encoding
@@ -40,7 +61,8 @@ struct ServerOptions {
 };
 
 // INVALID_ARGUMENT naming the option when a value is out of range, a file
-// is missing, or TLS is half-configured.
+// is missing, TLS is half-configured, the token file is unusable (see
+// ReadAuthToken), or reflection is kAuth without a token file.
 absl::Status ValidateServerOptions(const ServerOptions& options);
 
 class Server {

@@ -2,6 +2,9 @@
 // kernel, with small model versions built in the test.
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/codegen/client_unary_call.h>
+#include <grpcpp/impl/codegen/rpc_method.h>
+#include <grpcpp/impl/codegen/sync_stream.h>
 
 #include <atomic>
 #include <filesystem>
@@ -70,6 +73,37 @@ class ServerTest : public ::testing::Test {
     req.set_top_k(top_k);
     req.set_category(category);
     return stub_->Search(&ctx, req, out);
+  }
+  // Asks the reflection service to list the services (a hand-encoded
+  // ServerReflectionRequest{list_services: ""}: field 7, empty string) and
+  // returns the first response's bytes in `response`.
+  grpc::Status ListServices(std::string* response,
+                            const std::vector<std::string>& auth_headers = {}) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    for (const std::string& h : auth_headers) ctx.AddMetadata("authorization", h);
+    const grpc::internal::RpcMethod method(
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        grpc::internal::RpcMethod::BIDI_STREAMING);
+    std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>>
+        stream(grpc::internal::ClientReaderWriterFactory<
+               grpc::ByteBuffer, grpc::ByteBuffer>::Create(channel_.get(),
+                                                           method, &ctx));
+    const std::string request("\x3a\x00", 2);
+    grpc::Slice slice(request);
+    grpc::ByteBuffer out(&slice, 1);
+    stream->Write(out);
+    stream->WritesDone();
+    grpc::ByteBuffer in;
+    if (stream->Read(&in)) {
+      std::vector<grpc::Slice> slices;
+      (void)in.Dump(&slices);
+      response->clear();
+      for (const grpc::Slice& s : slices) {
+        response->append(reinterpret_cast<const char*>(s.begin()), s.size());
+      }
+    }
+    return stream->Finish();
   }
   grpc::health::v1::HealthCheckResponse::ServingStatus Health() {
     auto health = grpc::health::v1::Health::NewStub(channel_);
@@ -247,6 +281,112 @@ TEST_F(ServerTest, BearerTokenIsRequiredWhenConfigured) {
   EXPECT_TRUE(Search(v.texts[0], &resp, 0, retrieval::v1::CATEGORY_UNSPECIFIED, "s3cret").ok());
   // Health needs no token (load balancers and kubelets probe it).
   EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(ServerTest, SeveralAuthorizationHeadersAreRefused) {
+  const std::string models = FreshDir("e2e_auth_several");
+  tests::TestVersionOptions v;
+  v.texts = tests::SampleCaptions(10);
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+  server::ServerOptions o = BaseOptions(models);
+  o.auth_token_file = models + "/../token_several.txt";
+  ASSERT_OK(common::WriteFileAtomically(o.auth_token_file, "s3cret\n"));
+  Start(o);
+  for (const std::vector<std::string>& headers :
+       {std::vector<std::string>{"Bearer s3cret", "Bearer wrong"},
+        std::vector<std::string>{"Bearer s3cret", "Bearer s3cret"},
+        std::vector<std::string>{"Bearer wrong", "Bearer s3cret"}}) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    for (const std::string& h : headers) ctx.AddMetadata("authorization", h);
+    SearchRequest req;
+    req.set_text(v.texts[0]);
+    SearchResponse resp;
+    grpc::Status st = stub_->Search(&ctx, req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << headers[1];
+    EXPECT_THAT(st.error_message(), HasSubstr("2 'authorization'"));
+  }
+}
+
+TEST_F(ServerTest, TokenFilesNoClientCanSendAreRefusedAtStartUp) {
+  const std::string models = FreshDir("e2e_bad_token");
+  server::ServerOptions o = BaseOptions(models);
+  o.auth_token_file = models + "/../token_bad.txt";
+  for (const std::string& contents :
+       {std::string("s3c\nret\n"), std::string("s3c\x1b[2Jret"),
+        std::string("s3c ret"), std::string("s3c\rret\n"),
+        std::string("s3c\0ret", 7), std::string("\n\n")}) {
+    ASSERT_OK(common::WriteFileAtomically(o.auth_token_file, contents));
+    EXPECT_THAT(server::ValidateServerOptions(o),
+                common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                         HasSubstr("token_bad.txt")));
+    EXPECT_THAT(server::Server::Create(o),
+                common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                         HasSubstr("token_bad.txt")));
+  }
+  ASSERT_OK(common::WriteFileAtomically(o.auth_token_file, " s3cret\r\n"));
+  auto token = server::ReadAuthToken(o.auth_token_file);
+  ASSERT_OK(token);
+  EXPECT_EQ(*token, "s3cret");
+}
+
+TEST_F(ServerTest, ReflectionFollowsTheReflectionOption) {
+  const std::string models = FreshDir("e2e_reflection");
+  tests::TestVersionOptions v;
+  v.texts = tests::SampleCaptions(10);
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+  const std::string token_file = models + "/../token_reflection.txt";
+  ASSERT_OK(common::WriteFileAtomically(token_file, "s3cret\n"));
+  std::string listed;
+
+  // No token: reflection is on by default.
+  Start(BaseOptions(models));
+  grpc::Status st = ListServices(&listed);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_THAT(listed, HasSubstr("retrieval.v1.TextImageRetrieval"));
+  server_->Shutdown(std::chrono::milliseconds(0));
+
+  // A token: reflection needs it by default.
+  server::ServerOptions o = BaseOptions(models);
+  o.auth_token_file = token_file;
+  Start(o);
+  st = ListServices(&listed);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
+  st = ListServices(&listed, {"Bearer wrong"});
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
+  st = ListServices(&listed, {"Bearer s3cret", "Bearer s3cret"});
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
+  listed.clear();
+  st = ListServices(&listed, {"Bearer s3cret"});
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_THAT(listed, HasSubstr("retrieval.v1.TextImageRetrieval"));
+  // The service's own calls are unaffected by the reflection guard.
+  SearchResponse resp;
+  EXPECT_TRUE(Search(v.texts[0], &resp, 0, retrieval::v1::CATEGORY_UNSPECIFIED, "s3cret").ok());
+  EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::SERVING);
+  server_->Shutdown(std::chrono::milliseconds(0));
+
+  // on: open to every caller even with a token; off: not served.
+  o.reflection = server::ReflectionMode::kOn;
+  Start(o);
+  st = ListServices(&listed);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  server_->Shutdown(std::chrono::milliseconds(0));
+  o.reflection = server::ReflectionMode::kOff;
+  Start(o);
+  st = ListServices(&listed, {"Bearer s3cret"});
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNIMPLEMENTED) << st.error_message();
+  server_->Shutdown(std::chrono::milliseconds(0));
+
+  // auth needs a token to check.
+  server::ServerOptions no_token = BaseOptions(models);
+  no_token.reflection = server::ReflectionMode::kAuth;
+  EXPECT_THAT(server::ValidateServerOptions(no_token),
+              common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("--reflection")));
+  EXPECT_THAT(server::ParseReflectionMode("yes"),
+              common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("off, on, auth")));
 }
 
 TEST_F(ServerTest, TlsWithACertificateMadeHere) {
