@@ -60,6 +60,10 @@ ABSL_FLAG(std::string, relevance, "exact",
 ABSL_FLAG(bool, label_extra_fields, false,
           "Accept label lines with more than 3 '$' fields and ignore the "
           "extras (e.g. the official baseline's infer.txt). Default: false.");
+ABSL_FLAG(std::string, compare_with, "",
+          "A second submission for the same queries (e.g. from another "
+          "precision or model version): prints the share of top-10 names the "
+          "two have in common.");
 ABSL_FLAG(std::string, write_ground_truth, "",
           "Write the official ground-truth file built from --labels here "
           "(atomically). Requires --labels. Default: none.");
@@ -222,6 +226,13 @@ absl::Status Run() {
       accumulator.ForCategory(eval::Category::kUnspecified);
   if (unknown.num_queries > 0 && unknown.num_queries < overall.num_queries) {
     PrintRow(eval::CategoryName(eval::Category::kUnspecified), unknown);
+  }
+  const std::string compare_path = absl::GetFlag(FLAGS_compare_with);
+  if (!compare_path.empty()) {
+    ASSIGN_OR_RETURN(const eval::Submission other, eval::ReadSubmission(compare_path));
+    ASSIGN_OR_RETURN(double overlap,
+                     eval::TopKOverlap(predictions, other, eval::kOfficialCutoff));
+    std::printf("top-10 overlap with %s: %.4f\n", compare_path.c_str(), overlap);
   }
   std::printf("mAP@10 %.6f\n", overall.map_at_10);
   return absl::OkStatus();

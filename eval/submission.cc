@@ -1,5 +1,6 @@
 #include "eval/submission.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
@@ -223,6 +224,30 @@ absl::Status WriteGroundTruth(const std::string& path,
         absl::StrCat("not writing ", path, ": ", contents.status().message()));
   }
   return common::WriteFileAtomically(path, *contents);
+}
+
+absl::StatusOr<double> TopKOverlap(const Submission& a, const Submission& b,
+                                   int k) {
+  if (a.results.size() != b.results.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the submissions hold ", a.results.size(), " and ", b.results.size(),
+        " results"));
+  }
+  int64_t shared = 0, total = 0;
+  for (size_t i = 0; i < a.results.size(); ++i) {
+    if (a.results[i].text != b.results[i].text) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("results[", i, "] are for different texts"));
+    }
+    const auto& x = a.results[i].image_names;
+    const auto& y = b.results[i].image_names;
+    const size_t kx = std::min<size_t>(k, x.size()), ky = std::min<size_t>(k, y.size());
+    for (size_t r = 0; r < kx; ++r) {
+      ++total;
+      shared += std::find(y.begin(), y.begin() + ky, x[r]) != y.begin() + ky;
+    }
+  }
+  return total == 0 ? 1.0 : static_cast<double>(shared) / total;
 }
 
 }  // namespace eval

@@ -219,5 +219,21 @@ TEST(GroundTruthTest, WriteRejectsWhatTheFormatCannotCarry) {
   EXPECT_EQ(*kept, "old\n");
 }
 
+TEST(SubmissionTest, TopKOverlapCountsSharedNamesPerQuery) {
+  Submission a, b;
+  a.results = {{"q1", {"a", "b", "c"}}, {"q2", {"d", "e"}}};
+  b.results = {{"q1", {"c", "x", "a"}}, {"q2", {"e", "d"}}};
+  auto overlap = TopKOverlap(a, b, 10);
+  ASSERT_TRUE(overlap.ok()) << overlap.status();
+  EXPECT_DOUBLE_EQ(*overlap, 4.0 / 5.0);  // a, c of q1; d, e of q2
+  // Only the first k of each list count.
+  EXPECT_DOUBLE_EQ(*TopKOverlap(a, b, 1), 0.0);
+  EXPECT_DOUBLE_EQ(*TopKOverlap(a, a, 10), 1.0);
+  b.results[1].text = "other";
+  EXPECT_EQ(TopKOverlap(a, b, 10).status().code(), absl::StatusCode::kInvalidArgument);
+  b.results.pop_back();
+  EXPECT_EQ(TopKOverlap(a, b, 10).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace eval

@@ -36,6 +36,14 @@ PY
 [[ -s "$WORK/contact_sheet.png" ]] || fail "no contact sheet"
 [[ -s "$WORK/run/training.png" ]] || fail "no training plot"
 grep -q "submission (test queries):" "$TEST_TMPDIR/run1.out" || fail "no summary"
+# The default precision (auto) is compared against fp32 on the val split.
+line=$(grep '^precision auto' "$TEST_TMPDIR/run1.out") || fail "no precision comparison"
+overlap=$(sed -n 's/.*top-10 overlap //p' <<<"$line")
+map_auto=$(awk '{print $8}' <<<"$line")
+map_fp32=$(awk '{print $10}' <<<"$line" | tr -d ,)
+awk -v o="$overlap" -v a="$map_auto" -v b="$map_fp32" 'BEGIN {
+  d = a - b; if (d < 0) d = -d
+  exit !(o >= 0.98 && d <= 0.005) }' || fail "precision comparison out of bounds: $line"
 
 # A second run reuses what the first built.
 "$PIPELINE" --batch_size=16 --threads=1 >"$TEST_TMPDIR/run2.out" 2>"$TEST_TMPDIR/run2.err" \

@@ -4,7 +4,8 @@
 #   batch client (competition JSON) -> evaluate (mAP@10 on the val split).
 #
 # Usage: tools/demo.sh [--work_dir=DIR] [--data_dir=DIR] [--init_weights=FILE]
-#                      [--vocab=FILE] [--arch=NAME] [--epochs=N] [--fresh]
+#                      [--vocab=FILE] [--arch=NAME] [--epochs=N]
+#                      [--precision=auto|fp32|bf16] [--fresh]
 #                      [-- extra train flags]
 #
 # Defaults: the built-in synthetic traffic dataset (//trainer:datagen) and a
@@ -16,6 +17,9 @@
 # train/images/, val/val_label.txt, val/images/, test/test_text.txt,
 # test/images/). Pretrained weights: --init_weights=ViT-B-16.pt (OpenAI
 # TorchScript, safetensors or Hugging Face) with --vocab=bpe_simple_vocab_16e6.txt.gz.
+# --precision: inference precision of export and server (default auto: bf16
+# on CPUs with AVX512_BF16 or AMX); unless fp32, the val split is scored in
+# fp32 too and the summary compares the two.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -26,6 +30,7 @@ INIT=""
 VOCAB=""
 ARCH=demo
 EPOCHS=""
+PRECISION=auto
 FRESH=0
 EXTRA=()
 while [[ $# -gt 0 ]]; do
@@ -36,9 +41,10 @@ while [[ $# -gt 0 ]]; do
     --vocab=*) VOCAB=${1#*=} ;;
     --arch=*) ARCH=${1#*=} ;;
     --epochs=*) EPOCHS=${1#*=} ;;
+    --precision=*) PRECISION=${1#*=} ;;
     --fresh) FRESH=1 ;;
     --) shift; EXTRA=("$@"); break ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "demo: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -65,5 +71,5 @@ bazel build //trainer:datagen //trainer:train //trainer:export \
 stage_end
 
 BIN="$ROOT/bazel-bin" WORK="$WORK" DATA="$DATA" INIT="$INIT" VOCAB="$VOCAB" \
-  ARCH="$ARCH" EPOCHS="$EPOCHS" STAGE_TIMES="$(printf '%s\n' "${STAGES[@]}")" \
+  ARCH="$ARCH" EPOCHS="$EPOCHS" PRECISION="$PRECISION" STAGE_TIMES="$(printf '%s\n' "${STAGES[@]}")" \
   tools/pipeline.sh "${EXTRA[@]}"

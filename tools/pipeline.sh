@@ -6,7 +6,9 @@
 # Environment: BIN (directory holding trainer/, server/, client/ binaries),
 # WORK (output directory), and optionally DATA, INIT, VOCAB, ARCH, EPOCHS,
 # DATAGEN_ARGS (extra datagen flags), STAGE_TIMES (lines to print first in
-# the summary). Arguments: extra train flags.
+# the summary), PRECISION (inference precision of export and server: auto,
+# the default, fp32 or bf16; unless it is fp32 the val split is also scored
+# in fp32 and the two compared). Arguments: extra train flags.
 set -euo pipefail
 : "${BIN:?BIN must name the directory of the built binaries}"
 : "${WORK:?WORK must name the output directory}"
@@ -14,6 +16,7 @@ DATA=${DATA:-}
 INIT=${INIT:-}
 VOCAB=${VOCAB:-}
 ARCH=${ARCH:-demo}
+PRECISION=${PRECISION:-auto}
 EPOCHS=${EPOCHS:-}
 EXTRA=("$@")
 mkdir -p "$WORK"
@@ -70,8 +73,8 @@ stage_end
 
 # Exports a gallery into a models directory unless a version made from the
 # same weights is there already.
-export_gallery() {  # images_dir models_dir [labels]
-  local images=$1 models=$2 labels=${3:-}
+export_gallery() {  # images_dir models_dir [labels] [precision]
+  local images=$1 models=$2 labels=${3:-} precision=${4:-$PRECISION}
   local sha; sha=$(sha256sum "$RUN/model.safetensors" | cut -d' ' -f1)
   if grep -qs "\"weights_sha256\": \"$sha\"" "$models"/*/manifest.json; then
     echo "reusing $models" >&2
@@ -79,7 +82,7 @@ export_gallery() {  # images_dir models_dir [labels]
   fi
   "$BIN/trainer/export" --weights="$RUN/model.safetensors" --images="$images" \
     ${labels:+--labels="$labels"} --models_dir="$models" --resize_mode="$RESIZE" \
-    --model_name=traffic-clip 2>&1 | tee -a "$WORK/export.log" >&2
+    --model_name=traffic-clip --precision="$precision" 2>&1 | tee -a "$WORK/export.log" >&2
 }
 
 stage_start "export test gallery"
@@ -90,9 +93,9 @@ stage_start "export val gallery"
 export_gallery "$DATA/val/images" "$WORK/models/val" "$DATA/val/val_label.txt"
 stage_end
 
-start_server() {  # models_dir
+start_server() {  # models_dir [precision]
   "$BIN/server/retrieval_server" --models_dir="$1" --port=0 --metrics_port=-1 \
-    --reload_interval_s=0 >"$WORK/server.out" 2>>"$WORK/server.log" &
+    --reload_interval_s=0 --precision="${2:-$PRECISION}" >"$WORK/server.out" 2>>"$WORK/server.log" &
   SERVER_PID=$!
   for _ in $(seq 1 600); do
     if grep -q '^listening on ' "$WORK/server.out"; then
@@ -135,10 +138,28 @@ stop_server
 stage_end
 
 MAP=$(tail -1 "$WORK/val_eval.txt" | awk '{print $2}')
+PRECISION_LINE=""
+if [[ "$PRECISION" != fp32 ]]; then
+  stage_start "fp32 comparison (val split)"
+  export_gallery "$DATA/val/images" "$WORK/models/val-fp32" "$DATA/val/val_label.txt" fp32
+  start_server "$WORK/models/val-fp32" fp32
+  "$BIN/client/batch_client" --server="$ADDR" --queries="$WORK/val_queries.txt" \
+    --output="$WORK/val_predictions_fp32.json" --progress=none
+  stop_server
+  "$BIN/client/evaluate" --predictions="$WORK/val_predictions_fp32.json" \
+    --ground_truth="$WORK/val_gt.txt" --labels="$DATA/val/val_label.txt" \
+    --compare_with="$WORK/val_predictions.json" >"$WORK/val_eval_fp32.txt"
+  stage_end
+  MAP32=$(tail -1 "$WORK/val_eval_fp32.txt" | awk '{print $2}')
+  OVERLAP=$(sed -n 's/^top-10 overlap with .*: //p' "$WORK/val_eval_fp32.txt")
+  USED=$(grep -o 'queries: cpu, precision [a-z0-9]*' "$WORK/server.log" | head -1 | awk '{print $4}')
+  PRECISION_LINE="precision $PRECISION (${USED:-?}) vs fp32: val mAP@10 $MAP vs $MAP32, top-10 overlap $OVERLAP"
+fi
 echo
 echo "==================== summary ===================="
 printf '%s\n' "${STAGES[@]}"
 echo "val mAP@10 (competition formula, via the server): $MAP"
+[[ -n "$PRECISION_LINE" ]] && echo "$PRECISION_LINE"
 echo "submission (test queries):  $WORK/submission.json"
 echo "training plot:              $RUN/training.png"
 echo "training metrics:           $RUN/metrics_epochs.csv"

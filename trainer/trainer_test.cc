@@ -109,6 +109,43 @@ TEST_F(TrainerTest, ResumedRunReachesTheSameWeights) {
   EXPECT_EQ(lines, 1 + 12);
 }
 
+// bf16 mixed precision: the same run stays close to float32 (same data,
+// same seed), weights stay float32 and move, and fp16 is refused.
+TEST_F(TrainerTest, Bf16MixedPrecisionTracksFloat32Training) {
+  TrainerOptions fp32 = Options("train_amp_fp32");
+  fp32.epochs = 1;
+  std::vector<double> fp32_losses, bf16_losses;
+  TrainerCallbacks cb32;
+  cb32.on_step = [&](const StepStats& s) { fp32_losses.push_back(s.loss); };
+  ASSERT_OK(Train(fp32, DistributedConfig(), cb32));
+  TrainerOptions bf16 = Options("train_amp_bf16");
+  bf16.epochs = 1;
+  bf16.mixed_precision = clip::Precision::kBf16;
+  TrainerCallbacks cb16;
+  cb16.on_step = [&](const StepStats& s) { bf16_losses.push_back(s.loss); };
+  ASSERT_OK(Train(bf16, DistributedConfig(), cb16));
+  ASSERT_EQ(bf16_losses.size(), fp32_losses.size());
+  for (size_t i = 0; i < bf16_losses.size(); ++i) {
+    EXPECT_TRUE(std::isfinite(bf16_losses[i]));
+    EXPECT_NEAR(bf16_losses[i], fp32_losses[i], 0.05 * fp32_losses[i]) << "step " << i + 1;
+  }
+  const std::string name = "transformer.resblocks.1.mlp.c_fc.weight";
+  std::vector<float> a = Weights(fp32.output_dir + "/model-last.safetensors", name);
+  std::vector<float> b = Weights(bf16.output_dir + "/model-last.safetensors", name);
+  ASSERT_EQ(a.size(), b.size());
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff += (a[i] - b[i]) * double(a[i] - b[i]);
+    norm += a[i] * double(a[i]);
+  }
+  EXPECT_GT(diff, 0.0);                  // bf16 products did run
+  EXPECT_LT(std::sqrt(diff / norm), 0.05);  // and the update is the same one
+  TrainerOptions half = Options("train_amp_fp16");
+  half.mixed_precision = clip::Precision::kFp16;
+  EXPECT_THAT(Train(half, DistributedConfig()),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("fp16")));
+}
+
 TEST_F(TrainerTest, BadInputsAreNamed) {
   TrainerOptions o = Options("train_bad");
   o.train_labels = *data_ + "/nope.txt";
