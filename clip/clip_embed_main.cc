@@ -34,6 +34,9 @@ ABSL_FLAG(std::string, resize_mode, "center_crop",
           "center_crop (OpenAI), pad (letterbox) or squash.");
 ABSL_FLAG(int, batch_size, 32, "Rows per forward pass.");
 ABSL_FLAG(int, threads, 0, "Compute threads; 0 = all cores.");
+ABSL_FLAG(std::string, precision, "fp32",
+          "Inference precision: fp32 (default: the reference numerics), bf16, "
+          "or auto (bf16 on CPUs with AVX512_BF16 or AMX, else fp32).");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -53,6 +56,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.resize_mode = *mode;
+  auto precision = clip::ParsePrecision(absl::GetFlag(FLAGS_precision));
+  if (!precision.ok()) {
+    std::cerr << "clip_embed: --precision: " << precision.status() << "\n";
+    return 2;
+  }
+  options.precision = *precision;
   absl::Status st = clip::RunEmbedTool(options);
   if (!st.ok()) {
     std::cerr << "clip_embed: " << st << "\n";

@@ -95,6 +95,7 @@ absl::Status RunEmbedTool(const EmbedToolOptions& options) {
   }
   EncoderOptions enc;
   enc.max_batch_size = options.batch_size;
+  enc.precision = options.precision;
   ASSIGN_OR_RETURN(
       auto encoder,
       ClipEncoder::Load(options.weights,

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "clip/image_preprocess.h"
+#include "clip/precision.h"
 
 namespace clip {
 
@@ -20,6 +21,7 @@ struct EmbedToolOptions {
   std::string output;   // .safetensors
   ResizeMode resize_mode = ResizeMode::kCenterCrop;
   int batch_size = 32;
+  Precision precision = Precision::kFp32;  // clip/precision.h
 };
 
 // Reads texts: one JSON string per line for .jsonl (INVALID_ARGUMENT with
