@@ -1,5 +1,6 @@
 #include "clip/encoder.h"
 
+#include <glog/logging.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -15,7 +16,6 @@
 #include "clip/model.h"
 #include "clip/weights.h"
 #include "common/status_macros.h"
-#include <glog/logging.h>
 
 namespace clip {
 namespace fs = std::filesystem;

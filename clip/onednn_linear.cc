@@ -98,8 +98,7 @@ struct OneDnnLinear::Impl {
     kernel->scratchpad = pd.scratchpad_desc();
     kernel->name = pd.impl_info_str();
     absl::MutexLock lock(&mu);
-    auto [it, inserted] = kernels.emplace(key, std::move(kernel));
-    return it->second;
+    return kernels.emplace(key, std::move(kernel)).first->second;
   }
 };
 
