@@ -14,6 +14,7 @@ set -euo pipefail
 RUNTIME_PACKAGES=(
   libtorch1.13            # LibTorch (CPU, OpenMP, c10d/Gloo)
   libdnnl2                # oneDNN 2.6, called directly for packed GEMMs
+  libcpp-httplib0.11      # HTTP endpoints of the server (metrics)
   libopenblas0-openmp     # fast BLAS for LibTorch and FAISS (reference BLAS is ~50x slower)
   libtcmalloc-minimal4    # allocator linked into every binary that runs a model
   libgrpc++1.51
@@ -35,6 +36,7 @@ BUILD_PACKAGES=(
   g++
   libtorch-dev
   libdnnl-dev             # oneDNN headers (the library itself comes with LibTorch)
+  libcpp-httplib-dev
   libgloo-dev             # c10d ProcessGroupGloo headers
   libfaiss-dev
   libopenblas-openmp-dev

@@ -43,6 +43,9 @@ ABSL_FLAG(int, batch_timeout_us, 2000,
 ABSL_FLAG(int, max_queue, 1024,
           "Most texts waiting; beyond it calls fail at once with "
           "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, max_queue_per_connection, 0,
+          "Most texts waiting for one client connection, so that one client "
+          "cannot fill the queue for the others; 0 = half of --max_queue.");
 ABSL_FLAG(int, threads, 0, "Model compute threads; 0 = all cores.");
 ABSL_FLAG(double, reload_interval_s, 30,
           "Seconds between checks for a newer version; 0 = never reload.");
@@ -92,6 +95,7 @@ int main(int argc, char** argv) {
   o.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
   o.batch_timeout_us = absl::GetFlag(FLAGS_batch_timeout_us);
   o.max_queue = absl::GetFlag(FLAGS_max_queue);
+  o.max_queue_per_connection = absl::GetFlag(FLAGS_max_queue_per_connection);
   o.threads = absl::GetFlag(FLAGS_threads);
   o.reload_interval_s = absl::GetFlag(FLAGS_reload_interval_s);
   o.cache_size = absl::GetFlag(FLAGS_cache_size);

@@ -8,10 +8,12 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace server {
 
@@ -55,10 +57,11 @@ class Metrics {
   uint64_t RequestCount(const std::string& method, const std::string& code) const;
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::pair<std::string, std::string>, uint64_t> requests_;
-  std::map<std::string, Histogram> latency_;
-  Histogram batch_sizes_;
+  mutable absl::Mutex mu_;
+  std::map<std::pair<std::string, std::string>, uint64_t> requests_
+      ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Histogram> latency_ ABSL_GUARDED_BY(mu_);
+  Histogram batch_sizes_ ABSL_GUARDED_BY(mu_);
   std::atomic<int64_t> queue_depth_{0};
   std::atomic<uint64_t> cache_hits_{0}, cache_misses_{0};
   std::atomic<int64_t> version_{0}, gallery_size_{0};

@@ -5,6 +5,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/http_server.h"
@@ -41,7 +46,8 @@ TEST(MetricsTest, RendersCountersAndCumulativeHistograms) {
   EXPECT_EQ(m.RequestCount("Search", "OK"), 2u);
 }
 
-std::string Fetch(int port, const std::string& path) {
+// A connected socket to 127.0.0.1:port, or -1.
+int Connect(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -49,8 +55,17 @@ std::string Fetch(int port, const std::string& path) {
   inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     close(fd);
-    return "";
+    return -1;
   }
+  return fd;
+}
+
+// The whole response to one request, or "" when none came within 5 s.
+std::string Fetch(int port, const std::string& path) {
+  int fd = Connect(port);
+  if (fd < 0) return "";
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   std::string req = "GET " + path + " HTTP/1.0\r\n\r\n";
   send(fd, req.data(), req.size(), 0);
   std::string out;
@@ -70,6 +85,46 @@ TEST(MetricsHttpServerTest, ServesMetricsAnd404) {
   EXPECT_THAT(ok, HasSubstr("text/plain; version=0.0.4"));
   EXPECT_THAT(ok, ::testing::EndsWith("\r\n\r\nx 1\n"));
   EXPECT_THAT(Fetch((*srv)->port(), "/other"), HasSubstr("404"));
+}
+
+TEST(MetricsHttpServerTest, SlowAndIdleClientsDoNotDelayAScrape) {
+  auto srv = MetricsHttpServer::Start("127.0.0.1", 0, [] { return std::string("x 1\n"); });
+  ASSERT_TRUE(srv.ok()) << srv.status();
+  const int port = (*srv)->port();
+  // Five connections that send nothing, and one that drips a request a
+  // byte at a time for as long as the test runs.
+  std::vector<int> idle;
+  for (int i = 0; i < 5; ++i) {
+    idle.push_back(Connect(port));
+    ASSERT_GE(idle.back(), 0);
+  }
+  std::atomic<bool> stop{false};
+  std::thread dripper([&] {
+    const int fd = Connect(port);
+    const std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n";
+    for (size_t i = 0; !stop.load(); i = (i + 1) % request.size()) {
+      if (send(fd, &request[i], 1, MSG_NOSIGNAL) != 1) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    close(fd);
+  });
+  // Each scrape is answered while they hold their connections (Fetch gives
+  // up after 5 s without an answer).
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_THAT(Fetch(port, "/metrics"), ::testing::EndsWith("\r\n\r\nx 1\n")) << i;
+  }
+  stop = true;
+  dripper.join();
+  for (int fd : idle) close(fd);
+  (*srv)->Stop();
+}
+
+TEST(MetricsHttpServerTest, APortInUseIsUnavailable) {
+  auto first = MetricsHttpServer::Start("127.0.0.1", 0, [] { return std::string(); });
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second =
+      MetricsHttpServer::Start("127.0.0.1", (*first)->port(), [] { return std::string(); });
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

@@ -2,9 +2,10 @@
 
 #include <glog/logging.h>
 
-#include <chrono>
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/status_macros.h"
 
 namespace server {
@@ -15,8 +16,14 @@ ModelManager::ModelManager(Options options, LoadCallback on_load)
 ModelManager::~ModelManager() { Stop(); }
 
 std::shared_ptr<const ServedModel> ModelManager::Current() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return current_;
+}
+
+int ModelManager::failures(int64_t version) const {
+  absl::MutexLock lock(&mu_);
+  auto it = failed_.find(version);
+  return it == failed_.end() ? 0 : it->second.attempts;
 }
 
 absl::StatusOr<std::shared_ptr<ServedModel>> ModelManager::Load(int64_t version) {
@@ -48,27 +55,49 @@ absl::StatusOr<std::shared_ptr<ServedModel>> ModelManager::Load(int64_t version)
 }
 
 absl::Status ModelManager::Poll() {
+  absl::MutexLock poll_lock(&poll_mu_);
   auto versions = gallery::ListVersions(options_.models_dir);
   if (!versions.ok()) return versions.status();
   std::shared_ptr<const ServedModel> current = Current();
   const int64_t current_version = current ? current->version : 0;
-  // Newest first; skip versions that failed before.
+  const auto now = Clock::now();
+  // Newest first; skip versions waiting out a retry backoff.
   for (auto it = versions->rbegin(); it != versions->rend(); ++it) {
-    if (*it <= current_version) return absl::OkStatus();
-    if (failed_.count(*it)) continue;
-    auto loaded = Load(*it);
+    const int64_t version = *it;
+    if (version <= current_version) return absl::OkStatus();
+    {
+      absl::MutexLock lock(&mu_);
+      auto f = failed_.find(version);
+      if (f != failed_.end() && now < f->second.retry_at) continue;
+    }
+    auto loaded = Load(version);
     if (!loaded.ok()) {
-      failed_.insert(*it);
-      LOG(ERROR) << "model version " << *it << " in " << options_.models_dir
-                 << " not loaded: " << loaded.status()
+      std::chrono::milliseconds backoff;
+      int attempts;
+      {
+        absl::MutexLock lock(&mu_);
+        Failure& f = failed_[version];
+        attempts = ++f.attempts;
+        backoff = options_.retry_initial;
+        for (int i = 1; i < attempts && backoff < options_.retry_max; ++i) {
+          backoff *= 2;
+        }
+        backoff = std::min(backoff, options_.retry_max);
+        f.retry_at = Clock::now() + backoff;
+      }
+      LOG(ERROR) << "model version " << version << " in " << options_.models_dir
+                 << " not loaded (attempt " << attempts
+                 << "): " << loaded.status() << "; retrying in "
+                 << absl::FormatDuration(absl::FromChrono(backoff))
                  << (current ? absl::StrCat("; still serving version ", current_version)
                              : std::string("; no version served yet"));
       if (on_load_) on_load_(nullptr, loaded.status());
       return loaded.status();
     }
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       current_ = *loaded;
+      failed_.erase(version);
     }
     LOG(INFO) << "serving model version " << (*loaded)->version << " ("
               << (*loaded)->manifest.architecture_description << ", "
@@ -85,24 +114,23 @@ absl::Status ModelManager::Poll() {
 void ModelManager::StartPolling(double interval_s) {
   if (interval_s <= 0 || poller_.joinable()) return;
   poller_ = std::thread([this, interval_s] {
-    std::unique_lock<std::mutex> lock(poll_mu_);
-    while (!stop_) {
-      poll_cv_.wait_for(lock, std::chrono::duration<double>(interval_s),
-                        [&] { return stop_; });
-      if (stop_) break;
-      lock.unlock();
+    const absl::Duration interval = absl::Seconds(interval_s);
+    while (true) {
+      {
+        absl::MutexLock lock(&stop_mu_);
+        stop_mu_.AwaitWithTimeout(absl::Condition(&stop_), interval);
+        if (stop_) return;
+      }
       (void)Poll();
-      lock.lock();
     }
   });
 }
 
 void ModelManager::Stop() {
   {
-    std::lock_guard<std::mutex> lock(poll_mu_);
+    absl::MutexLock lock(&stop_mu_);
     stop_ = true;
   }
-  poll_cv_.notify_all();
   if (poller_.joinable()) poller_.join();
 }
 

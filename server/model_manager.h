@@ -5,25 +5,27 @@
 // encoder checked against the index (embedding size) before it becomes
 // current; the swap is one pointer exchange, so requests holding the old
 // version finish on it and the next ones see the new one. A version that
-// fails to load is logged and remembered (not retried) and the current one
-// keeps serving.
+// fails to load is logged and the current one keeps serving; the failed
+// version is tried again after a backoff (doubling from retry_initial up to
+// retry_max), since a failure may be transient (a read error, a copy still
+// being written by hand) or fixed in place by an operator.
 //
-// Thread safety: Current() may be called from any thread; Poll() from one
-// thread at a time (the reload thread).
+// Thread safety: every method may be called from any thread. Polls are
+// serialised: one version is loaded at a time.
 #ifndef SERVER_MODEL_MANAGER_H_
 #define SERVER_MODEL_MANAGER_H_
 
-#include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "clip/encoder.h"
 #include "index/model_version.h"
 
@@ -40,6 +42,7 @@ struct ServedModel {
 
 class ModelManager {
  public:
+  using Clock = std::chrono::steady_clock;
   struct Options {
     std::string models_dir;
     std::string device = "cpu";
@@ -47,8 +50,12 @@ class ModelManager {
     clip::Precision precision = clip::Precision::kFp32;
     int max_batch_size = 64;
     bool gpu_index = false;
+    // Backoff before a version that failed to load is tried again.
+    std::chrono::milliseconds retry_initial{30'000};
+    std::chrono::milliseconds retry_max{15 * 60'000};
   };
-  // Called after each successful swap (new version) and each failed load.
+  // Called on the polling thread after each successful swap (new version)
+  // and each failed load; it may call Current(), not Poll().
   using LoadCallback =
       std::function<void(const ServedModel* loaded, const absl::Status& error)>;
 
@@ -58,26 +65,39 @@ class ModelManager {
   // The version being served; null until one is loaded.
   std::shared_ptr<const ServedModel> Current() const;
 
-  // Loads the newest version if it is newer than the current one and has not
-  // failed before. Returns the load error, OK when nothing changed or the
-  // swap succeeded.
+  // Loads the newest version that is newer than the current one and not
+  // waiting out a retry backoff (newest first; a failed one is skipped in
+  // favour of the next older). Returns the load error, OK when nothing
+  // changed or the swap succeeded.
   absl::Status Poll();
 
   // Polls every `interval_s` seconds on a background thread until Stop().
   void StartPolling(double interval_s);
   void Stop();
 
+  // Failed loads of `version` so far (0 once it loaded).
+  int failures(int64_t version) const;
+
  private:
+  struct Failure {
+    int attempts = 0;
+    Clock::time_point retry_at;
+  };
   absl::StatusOr<std::shared_ptr<ServedModel>> Load(int64_t version);
 
-  Options options_;
-  LoadCallback on_load_;
-  mutable std::mutex mu_;
-  std::shared_ptr<const ServedModel> current_;
-  std::set<int64_t> failed_;
-  std::mutex poll_mu_;
-  std::condition_variable poll_cv_;
-  bool stop_ = false;
+  const Options options_;
+  const LoadCallback on_load_;
+
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const ServedModel> current_ ABSL_GUARDED_BY(mu_);
+
+  // Held for a whole Poll(), so that the poller and ReloadNow() never load
+  // at the same time. Acquired before mu_.
+  absl::Mutex poll_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::map<int64_t, Failure> failed_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex stop_mu_;
+  bool stop_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::thread poller_;
 };
 

@@ -3,8 +3,11 @@
 #include <glog/logging.h>
 #include <openssl/crypto.h>
 
+#include <atomic>
 #include <chrono>
 #include <iterator>
+#include <memory>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "server/request_validation.h"
@@ -45,7 +48,67 @@ retrieval::v1::Category ToProto(gallery::Category c) {
   }
 }
 
+void FillResponse(const BatchResult& result, size_t i,
+                  retrieval::v1::SearchResponse* out) {
+  out->set_model_version(result.model->version);
+  for (const gallery::Hit& h : result.results[i].hits) {
+    auto* hit = out->add_hits();
+    hit->set_image_name(result.model->index->names()[h.row]);
+    hit->set_score(h.score);
+    hit->set_category(ToProto(result.model->index->category(h.row)));
+  }
+}
+
+// Parses the request bytes; INVALID_ARGUMENT naming the message type when
+// they are not one.
+template <typename Message>
+absl::Status ParseRequest(const grpc::ByteBuffer& bytes, Message* out) {
+  grpc::ByteBuffer copy(bytes);  // parsing consumes the buffer
+  grpc::Status st = grpc::SerializationTraits<Message>::Deserialize(&copy, out);
+  if (st.ok()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the request bytes (", bytes.Length(), ") do not parse as ",
+      Message::descriptor()->full_name()));
+}
+
 }  // namespace
+
+// One call: answers it once, records its metrics, and tells the batcher when
+// the client cancels. Deletes itself when gRPC is done with the call.
+class RetrievalService::Call final : public grpc::ServerUnaryReactor {
+ public:
+  Call(Metrics* metrics, const char* method, grpc::ByteBuffer* response)
+      : metrics_(metrics), method_(method), response_(response) {}
+
+  std::shared_ptr<const std::atomic<bool>> cancelled() const { return cancelled_; }
+
+  // Finishes the call with `status`, sending `message` when OK.
+  template <typename Message>
+  void Reply(const absl::Status& status, const Message& message) {
+    grpc::Status g = ToGrpcStatus(status);
+    if (g.ok()) {
+      bool own_buffer = false;
+      g = grpc::SerializationTraits<Message>::Serialize(message, response_,
+                                                        &own_buffer);
+    }
+    metrics_->RecordRequest(
+        method_, CodeName(g.error_code()),
+        std::chrono::duration<double>(Clock::now() - start_).count());
+    if (!g.ok()) VLOG(1) << method_ << " failed: " << status;
+    Finish(g);
+  }
+
+  void OnCancel() override { cancelled_->store(true); }
+  void OnDone() override { delete this; }
+
+ private:
+  Metrics* const metrics_;
+  const char* const method_;
+  grpc::ByteBuffer* const response_;
+  const Clock::time_point start_ = Clock::now();
+  const std::shared_ptr<std::atomic<bool>> cancelled_ =
+      std::make_shared<std::atomic<bool>>(false);
+};
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -82,24 +145,15 @@ absl::Status CheckAuthorization(
   return absl::UnauthenticatedError("invalid bearer token");
 }
 
-absl::Status RetrievalService::Authenticate(const grpc::ServerContext& context) const {
+absl::Status RetrievalService::Authenticate(
+    const grpc::ServerContextBase& context) const {
   return CheckAuthorization(context.client_metadata(), auth_header_);
 }
 
-grpc::Status RetrievalService::Finish(const char* method, absl::Status status,
-                                      Clock::time_point start) {
-  grpc::Status g = ToGrpcStatus(status);
-  metrics_->RecordRequest(
-      method, CodeName(g.error_code()),
-      std::chrono::duration<double>(Clock::now() - start).count());
-  if (!status.ok()) VLOG(1) << method << " failed: " << status;
-  return g;
-}
-
-absl::Status RetrievalService::RunSearch(
-    grpc::ServerContext* context,
-    const std::vector<const retrieval::v1::SearchRequest*>& requests, bool batch,
-    std::vector<retrieval::v1::SearchResponse*>& out) {
+void RetrievalService::StartSearch(
+    grpc::CallbackServerContext* context, Call* call,
+    std::vector<const retrieval::v1::SearchRequest*> requests, bool batch,
+    std::function<void(absl::Status, const BatchResult*)> finish) {
   std::vector<Query> queries(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) {
     const std::string prefix = batch ? absl::StrCat("requests[", i, "].") : "";
@@ -107,7 +161,10 @@ absl::Status RetrievalService::RunSearch(
     absl::Status st = ValidateText(r.text(), prefix + "text");
     if (st.ok()) st = ValidateTopK(r.top_k(), prefix + "top_k", &queries[i].top_k);
     if (st.ok()) st = ValidateCategory(r.category(), prefix + "category");
-    if (!st.ok()) return st;
+    if (!st.ok()) {
+      finish(st, nullptr);
+      return;
+    }
     queries[i].text = r.text();
     queries[i].category = r.category() == retrieval::v1::CATEGORY_PEDESTRIAN
                               ? gallery::Category::kPedestrian
@@ -115,83 +172,102 @@ absl::Status RetrievalService::RunSearch(
                               ? gallery::Category::kVehicle
                               : gallery::Category::kUnspecified;
   }
-  if (queries.empty()) return absl::OkStatus();
+  if (queries.empty()) {
+    finish(absl::OkStatus(), nullptr);
+    return;
+  }
   // The client's deadline, mapped onto the steady clock.
   auto deadline = Clock::now() + std::chrono::hours(1);
-  const auto remaining = context->deadline() - std::chrono::system_clock::now();
   if (context->deadline() != std::chrono::system_clock::time_point::max()) {
-    deadline = Clock::now() +
-               std::chrono::duration_cast<Clock::duration>(remaining);
+    deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                  context->deadline() -
+                                  std::chrono::system_clock::now());
   }
-  auto result = batcher_->Run(std::move(queries), deadline);
-  if (!result.ok()) return result.status();
-  for (size_t i = 0; i < out.size(); ++i) {
-    out[i]->set_model_version(result->model->version);
-    for (const gallery::Hit& h : result->results[i].hits) {
-      auto* hit = out[i]->add_hits();
-      hit->set_image_name(result->model->index->names()[h.row]);
-      hit->set_score(h.score);
-      hit->set_category(ToProto(result->model->index->category(h.row)));
-    }
-  }
-  return absl::OkStatus();
+  batcher_->Submit(
+      std::move(queries), deadline,
+      [finish = std::move(finish)](absl::StatusOr<BatchResult> result) {
+        finish(result.status(), result.ok() ? &*result : nullptr);
+      },
+      CallInfo{context->peer(), call->cancelled()});
 }
 
-grpc::Status RetrievalService::Search(grpc::ServerContext* context,
-                                      const retrieval::v1::SearchRequest* request,
-                                      retrieval::v1::SearchResponse* response) {
-  const auto start = Clock::now();
+grpc::ServerUnaryReactor* RetrievalService::Search(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  auto* call = new Call(metrics_, "Search", response);
+  retrieval::v1::SearchRequest parsed;
   absl::Status st = Authenticate(*context);
-  if (st.ok()) {
-    std::vector<const retrieval::v1::SearchRequest*> in = {request};
-    std::vector<retrieval::v1::SearchResponse*> out = {response};
-    st = RunSearch(context, in, /*batch=*/false, out);
+  if (st.ok()) st = ParseRequest(*request, &parsed);
+  if (!st.ok()) {
+    call->Reply(st, retrieval::v1::SearchResponse());
+    return call;
   }
-  return Finish("Search", st, start);
+  StartSearch(context, call, {&parsed}, /*batch=*/false,
+              [call](absl::Status st, const BatchResult* result) {
+                retrieval::v1::SearchResponse out;
+                if (st.ok()) FillResponse(*result, 0, &out);
+                call->Reply(st, out);
+              });
+  return call;
 }
 
-grpc::Status RetrievalService::BatchSearch(
-    grpc::ServerContext* context, const retrieval::v1::BatchSearchRequest* request,
-    retrieval::v1::BatchSearchResponse* response) {
-  const auto start = Clock::now();
+grpc::ServerUnaryReactor* RetrievalService::BatchSearch(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  auto* call = new Call(metrics_, "BatchSearch", response);
+  retrieval::v1::BatchSearchRequest parsed;
   absl::Status st = Authenticate(*context);
-  if (st.ok()) st = ValidateBatchSize(request->requests_size());
-  if (st.ok()) {
-    std::vector<const retrieval::v1::SearchRequest*> in;
-    std::vector<retrieval::v1::SearchResponse*> out;
-    for (const auto& r : request->requests()) {
-      in.push_back(&r);
-      out.push_back(response->add_responses());
-    }
-    st = RunSearch(context, in, /*batch=*/true, out);
-    if (!st.ok()) response->Clear();
+  if (st.ok()) st = ParseRequest(*request, &parsed);
+  if (st.ok()) st = ValidateBatchSize(parsed.requests_size());
+  if (!st.ok()) {
+    call->Reply(st, retrieval::v1::BatchSearchResponse());
+    return call;
   }
-  return Finish("BatchSearch", st, start);
+  std::vector<const retrieval::v1::SearchRequest*> in;
+  for (const auto& r : parsed.requests()) in.push_back(&r);
+  const size_t n = in.size();
+  StartSearch(context, call, std::move(in), /*batch=*/true,
+              [call, n](absl::Status st, const BatchResult* result) {
+                retrieval::v1::BatchSearchResponse out;
+                if (st.ok()) {
+                  for (size_t i = 0; i < n; ++i) {
+                    FillResponse(*result, i, out.add_responses());
+                  }
+                }
+                call->Reply(st, out);
+              });
+  return call;
 }
 
-grpc::Status RetrievalService::GetModelInfo(
-    grpc::ServerContext* context, const retrieval::v1::GetModelInfoRequest*,
-    retrieval::v1::GetModelInfoResponse* response) {
-  const auto start = Clock::now();
+grpc::ServerUnaryReactor* RetrievalService::GetModelInfo(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  auto* call = new Call(metrics_, "GetModelInfo", response);
+  retrieval::v1::GetModelInfoRequest parsed;
+  retrieval::v1::GetModelInfoResponse out;
   absl::Status st = Authenticate(*context);
+  if (st.ok()) st = ParseRequest(*request, &parsed);
   if (st.ok()) {
     auto model = models_->Current();
     if (model == nullptr) {
       st = absl::UnavailableError("no model version is loaded yet");
     } else {
-      response->set_model_version(model->version);
-      response->set_model_name(model->model_name);
-      response->set_architecture(model->manifest.architecture_description);
-      response->set_embedding_dim(static_cast<int32_t>(model->index->dim()));
-      response->set_num_images(model->index->size());
-      response->set_index_type(model->manifest.index_type);
-      response->set_metric(model->manifest.metric);
-      response->set_created_at(model->manifest.created_at);
-      response->set_num_pedestrian_images(model->index->CountOf(gallery::Category::kPedestrian));
-      response->set_num_vehicle_images(model->index->CountOf(gallery::Category::kVehicle));
+      out.set_model_version(model->version);
+      out.set_model_name(model->model_name);
+      out.set_architecture(model->manifest.architecture_description);
+      out.set_embedding_dim(static_cast<int32_t>(model->index->dim()));
+      out.set_num_images(model->index->size());
+      out.set_index_type(model->manifest.index_type);
+      out.set_metric(model->manifest.metric);
+      out.set_created_at(model->manifest.created_at);
+      out.set_num_pedestrian_images(
+          model->index->CountOf(gallery::Category::kPedestrian));
+      out.set_num_vehicle_images(
+          model->index->CountOf(gallery::Category::kVehicle));
     }
   }
-  return Finish("GetModelInfo", st, start);
+  call->Reply(st, out);
+  return call;
 }
 
 }  // namespace server

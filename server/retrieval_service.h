@@ -1,9 +1,17 @@
-// The retrieval.v1.TextImageRetrieval gRPC service: validates requests,
-// checks the bearer token, and hands the texts to the Batcher. Handlers stay
-// thin: every error is an absl::Status converted once with ToGrpcStatus.
+// The retrieval.v1.TextImageRetrieval gRPC service on gRPC's callback API:
+// checks the bearer token, parses and validates requests, and hands the
+// texts to the Batcher; no thread waits while a call is queued. The methods
+// take the request bytes themselves, so bytes that do not parse as the
+// request message are INVALID_ARGUMENT (gRPC's own parser answers INTERNAL
+// with no message). A cancelled call is marked for the batcher, which drops
+// its queued work. Every error is an absl::Status converted once with
+// ToGrpcStatus.
 #ifndef SERVER_RETRIEVAL_SERVICE_H_
 #define SERVER_RETRIEVAL_SERVICE_H_
 
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
 #include <map>
 #include <string>
 
@@ -29,8 +37,13 @@ absl::Status CheckAuthorization(
     const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
     const std::string& expected_header);
 
-class RetrievalService final
-    : public retrieval::v1::TextImageRetrieval::Service {
+using RetrievalServiceBase =
+    retrieval::v1::TextImageRetrieval::WithRawCallbackMethod_Search<
+        retrieval::v1::TextImageRetrieval::WithRawCallbackMethod_BatchSearch<
+            retrieval::v1::TextImageRetrieval::WithRawCallbackMethod_GetModelInfo<
+                retrieval::v1::TextImageRetrieval::Service>>>;
+
+class RetrievalService final : public RetrievalServiceBase {
  public:
   // `auth_token` empty: no authentication; otherwise every call must send
   // the header "authorization: Bearer <auth_token>" exactly once (see
@@ -38,23 +51,25 @@ class RetrievalService final
   RetrievalService(Batcher* batcher, ModelManager* models, Metrics* metrics,
                    std::string auth_token);
 
-  grpc::Status Search(grpc::ServerContext* context,
-                      const retrieval::v1::SearchRequest* request,
-                      retrieval::v1::SearchResponse* response) override;
-  grpc::Status BatchSearch(grpc::ServerContext* context,
-                           const retrieval::v1::BatchSearchRequest* request,
-                           retrieval::v1::BatchSearchResponse* response) override;
-  grpc::Status GetModelInfo(grpc::ServerContext* context,
-                            const retrieval::v1::GetModelInfoRequest* request,
-                            retrieval::v1::GetModelInfoResponse* response) override;
+  grpc::ServerUnaryReactor* Search(grpc::CallbackServerContext* context,
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* BatchSearch(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
 
  private:
-  absl::Status Authenticate(const grpc::ServerContext& context) const;
-  absl::Status RunSearch(grpc::ServerContext* context,
-                         const std::vector<const retrieval::v1::SearchRequest*>& requests,
-                         bool batch, std::vector<retrieval::v1::SearchResponse*>& out);
-  grpc::Status Finish(const char* method, absl::Status status,
-                      std::chrono::steady_clock::time_point start);
+  class Call;
+  absl::Status Authenticate(const grpc::ServerContextBase& context) const;
+  // Validates `requests` into batcher queries and submits them; `finish`
+  // runs once with the outcome, filling `out` on success.
+  void StartSearch(grpc::CallbackServerContext* context, Call* call,
+                   std::vector<const retrieval::v1::SearchRequest*> requests,
+                   bool batch,
+                   std::function<void(absl::Status, const BatchResult*)> finish);
 
   Batcher* batcher_;
   ModelManager* models_;

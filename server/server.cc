@@ -8,14 +8,18 @@
 #include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/support/server_interceptor.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
 #include <filesystem>
-#include <mutex>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
 #include "common/torch_threads.h"
@@ -36,6 +40,51 @@ absl::Status FileReadable(const std::string& path, const char* flag) {
   if (!std::filesystem::is_regular_file(path, ec)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--", flag, ": ", path, " is not a readable file"));
+  }
+  return absl::OkStatus();
+}
+
+// The oldest error OpenSSL queued on this thread, or "".
+std::string OpenSslError() {
+  const unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "";
+  char buf[256];
+  ERR_error_string_n(code, buf, sizeof(buf));
+  return buf;
+}
+
+// INVALID_ARGUMENT naming the file when `cert_pem` holds no PEM certificate,
+// `key_pem` no PEM private key, or the key does not belong to the first
+// certificate: gRPC would only fail to listen, without the cause.
+absl::Status CheckTlsMaterial(const ServerOptions& o, const std::string& cert_pem,
+                              const std::string& key_pem) {
+  ERR_clear_error();
+  std::unique_ptr<BIO, decltype(&BIO_free)> cert_bio(
+      BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())),
+      &BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr), &X509_free);
+  if (cert == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tls_cert: ", o.tls_cert, " holds no PEM certificate (", OpenSslError(),
+        ")"));
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> key_bio(
+      BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())),
+      &BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr),
+      &EVP_PKEY_free);
+  if (key == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tls_key: ", o.tls_key,
+        " holds no unencrypted PEM private key (", OpenSslError(), ")"));
+  }
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tls_key: ", o.tls_key, " is not the private key of the certificate in ",
+        o.tls_cert, " (", OpenSslError(), ")"));
   }
   return absl::OkStatus();
 }
@@ -182,6 +231,11 @@ absl::Status ValidateServerOptions(const ServerOptions& o) {
     return absl::InvalidArgumentError("--batch_timeout_us must be >= 0");
   }
   if (o.max_queue < 1) return absl::InvalidArgumentError("--max_queue must be >= 1");
+  if (o.max_queue_per_connection < 0 || o.max_queue_per_connection > o.max_queue) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_queue_per_connection: ", o.max_queue_per_connection,
+        " is not in [0, --max_queue] (0: half of --max_queue)"));
+  }
   if (o.threads < 0) return absl::InvalidArgumentError("--threads must be >= 0");
   if (o.reload_interval_s < 0) {
     return absl::InvalidArgumentError("--reload_interval_s must be >= 0");
@@ -196,6 +250,9 @@ absl::Status ValidateServerOptions(const ServerOptions& o) {
   if (!o.tls_cert.empty()) {
     RETURN_IF_ERROR(FileReadable(o.tls_cert, "tls_cert"));
     RETURN_IF_ERROR(FileReadable(o.tls_key, "tls_key"));
+    ASSIGN_OR_RETURN(const std::string cert, common::ReadFile(o.tls_cert));
+    ASSIGN_OR_RETURN(const std::string key, common::ReadFile(o.tls_key));
+    RETURN_IF_ERROR(CheckTlsMaterial(o, cert, key));
   }
   if (!o.auth_token_file.empty()) {
     RETURN_IF_ERROR(FileReadable(o.auth_token_file, "auth_token_file"));
@@ -219,9 +276,9 @@ struct Server::Impl {
   std::unique_ptr<grpc::Server> grpc_server;
   std::unique_ptr<MetricsHttpServer> http;
   int port = 0;
-  std::mutex shutdown_mu;
-  bool shut_down = false;
-  std::condition_variable shutdown_cv;
+  absl::Mutex shutdown_mu;
+  bool shutdown_started ABSL_GUARDED_BY(shutdown_mu) = false;
+  bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
 
   void SetHealth(bool serving) {
     if (grpc_server == nullptr) return;
@@ -253,6 +310,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   mopts.device = options.device;
   mopts.precision = options.precision;
   mopts.max_batch_size = options.max_batch_size;
+  // A version that failed is tried again from the next poll on, backing
+  // off to at most ten intervals (a minute when reloads are manual).
+  mopts.retry_initial = std::chrono::milliseconds(
+      static_cast<int64_t>(1000 * std::max(options.reload_interval_s, 1.0)));
+  mopts.retry_max = std::max(mopts.retry_initial * 10,
+                             std::chrono::milliseconds(60'000));
   impl->models = std::make_unique<ModelManager>(
       mopts, [raw](const ServedModel* loaded, const absl::Status& error) {
         if (loaded == nullptr) {
@@ -267,6 +330,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   bopts.max_batch_size = options.max_batch_size;
   bopts.batch_timeout = std::chrono::microseconds(options.batch_timeout_us);
   bopts.max_queue = options.max_queue;
+  bopts.max_queue_per_connection = options.max_queue_per_connection;
   bopts.delay_for_testing = std::chrono::microseconds(options.batch_delay_for_testing_us);
   impl->batcher = std::make_unique<Batcher>(bopts, impl->models.get(),
                                             impl->cache.get(), &impl->metrics);
@@ -290,6 +354,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   builder.AddListeningPort(listen, creds, &impl->port);
   builder.RegisterService(impl->service.get());
   builder.SetMaxReceiveMessageSize(8 << 20);
+  // Without SO_REUSEPORT a second server (or a stale one) on the same port
+  // fails to start instead of silently sharing the port's connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetOption(
       std::make_unique<ReflectionOption>(reflection != ReflectionMode::kOff));
   if (reflection == ReflectionMode::kAuth) {
@@ -301,7 +368,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   }
   impl->grpc_server = builder.BuildAndStart();
   if (impl->grpc_server == nullptr || impl->port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", listen,
+        ": the port is in use or the host is not an address of this machine"));
   }
   impl->SetHealth(false);
   if (options.metrics_port >= 0) {
@@ -335,17 +404,24 @@ int Server::port() const { return impl_->port; }
 int Server::metrics_port() const { return impl_->http ? impl_->http->port() : -1; }
 bool Server::serving() const { return impl_->models->Current() != nullptr; }
 
+int64_t Server::queued_texts() const { return impl_->batcher->queued_texts(); }
+std::string Server::metrics_text() const { return impl_->metrics.Render(); }
+
 absl::Status Server::ReloadNow() { return impl_->models->Poll(); }
 
 void Server::Wait() {
-  std::unique_lock<std::mutex> lock(impl_->shutdown_mu);
-  impl_->shutdown_cv.wait(lock, [&] { return impl_->shut_down; });
+  absl::MutexLock lock(&impl_->shutdown_mu);
+  impl_->shutdown_mu.Await(absl::Condition(&impl_->shut_down));
 }
 
 void Server::Shutdown(std::chrono::milliseconds grace) {
   {
-    std::lock_guard<std::mutex> lock(impl_->shutdown_mu);
-    if (impl_->shut_down) return;
+    absl::MutexLock lock(&impl_->shutdown_mu);
+    if (impl_->shutdown_started) {  // by another thread: wait for it
+      impl_->shutdown_mu.Await(absl::Condition(&impl_->shut_down));
+      return;
+    }
+    impl_->shutdown_started = true;
   }
   impl_->SetHealth(false);
   if (impl_->grpc_server) {
@@ -355,10 +431,9 @@ void Server::Shutdown(std::chrono::milliseconds grace) {
   impl_->models->Stop();
   if (impl_->http) impl_->http->Stop();
   {
-    std::lock_guard<std::mutex> lock(impl_->shutdown_mu);
+    absl::MutexLock lock(&impl_->shutdown_mu);
     impl_->shut_down = true;
   }
-  impl_->shutdown_cv.notify_all();
 }
 
 }  // namespace server

@@ -47,6 +47,7 @@ struct ServerOptions {
   int max_batch_size = 64;
   int batch_timeout_us = 2000;
   int max_queue = 1024;
+  int max_queue_per_connection = 0;  // texts; 0 = max_queue / 2
   int threads = 0;  // model compute threads; 0 = all cores
   double reload_interval_s = 30;  // 0: load once at start
   int cache_size = 10000;         // 0: no cache
@@ -76,6 +77,9 @@ class Server {
   int port() const;
   int metrics_port() const;  // -1 when disabled
   bool serving() const;      // a model version is loaded
+  int64_t queued_texts() const;  // texts waiting in the batcher's queue
+  // The metrics endpoint's text (also without an endpoint).
+  std::string metrics_text() const;
 
   // Blocks until Shutdown() has completed.
   void Wait();

@@ -6,11 +6,19 @@
 #include <grpcpp/impl/codegen/rpc_method.h>
 #include <grpcpp/impl/codegen/sync_stream.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
@@ -28,6 +36,17 @@ using retrieval::v1::BatchSearchResponse;
 using retrieval::v1::SearchRequest;
 using retrieval::v1::SearchResponse;
 using ::testing::HasSubstr;
+
+// Waits up to a minute for `done` to hold; false when it never did.
+template <typename Pred>
+bool WaitUntil(Pred done) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
 
 std::string FreshDir(const std::string& name) {
   std::string d = ::testing::TempDir() + "/" + name;
@@ -255,7 +274,7 @@ TEST_F(ServerTest, ExpiredDeadlineAndFullQueue) {
     SearchResponse resp;
     EXPECT_TRUE(Search(v.texts[1], &resp).ok());
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(WaitUntil([&] { return server_->queued_texts() == 1; }));
   SearchResponse resp;
   grpc::Status st = Search(v.texts[2], &resp);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
@@ -449,21 +468,22 @@ TEST_F(ServerTest, ReloadUnderLoadDropsNoRequestAndKeepsServingOnABrokenVersion)
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(WaitUntil([&] { return ok.load() >= 10; }));
   tests::TestVersionOptions v2 = v;
   v2.seed = 2;
   ASSERT_OK(tests::PublishTestVersion(models, v2));
   ASSERT_OK(server_->ReloadNow());
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(WaitUntil([&] { return saw_v2.load() >= 10; }));
   // A broken version 3: the weights no longer match the manifest's hash.
   ASSERT_OK(tests::PublishTestVersion(models, v2));
   ASSERT_OK(common::WriteFileAtomically(models + "/3/model.safetensors", "garbage"));
   EXPECT_FALSE(server_->ReloadNow().ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const int ok_before = ok.load();
+  ASSERT_TRUE(WaitUntil([&] { return ok.load() >= ok_before + 10; }));
   stop = true;
   for (auto& c : clients) c.join();
   EXPECT_EQ(failed.load(), 0);
-  EXPECT_GT(ok.load(), 20);
+  EXPECT_GT(ok.load(), 30);
   EXPECT_GT(saw_v2.load(), 0);
   SearchResponse resp;
   ASSERT_TRUE(Search(v.texts[0], &resp).ok());
@@ -484,12 +504,130 @@ TEST_F(ServerTest, GracefulShutdownFinishesInFlightCalls) {
     SearchResponse resp;
     in_flight = Search(v.texts[1], &resp);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(WaitUntil([&] { return server_->queued_texts() == 1; }));
   server_->Shutdown(std::chrono::seconds(5));
   t.join();
   EXPECT_TRUE(in_flight.ok()) << in_flight.error_message();
   SearchResponse resp;
   EXPECT_FALSE(Search(v.texts[1], &resp).ok());
+}
+
+// The raw bytes of a unary call to `method` of the retrieval service.
+grpc::Status RawUnaryCall(grpc::Channel* channel, const std::string& method,
+                          const std::string& request) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  const std::string name = "/retrieval.v1.TextImageRetrieval/" + method;
+  const grpc::internal::RpcMethod rpc(name.c_str(),
+                                      grpc::internal::RpcMethod::NORMAL_RPC);
+  grpc::Slice slice(request);
+  grpc::ByteBuffer in(&slice, 1), out;
+  return grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+      channel, rpc, &ctx, in, &out);
+}
+
+TEST_F(ServerTest, BytesThatAreNotTheRequestMessageAreInvalidArgument) {
+  const std::string models = FreshDir("e2e_unparsable");
+  tests::TestVersionOptions v;
+  v.texts = tests::SampleCaptions(10);
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+  Start(BaseOptions(models));
+  // Field 1 (text) says 100 bytes follow; 3 do.
+  const std::string truncated("\x0a\x64abc", 5);
+  for (const char* method : {"Search", "BatchSearch", "GetModelInfo"}) {
+    grpc::Status st = RawUnaryCall(channel_.get(), method, truncated);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method;
+    EXPECT_THAT(st.error_message(), HasSubstr("do not parse as retrieval.v1."))
+        << method;
+  }
+  // A well-formed request over the same raw path is answered.
+  SearchRequest req;
+  req.set_text(v.texts[3]);
+  EXPECT_TRUE(RawUnaryCall(channel_.get(), "Search", req.SerializeAsString()).ok());
+}
+
+TEST_F(ServerTest, CancelledCallsAreDroppedUnencodedAndFreeTheQueue) {
+  const std::string models = FreshDir("e2e_cancel");
+  tests::TestVersionOptions v;
+  v.texts = tests::SampleCaptions(10);
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+  server::ServerOptions o = BaseOptions(models);
+  o.max_queue = 8;
+  o.cache_size = 0;
+  o.batch_delay_for_testing_us = 500000;  // batches wait 0.5 s: calls stay queued
+  Start(o);
+  BatchSearchRequest big;
+  for (int i = 0; i < 8; ++i) big.add_requests()->set_text(v.texts[i]);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  BatchSearchResponse resp;
+  grpc::Status cancelled_status;
+  std::thread caller([&] { cancelled_status = stub_->BatchSearch(&ctx, big, &resp); });
+  ASSERT_TRUE(WaitUntil([&] { return server_->queued_texts() == 8; }));
+  ctx.TryCancel();
+  caller.join();
+  EXPECT_EQ(cancelled_status.error_code(), grpc::StatusCode::CANCELLED);
+  // The queue is full of the cancelled call's texts, yet a new call gets in.
+  ASSERT_TRUE(WaitUntil([&] {
+    return absl::StrContains(server_->metrics_text(),
+                             "code=\"CANCELLED\"} 1\n");
+  })) << server_->metrics_text();
+  SearchResponse one;
+  grpc::Status st = Search(v.texts[2], &one);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(one.hits(0).image_name(), tests::ImageName(2));
+  // Only that one text was encoded; the cancelled 8 never were.
+  const std::string metrics = server_->metrics_text();
+  EXPECT_THAT(metrics, HasSubstr("retrieval_batch_size_count 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("retrieval_batch_size_sum 1\n"));
+  EXPECT_THAT(metrics, HasSubstr(
+      "retrieval_requests_total{method=\"BatchSearch\",code=\"CANCELLED\"} 1\n"));
+}
+
+TEST_F(ServerTest, ThePortIsNotSharedWithAnotherListener) {
+  const std::string models = FreshDir("e2e_reuseport");
+  Start(BaseOptions(models));
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  int one = 1;
+  ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)), 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  const int rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  const int err = errno;
+  close(fd);
+  EXPECT_EQ(rc, -1) << "a second SO_REUSEPORT socket could bind the server's port";
+  EXPECT_EQ(err, EADDRINUSE);
+}
+
+TEST_F(ServerTest, BadTlsMaterialIsNamedAtStartUp) {
+  const std::string dir = FreshDir("e2e_bad_tls");
+  const std::string models = dir + "/models";
+  fs::create_directories(models);
+  for (const char* name : {"a", "b"}) {
+    const std::string cmd = absl::StrCat(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout ",
+        dir, "/", name, "_key.pem -out ", dir, "/", name, "_cert.pem 2>/dev/null");
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl is needed to make test certificates";
+  }
+  ASSERT_OK(common::WriteFileAtomically(dir + "/garbage.pem", "not a certificate\n"));
+  server::ServerOptions o = BaseOptions(models);
+  o.tls_cert = dir + "/garbage.pem";
+  o.tls_key = dir + "/a_key.pem";
+  EXPECT_THAT(server::Server::Create(o).status(),
+              common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("--tls_cert: " + dir + "/garbage.pem")));
+  o.tls_cert = dir + "/a_cert.pem";
+  o.tls_key = dir + "/garbage.pem";
+  EXPECT_THAT(server::Server::Create(o).status(),
+              common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("no unencrypted PEM private key")));
+  o.tls_key = dir + "/b_key.pem";
+  EXPECT_THAT(server::Server::Create(o).status(),
+              common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("is not the private key")));
 }
 
 }  // namespace
