@@ -117,7 +117,7 @@ void BM_DecodeImageBytes(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeImageBytes);
 
-// Decoded RGB to the R x R u8 square (the Pillow-exact resampler).
+// Decoded RGB to the R x R u8 square (the Pillow-matching resampler).
 void BM_ResizeAndCrop(benchmark::State& state) {
   if (!HaveCorpus(state)) return;
   const Corpus& corpus = GetCorpus();
@@ -134,7 +134,7 @@ BENCHMARK(BM_ResizeAndCrop)
     ->Arg(static_cast<int>(ResizeMode::kPad))
     ->Arg(static_cast<int>(ResizeMode::kSquash));
 
-// For comparison: OpenCV's own bicubic (not Pillow-exact, no antialiasing)
+// For comparison: OpenCV's own bicubic (not Pillow-matching, no antialiasing)
 // to the same size, then the same crop.
 void BM_OpenCvResizeCubicAndCrop(benchmark::State& state) {
   if (!HaveCorpus(state)) return;

@@ -6,6 +6,8 @@
 #include <faiss/IndexIVF.h>
 #include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/FaissException.h>
+#include <faiss/IndexRefine.h>
+#include <faiss/impl/DistanceComputer.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
@@ -331,19 +333,60 @@ absl::StatusOr<std::vector<std::vector<Hit>>> GalleryIndex::Search(
       }
     } else {
       faiss::IDSelectorRange sel(begin, end, /*assume_sorted=*/true);
-      faiss::SearchParametersIVF ivf_params;
-      faiss::SearchParametersHNSW hnsw_params;
-      faiss::SearchParameters plain;
-      faiss::SearchParameters* params = &plain;
-      if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(&index)) {
-        ivf_params.nprobe = ivf->nprobe;
-        params = &ivf_params;
-      } else if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(&index)) {
-        hnsw_params.efSearch = hnsw->hnsw.efSearch;
-        params = &hnsw_params;
+      // Searches `idx` over the category's rows only: its own search
+      // parameters (nprobe, efSearch) plus the selector.
+      auto search_selected = [&](const faiss::Index& idx, int64_t k_sel,
+                                 float* d, int64_t* l) {
+        faiss::SearchParametersIVF ivf_params;
+        faiss::SearchParametersHNSW hnsw_params;
+        faiss::SearchParameters plain;
+        faiss::SearchParameters* params = &plain;
+        if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(&idx)) {
+          ivf_params.nprobe = ivf->nprobe;
+          params = &ivf_params;
+        } else if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(&idx)) {
+          hnsw_params.efSearch = hnsw->hnsw.efSearch;
+          params = &hnsw_params;
+        }
+        params->sel = &sel;
+        idx.search(nq, queries, k_sel, d, l, params);
+      };
+      if (auto* refine = dynamic_cast<const faiss::IndexRefine*>(&index)) {
+        // IndexRefine refuses search parameters (FAISS 1.7.3), so do its two
+        // steps here: k_factor * k candidates from the base index over the
+        // selected rows, re-scored exactly by the refine index.
+        const int64_t kb = std::min<int64_t>(
+            range, std::max<int64_t>(
+                       kk, static_cast<int64_t>(kk * refine->k_factor)));
+        std::vector<float> base_scores(nq * kb);
+        std::vector<int64_t> base_ids(nq * kb);
+        search_selected(*refine->base_index, kb, base_scores.data(),
+                        base_ids.data());
+        std::unique_ptr<faiss::DistanceComputer> dc(
+            refine->refine_index->get_distance_computer());
+        std::vector<std::pair<float, int64_t>> scored;
+        for (int64_t q = 0; q < nq; ++q) {
+          dc->set_query(queries + q * dim_);
+          scored.clear();
+          for (int64_t j = 0; j < kb; ++j) {
+            const int64_t id = base_ids[q * kb + j];
+            if (id >= 0) scored.push_back({(*dc)(id), id});
+          }
+          const size_t keep = std::min<size_t>(scored.size(), kk);
+          std::partial_sort(scored.begin(), scored.begin() + keep, scored.end(),
+                            [](const auto& a, const auto& b) {
+                              return a.first > b.first ||
+                                     (a.first == b.first && a.second < b.second);
+                            });
+          for (int64_t j = 0; j < kk; ++j) {
+            const bool have = static_cast<size_t>(j) < keep;
+            scores[q * kk + j] = have ? scored[j].first : 0.0f;
+            ids[q * kk + j] = have ? scored[j].second : -1;
+          }
+        }
+      } else {
+        search_selected(index, kk, scores.data(), ids.data());
       }
-      params->sel = &sel;
-      index.search(nq, queries, kk, scores.data(), ids.data(), params);
     }
   });
   RETURN_IF_ERROR(st);

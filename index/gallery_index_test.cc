@@ -174,7 +174,9 @@ TEST(GalleryIndexTest, ApproximateIndexesReachHighRecall) {
   constexpr int64_t kDim = 32, kN = 4000, kQ = 50;
   Gallery g = MakeGallery(kN, kDim);
   std::vector<float> queries = RandomUnitRows(kQ, kDim, 11);
-  for (const char* factory : {"IVF16,Flat", "HNSW16"}) {
+  // ",RFlat" wraps the ANN index in an IndexRefine, which takes no search
+  // parameters: the filtered path must reach through it.
+  for (const char* factory : {"IVF16,Flat", "HNSW16", "IVF16,Flat,RFlat", "HNSW16,RFlat"}) {
     BuildOptions opts;
     opts.factory = factory;
     opts.nprobe = 8;
@@ -199,6 +201,21 @@ TEST(GalleryIndexTest, ApproximateIndexesReachHighRecall) {
       EXPECT_FALSE(list.empty());
       for (const Hit& h : list) EXPECT_EQ((*index)->category(h.row), Category::kVehicle);
     }
+    // ...and ranks as well within the category as without a filter.
+    std::vector<int64_t> vehicle_rows;
+    std::vector<float> vehicles;
+    for (int64_t r = 0; r < kN; ++r) {
+      if ((*index)->category(r) != Category::kVehicle) continue;
+      vehicle_rows.push_back(r);
+      vehicles.insert(vehicles.end(), rows.begin() + r * kDim,
+                      rows.begin() + (r + 1) * kDim);
+    }
+    auto local = BruteForceTopK(vehicles.data(), vehicle_rows.size(),
+                                queries.data(), kQ, kDim, 10);
+    for (auto& list : local) {
+      for (auto& id : list) id = vehicle_rows[id];
+    }
+    EXPECT_GT(RecallAtK(local, *filtered, 10), 0.8) << factory << ", filtered";
   }
 }
 

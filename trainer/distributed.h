@@ -1,8 +1,7 @@
 // Multi-process data-parallel training over c10d.
 //
-// One process per device. The layout comes from the environment variables
-// that torchrun, Kubeflow's PyTorchJob and the Slurm launch scripts set:
-// RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT. Rank 0 hosts a
+// One process per device, laid out by a DistributedConfig
+// (trainer/distributed_config.h, read from torchrun's variables). Rank 0 hosts a
 // TCPStore for the rendezvous. Backend: NCCL for CUDA tensors on CUDA builds,
 // Gloo otherwise.
 //
@@ -22,26 +21,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "trainer/distributed_config.h"
 
 namespace trainer {
-
-struct DistributedConfig {
-  int rank = 0;
-  int world_size = 1;
-  int local_rank = 0;
-  std::string master_addr = "127.0.0.1";
-  int master_port = 29500;
-  std::chrono::milliseconds timeout{std::chrono::minutes(10)};
-
-  bool distributed() const { return world_size > 1; }
-  bool is_main() const { return rank == 0; }
-};
-
-// Reads RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT. Unset
-// variables keep the defaults above (a single process). INVALID_ARGUMENT
-// names the variable when a value does not parse or is out of range
-// (RANK >= WORLD_SIZE, a port outside 1..65535, ...).
-absl::StatusOr<DistributedConfig> DistributedConfigFromEnv();
 
 class Communicator {
  public:

@@ -27,7 +27,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
 #include "common/torch_threads.h"
-#include "trainer/distributed.h"
+#include "trainer/distributed_config.h"
 #include "trainer/trainer.h"
 
 ABSL_FLAG(std::string, data_dir, "",
@@ -46,8 +46,9 @@ ABSL_FLAG(std::string, init_weights, "",
           "Pretrained CLIP (safetensors, Hugging Face safetensors or OpenAI "
           "TorchScript). Empty: train from scratch with --arch.");
 ABSL_FLAG(std::string, arch, "small",
-          "Architecture preset when training from scratch: small, tiny, "
-          "ViT-B-32, ViT-B-16, ViT-L-14, ViT-L-14-336. Ignored with "
+          "Architecture preset when training from scratch: demo (48 px, the "
+          "built-in demo's), small, tiny, ViT-B-32, ViT-B-16, ViT-L-14, "
+          "ViT-L-14-336. Ignored with "
           "--init_weights.");
 ABSL_FLAG(std::string, vocab, "",
           "Tokenizer (OpenAI .gz, Hugging Face vocab.json, or a directory). "

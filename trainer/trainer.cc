@@ -24,6 +24,7 @@
 #include "trainer/contrastive_loss.h"
 #include "trainer/data_loader.h"
 #include "trainer/dataset.h"
+#include "trainer/distributed.h"
 #include "trainer/image_stream.h"
 #include "trainer/plot.h"
 

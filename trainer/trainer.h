@@ -29,7 +29,7 @@
 #include "absl/status/statusor.h"
 #include "clip/image_preprocess.h"
 #include "clip/precision.h"
-#include "trainer/distributed.h"
+#include "trainer/distributed_config.h"
 
 namespace trainer {
 
