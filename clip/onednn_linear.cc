@@ -2,8 +2,11 @@
 
 #include <dnnl.hpp>
 
+#include <algorithm>
 #include <cstring>
+#include <list>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -66,7 +69,76 @@ ThreadState& LocalState() {
   return state;
 }
 
+// Compiled kernels, shared by every layer of the process: a kernel depends
+// only on the shape (m, n, k), the types and the epilogue, never on the
+// weights, so the twelve layers of a tower share one per row count. Row
+// counts (texts x tokens of a length bucket) vary with every batch, so the
+// cache is an LRU of bounded size: memory stays flat however varied the
+// traffic, and a kernel evicted while in use lives until its call ends.
+class KernelCache {
+ public:
+  using Key = std::tuple<int64_t, int64_t, int64_t, int, int, bool>;
+
+  static KernelCache& Get() {
+    static KernelCache* cache = new KernelCache();
+    return *cache;
+  }
+
+  template <typename Make>
+  std::shared_ptr<const Kernel> Find(const Key& key, Make make) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = index_.find(key);
+      if (it != index_.end()) {
+        lru_.splice(lru_.begin(), lru_, it->second);
+        return it->second->second;
+      }
+    }
+    // Created outside the lock: oneDNN's JIT takes a while and other shapes
+    // may run meanwhile. Two threads racing on one key both build; the
+    // first insert is kept.
+    std::shared_ptr<const Kernel> kernel = make();
+    absl::MutexLock lock(&mu_);
+    auto it = index_.find(key);
+    if (it != index_.end()) return it->second->second;
+    lru_.emplace_front(key, std::move(kernel));
+    index_[key] = lru_.begin();
+    while (lru_.size() > capacity_) {
+      index_.erase(lru_.back().first);
+      lru_.pop_back();
+    }
+    return lru_.front().second;
+  }
+
+  size_t size() const {
+    absl::MutexLock lock(&mu_);
+    return lru_.size();
+  }
+
+  void SetCapacity(size_t capacity) {
+    absl::MutexLock lock(&mu_);
+    capacity_ = std::max<size_t>(capacity, 1);
+    while (lru_.size() > capacity_) {
+      index_.erase(lru_.back().first);
+      lru_.pop_back();
+    }
+  }
+
+ private:
+  using Entry = std::pair<Key, std::shared_ptr<const Kernel>>;
+  mutable absl::Mutex mu_;
+  size_t capacity_ ABSL_GUARDED_BY(mu_) = OneDnnLinear::kDefaultKernelCacheCapacity;
+  std::list<Entry> lru_ ABSL_GUARDED_BY(mu_);  // front = most recent
+  absl::flat_hash_map<Key, std::list<Entry>::iterator> index_ ABSL_GUARDED_BY(mu_);
+};
+
 }  // namespace
+
+size_t OneDnnLinear::CachedKernels() { return KernelCache::Get().size(); }
+
+void OneDnnLinear::SetKernelCacheCapacity(size_t capacity) {
+  KernelCache::Get().SetCapacity(capacity);
+}
 
 struct OneDnnLinear::Impl {
   int64_t n = 0, k = 0;
@@ -76,29 +148,17 @@ struct OneDnnLinear::Impl {
   memory bias;    // [1, n] float32 (zeros when the layer has none)
   std::vector<float> bias_data;
 
-  mutable absl::Mutex mu;
-  using Key = std::tuple<int64_t, int, bool>;  // m, epilogue, y_bf16
-  mutable absl::flat_hash_map<Key, std::shared_ptr<const Kernel>> kernels
-      ABSL_GUARDED_BY(mu);
-
   std::shared_ptr<const Kernel> GetKernel(int64_t m, Epilogue e, bool y_bf16) const {
-    const Key key{m, static_cast<int>(e), y_bf16};
-    {
-      absl::MutexLock lock(&mu);
-      auto it = kernels.find(key);
-      if (it != kernels.end()) return it->second;
-    }
-    // Created outside the lock: oneDNN's JIT takes a while and other row
-    // counts may run meanwhile. Two threads racing on one key both build;
-    // one result is kept.
-    auto pd = MakePd(m, k, n, DataType(type), y_bf16 ? Dt::bf16 : Dt::f32,
-                     &packed_md, e);
-    auto kernel = std::make_shared<Kernel>();
-    kernel->primitive = dnnl::matmul(pd);
-    kernel->scratchpad = pd.scratchpad_desc();
-    kernel->name = pd.impl_info_str();
-    absl::MutexLock lock(&mu);
-    return kernels.emplace(key, std::move(kernel)).first->second;
+    return KernelCache::Get().Find(
+        {m, n, k, static_cast<int>(type), static_cast<int>(e), y_bf16}, [&] {
+          auto pd = MakePd(m, k, n, DataType(type), y_bf16 ? Dt::bf16 : Dt::f32,
+                           &packed_md, e);
+          auto kernel = std::make_shared<Kernel>();
+          kernel->primitive = dnnl::matmul(pd);
+          kernel->scratchpad = pd.scratchpad_desc();
+          kernel->name = pd.impl_info_str();
+          return kernel;
+        });
   }
 };
 

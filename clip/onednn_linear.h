@@ -11,11 +11,14 @@
 // bfloat16, and products accumulate in float32; y is float32 or bfloat16.
 //
 // Torch-free and oneDNN-free header. Thread safety: Run may be called from
-// many threads at once; primitives for each row count m are created on first
-// use and cached.
+// many threads at once. The kernel for a shape (row count m, n, k, types,
+// epilogue) is created on first use and kept in a process-wide LRU cache
+// shared by all layers, bounded so that memory does not grow with the
+// variety of batch shapes.
 #ifndef CLIP_ONEDNN_LINEAR_H_
 #define CLIP_ONEDNN_LINEAR_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -57,6 +60,11 @@ class OneDnnLinear {
   // only; not with kAccumulate). INTERNAL on a oneDNN failure.
   absl::Status Run(const void* x, int64_t m, void* y, Epilogue epilogue,
                    bool y_bf16 = false) const;
+
+  // Kernels the process-wide cache holds at most, by default.
+  static constexpr size_t kDefaultKernelCacheCapacity = 1024;
+  static size_t CachedKernels();
+  static void SetKernelCacheCapacity(size_t capacity);
 
   // oneDNN's name for the kernel chosen for m rows, e.g.
   // "brg:avx512_core_bf16" (for logs and benchmarks).

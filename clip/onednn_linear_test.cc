@@ -152,6 +152,37 @@ TEST_F(OneDnnLinearTest, ConcurrentCallsGiveTheSameResults) {
   }
 }
 
+TEST_F(OneDnnLinearTest, KernelsAreSharedAcrossLayersAndTheCacheIsBounded) {
+  std::vector<float> w2 = Random(kN * kK, 3, 0.1f);
+  auto a = OneDnnLinear::Create(w_.data(), b_.data(), kN, kK, GemmType::kF32);
+  auto b = OneDnnLinear::Create(w2.data(), nullptr, kN, kK, GemmType::kF32);
+  ASSERT_THAT(a.status(), IsOk());
+  ASSERT_THAT(b.status(), IsOk());
+  auto check = [&](const OneDnnLinear& layer, const std::vector<float>& w,
+                   const std::vector<float>& bias, int64_t m) {
+    std::vector<float> x = Random(m * kK, 100 + m);
+    std::vector<float> y(m * kN);
+    ASSERT_THAT(layer.Run(x.data(), m, y.data(), Epilogue::kNone), IsOk());
+    std::vector<double> ref = Reference(x, w, bias, m, kN, kK);
+    for (size_t i = 0; i < y.size(); ++i) {
+      ASSERT_NEAR(y[i], ref[i], 1e-4 * (1 + std::abs(ref[i]))) << "m=" << m;
+    }
+  };
+  // A second layer of the same shape reuses the first one's kernel, with
+  // its own weights.
+  check(**a, w_, b_, 211);
+  const size_t after_a = OneDnnLinear::CachedKernels();
+  check(**b, w2, {}, 211);
+  EXPECT_EQ(OneDnnLinear::CachedKernels(), after_a);
+  // However many row counts pass, the cache keeps at most its capacity,
+  // and an evicted kernel is simply built again.
+  OneDnnLinear::SetKernelCacheCapacity(8);
+  for (int64_t m = 300; m < 330; ++m) check(**a, w_, b_, m);
+  EXPECT_LE(OneDnnLinear::CachedKernels(), 8u);
+  check(**a, w_, b_, 300);
+  OneDnnLinear::SetKernelCacheCapacity(OneDnnLinear::kDefaultKernelCacheCapacity);
+}
+
 TEST_F(OneDnnLinearTest, RejectsBadArguments) {
   EXPECT_THAT(OneDnnLinear::Create(w_.data(), nullptr, 0, kK, GemmType::kF32).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("[0, 160]")));

@@ -61,10 +61,13 @@ absl::Status ModelManager::Poll() {
   std::shared_ptr<const ServedModel> current = Current();
   const int64_t current_version = current ? current->version : 0;
   const auto now = Clock::now();
-  // Newest first; skip versions waiting out a retry backoff.
+  // Newest first; skip versions waiting out a retry backoff. A version that
+  // fails gives way to the next older one in the same poll, so a corrupt
+  // newest version never leaves a good older one unserved.
+  absl::Status first_error;
   for (auto it = versions->rbegin(); it != versions->rend(); ++it) {
     const int64_t version = *it;
-    if (version <= current_version) return absl::OkStatus();
+    if (version <= current_version) break;
     {
       absl::MutexLock lock(&mu_);
       auto f = failed_.find(version);
@@ -92,7 +95,8 @@ absl::Status ModelManager::Poll() {
                  << (current ? absl::StrCat("; still serving version ", current_version)
                              : std::string("; no version served yet"));
       if (on_load_) on_load_(nullptr, loaded.status());
-      return loaded.status();
+      if (first_error.ok()) first_error = loaded.status();
+      continue;
     }
     {
       absl::MutexLock lock(&mu_);
@@ -106,9 +110,9 @@ absl::Status ModelManager::Poll() {
               << (*loaded)->manifest.embedding_precision << "); queries: "
               << (*loaded)->encoder->Describe();
     if (on_load_) on_load_(loaded->get(), absl::OkStatus());
-    return absl::OkStatus();
+    break;
   }
-  return absl::OkStatus();
+  return first_error;
 }
 
 void ModelManager::StartPolling(double interval_s) {

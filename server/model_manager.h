@@ -66,9 +66,10 @@ class ModelManager {
   std::shared_ptr<const ServedModel> Current() const;
 
   // Loads the newest version that is newer than the current one and not
-  // waiting out a retry backoff (newest first; a failed one is skipped in
-  // favour of the next older). Returns the load error, OK when nothing
-  // changed or the swap succeeded.
+  // waiting out a retry backoff: newest first, and a version that fails
+  // gives way to the next older one in the same call. Returns the first load
+  // error (even when an older version was then swapped in), OK when nothing
+  // failed.
   absl::Status Poll();
 
   // Polls every `interval_s` seconds on a background thread until Stop().

@@ -386,12 +386,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
             << " tls=" << (!options.tls_cert.empty()) << " auth=" << !token.empty()
             << " reflection=" << ReflectionName(reflection)
             << " metrics_port=" << (impl->http ? impl->http->port() : -1);
-  if (absl::Status st = impl->models->Poll(); !st.ok()) {
-    LOG(ERROR) << "initial model load failed: " << st;
-  }
+  const absl::Status initial = impl->models->Poll();
+  if (!initial.ok()) LOG(ERROR) << "initial model load failed: " << initial;
   if (impl->models->Current() == nullptr) {
-    LOG(WARNING) << "no model version in " << options.models_dir
-                 << " yet; health is NOT_SERVING until one appears";
+    LOG(WARNING) << (initial.ok() ? "no model version in " : "no loadable model version in ")
+                 << options.models_dir
+                 << " yet; health is NOT_SERVING until one loads";
   }
   impl->models->StartPolling(options.reload_interval_s);
   return std::unique_ptr<Server>(new Server(std::move(impl)));
