@@ -713,6 +713,17 @@ std::string DescribeModelVersions(const std::vector<int64_t>& versions) {
                       absl::StrJoin(versions, ", "));
 }
 
+std::string DescribeWrittenOutput(const BatchClientOptions& options,
+                                  const BatchClientSummary& summary) {
+  if (summary.queries == 0) {
+    return absl::StrCat("wrote ", options.output_path,
+                        ": an empty submission, since ", options.queries_path,
+                        " holds no queries (nothing was sent)");
+  }
+  return absl::StrCat("wrote ", options.output_path, " (",
+                      DescribeModelVersions(summary.model_versions), ")");
+}
+
 std::string FormatEta(int64_t seconds) {
   seconds = std::max<int64_t>(seconds, 0);
   const int64_t h = seconds / 3600;

@@ -6,8 +6,10 @@
 //
 // Work is cut into chunks of chunk_size consecutive lines; `concurrency`
 // threads each send one chunk at a time over a shared channel (one HTTP/2
-// stream per call). Calls are retried per CallOptions::retry (UNAVAILABLE and
-// DEADLINE_EXCEEDED).
+// stream per call). Calls are retried per CallOptions::retry (UNAVAILABLE,
+// CANCELLED and DEADLINE_EXCEEDED; retried attempts wait for the server to
+// come back, see client/grpc_client.h), so a server restart is ridden
+// through.
 //
 // Bad lines: when the server rejects a chunk with INVALID_ARGUMENT, the chunk
 // is re-sent line by line with Search to find the lines at fault; each is
@@ -130,6 +132,12 @@ std::string FormatProgress(int64_t done, int64_t total, int64_t done_this_run,
 // answer came (an empty queries file, or everything from the journal of a
 // run that saw none).
 std::string DescribeModelVersions(const std::vector<int64_t>& versions);
+
+// The last line of a run that wrote its output: "wrote OUTPUT (model version
+// 7)"; for a queries file without a single line "wrote OUTPUT: an empty
+// submission, since QUERIES holds no queries (nothing was sent)".
+std::string DescribeWrittenOutput(const BatchClientOptions& options,
+                                  const BatchClientSummary& summary);
 
 // "0:07", "12:34" or "1:02:03" for a whole number of seconds.
 std::string FormatEta(int64_t seconds);

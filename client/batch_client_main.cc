@@ -54,8 +54,10 @@ ABSL_FLAG(int, chunk_size, 64,
 ABSL_FLAG(int, deadline_ms, 30000,
           "Deadline of each call attempt in milliseconds. Default: 30000.");
 ABSL_FLAG(int, retries, 5,
-          "Retries per call after UNAVAILABLE or DEADLINE_EXCEEDED, with "
-          "exponential backoff (100 ms doubling up to 5 s, +-20% jitter). "
+          "Retries per call after UNAVAILABLE, CANCELLED or DEADLINE_EXCEEDED, "
+          "with exponential backoff (100 ms doubling up to 5 s, +-20% "
+          "jitter); a retry waits for the server to be reachable again "
+          "(up to --deadline_ms), so a server restart is ridden through. "
           "Default: 5.");
 ABSL_FLAG(bool, retry_resource_exhausted, false,
           "Also retry RESOURCE_EXHAUSTED (server queue full). Default: false.");
@@ -168,7 +170,7 @@ int main(int argc, char** argv) {
     return client::kExitBadFlags;
   }
   absl::StatusOr<std::unique_ptr<client::RetrievalClient>> retrieval =
-      client::RetrievalClient::Connect(connection);
+      client::RetrievalClient::Connect(connection, options->call.retry);
   if (!retrieval.ok()) {
     std::fprintf(stderr, "batch_client: %s\n",
                  retrieval.status().ToString().c_str());
@@ -224,8 +226,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "batch_client: %s\n", status.ToString().c_str());
     return client::kExitFailure;
   }
-  std::fprintf(stderr, "batch_client: wrote %s (%s)\n",
-               options->output_path.c_str(),
-               client::DescribeModelVersions(summary.model_versions).c_str());
+  std::fprintf(stderr, "batch_client: %s\n",
+               client::DescribeWrittenOutput(*options, summary).c_str());
   return client::kExitOk;
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -166,6 +167,9 @@ TEST_F(BatchClientTest, EmptyQueriesFileWritesEmptyResults) {
   ASSERT_OK(submission);
   EXPECT_THAT(submission->results, IsEmpty());
   EXPECT_EQ(server_.service().total_calls(), 0);
+  EXPECT_EQ(DescribeWrittenOutput(Options(queries), summary),
+            "wrote " + Output() + ": an empty submission, since " + queries +
+                " holds no queries (nothing was sent)");
 }
 
 TEST_F(BatchClientTest, RejectedLinesAreNamedAndNothingIsWritten) {
@@ -259,6 +263,47 @@ TEST_F(BatchClientTest, PersistentUnavailableFailsAndKeepsTheJournal) {
   EXPECT_FALSE(Exists(Output()));
   EXPECT_TRUE(Exists(JournalPathFor(Output())));
   EXPECT_EQ(server_.service().total_calls(), 3);
+}
+
+// A server restart (stopped, then listening again on the same port) is
+// ridden through with the default retry policy, over a channel made by
+// RetrievalClient::Connect. The server stays down for 4 s, longer than the
+// backoff sleeps of 5 retries (0.1 + 0.2 + 0.4 + 0.8 + 1.6 s; no jitter):
+// attempts that fail at once while the channel waits to reconnect would use
+// up the retries before the server is back.
+TEST_F(BatchClientTest, RidesThroughAServerRestartWithDefaultRetries) {
+  const std::string queries = WriteQueries(NumberedQueries(400));
+  ConnectionOptions connection;
+  connection.server = server_.address();
+  absl::StatusOr<std::unique_ptr<RetrievalClient>> client =
+      RetrievalClient::Connect(connection);
+  ASSERT_OK(client);
+  BatchClientOptions options = Options(queries);
+  options.call = CallOptions();  // 30 s deadline, 5 retries from 100 ms
+  options.call.retry.jitter = 0;
+  options.concurrency = 2;
+  server_.service().SetDelay(absl::Milliseconds(5));
+  BatchClientSummary summary;
+  absl::Status status;
+  std::thread run(
+      [&] { status = RunBatchClient(options, **client, &summary); });
+  while (server_.service().answered_batches().size() < 10) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  server_.Stop();
+  const size_t answered_at_stop = server_.service().answered_batches().size();
+  absl::SleepFor(absl::Seconds(4));
+  ASSERT_TRUE(server_.Start());
+  run.join();
+  ASSERT_OK(status);
+  EXPECT_GT(summary.retries, 0);
+  EXPECT_LT(answered_at_stop, 100u);  // the restart came mid-run
+
+  BatchClientOptions clean = Options(queries);
+  clean.output_path = Output("clean.json");
+  BatchClientSummary clean_summary;
+  ASSERT_OK(RunBatchClient(clean, *client_, &clean_summary));
+  EXPECT_EQ(*common::ReadFile(Output()), *common::ReadFile(Output("clean.json")));
 }
 
 TEST_F(BatchClientTest, ResumeAfterInterruptedRunSendsNoChunkTwice) {
@@ -451,6 +496,16 @@ TEST(FormatProgressTest, ShowsRateAndEta) {
             "50.0 q/s  ETA 0:10");
   EXPECT_EQ(FormatEta(3723), "1:02:03");
   EXPECT_EQ(FormatEta(59), "0:59");
+}
+
+TEST(DescribeWrittenOutputTest, NamesTheOutputAndTheModelVersion) {
+  BatchClientOptions options;
+  options.queries_path = "q.txt";
+  options.output_path = "o.json";
+  BatchClientSummary summary;
+  summary.queries = 3;
+  summary.model_versions = {7};
+  EXPECT_EQ(DescribeWrittenOutput(options, summary), "wrote o.json (model version 7)");
 }
 
 TEST(DescribeModelVersionsTest, NamesTheVersionsOrSaysThereAreNone) {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "eval/labels.h"
 
 namespace client_testing {
 namespace {
@@ -20,11 +21,25 @@ grpc::Status Validate(const SearchRequest& request, const std::string& prefix) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat(prefix, "text: empty or whitespace-only"));
   }
+  if (request.text().size() > 2048) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat(prefix, "text: ", request.text().size(),
+                                     " bytes, the limit is 2048"));
+  }
+  if (!eval::ValidateUtf8(request.text()).ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat(prefix, "text: not valid UTF-8"));
+  }
   if (request.top_k() < 0 || request.top_k() > 1000) {
     return grpc::Status(
         grpc::StatusCode::INVALID_ARGUMENT,
         absl::StrCat(prefix, "top_k: ", request.top_k(),
                      " is outside [1, 1000]"));
+  }
+  if (!retrieval::v1::Category_IsValid(request.category())) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat(prefix, "category: unknown value ",
+                                     static_cast<int>(request.category())));
   }
   return grpc::Status::OK;
 }
@@ -112,7 +127,7 @@ grpc::Status FakeRetrievalService::Admit(grpc::ServerContext* context) {
          !fail_next_.compare_exchange_weak(remaining, remaining - 1)) {
   }
   if (remaining > 0) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+    return grpc::Status(static_cast<grpc::StatusCode>(fail_code_.load()),
                         "fake: injected failure");
   }
   if (!required_token.empty() &&
@@ -176,22 +191,42 @@ grpc::Status FakeRetrievalService::GetModelInfo(
 
 FakeServer::FakeServer() : FakeServer(grpc::InsecureServerCredentials()) {}
 
-FakeServer::FakeServer(std::shared_ptr<grpc::ServerCredentials> credentials) {
+FakeServer::FakeServer(std::shared_ptr<grpc::ServerCredentials> credentials)
+    : credentials_(std::move(credentials)) {
   int port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", std::move(credentials), &port);
+  builder.AddListeningPort("127.0.0.1:0", credentials_, &port);
   builder.RegisterService(&service_);
   server_ = builder.BuildAndStart();
   if (server_ != nullptr && port > 0) {
+    port_ = port;
     address_ = absl::StrCat("127.0.0.1:", port);
   }
 }
 
-FakeServer::~FakeServer() {
-  if (server_ != nullptr) {
-    server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
-    server_->Wait();
+FakeServer::~FakeServer() { Stop(absl::Seconds(1)); }
+
+void FakeServer::Stop(absl::Duration grace) {
+  if (server_ == nullptr) return;
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  server_->Wait();
+  server_.reset();
+}
+
+bool FakeServer::Start() {
+  if (server_ != nullptr) return true;
+  if (port_ == 0) return false;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(absl::StrCat("127.0.0.1:", port_), credentials_,
+                           &port);
+  builder.RegisterService(&service_);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port != port_) {
+    server_.reset();
+    return false;
   }
+  return true;
 }
 
 }  // namespace client_testing

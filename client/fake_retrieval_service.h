@@ -4,10 +4,11 @@
 // Answers: the hits for a text are FakeImageNames(text, top_k, category)
 // with scores 0.9, 0.89, ... and the request's category; model_version is
 // kFakeModelVersion. Validation follows retrieval.proto: empty or
-// whitespace-only text, top_k outside [1, 1000] (0 means 10) and more than 256
-// requests per BatchSearch are INVALID_ARGUMENT naming the field
-// ("requests[3].text: ..." in a batch). Knobs make it fail the first calls
-// with UNAVAILABLE, sleep, or demand a bearer token.
+// whitespace-only text, text over 2,048 bytes or not valid UTF-8, top_k
+// outside [1, 1000] (0 means 10), a category value the proto does not define
+// and more than 256 requests per BatchSearch are INVALID_ARGUMENT naming the
+// field ("requests[3].text: ..." in a batch). Knobs make it fail the first
+// calls (with UNAVAILABLE or another code), sleep, or demand a bearer token.
 //
 // Thread safety: every method may be called from any thread; the recorded
 // calls are guarded by a mutex.
@@ -51,8 +52,12 @@ class FakeRetrievalService final
       const retrieval::v1::GetModelInfoRequest* request,
       retrieval::v1::GetModelInfoResponse* response) override;
 
-  // The next `n` calls (any method) fail with UNAVAILABLE.
-  void FailNextCalls(int n) { fail_next_.store(n); }
+  // The next `n` calls (any method) fail with `code`.
+  void FailNextCalls(int n,
+                     grpc::StatusCode code = grpc::StatusCode::UNAVAILABLE) {
+    fail_code_.store(static_cast<int>(code));
+    fail_next_.store(n);
+  }
   // Every call sleeps this long before answering.
   void SetDelay(absl::Duration delay) ABSL_LOCKS_EXCLUDED(mu_);
   // Non-empty: calls without "authorization: Bearer <token>" fail with
@@ -75,6 +80,7 @@ class FakeRetrievalService final
   grpc::Status Admit(grpc::ServerContext* context) ABSL_LOCKS_EXCLUDED(mu_);
 
   std::atomic<int> fail_next_{0};
+  std::atomic<int> fail_code_{static_cast<int>(grpc::StatusCode::UNAVAILABLE)};
   std::atomic<int> total_calls_{0};
   mutable absl::Mutex mu_;
   absl::Duration delay_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
@@ -84,7 +90,9 @@ class FakeRetrievalService final
   std::vector<std::string> authorizations_ ABSL_GUARDED_BY(mu_);
 };
 
-// Runs a FakeRetrievalService on 127.0.0.1:0 until destroyed.
+// Runs a FakeRetrievalService on 127.0.0.1:0 until destroyed. Stop() and
+// Start() take it down and bring it back on the same port (a server
+// restart, as clients see it); the service and its records are kept.
 class FakeServer {
  public:
   // Plaintext server.
@@ -97,10 +105,19 @@ class FakeServer {
   const std::string& address() const { return address_; }
   FakeRetrievalService& service() { return service_; }
 
+  // Shuts the server down: calls in flight get `grace` to finish, then are
+  // cancelled; the port is closed. No-op when stopped.
+  void Stop(absl::Duration grace = absl::Milliseconds(100));
+  // Listens again on the port of address(). False when the port could not
+  // be bound again or the server was never started.
+  bool Start();
+
  private:
   FakeRetrievalService service_;
+  std::shared_ptr<grpc::ServerCredentials> credentials_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
+  int port_ = 0;
 };
 
 }  // namespace client_testing

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <thread>
 #include <utility>
@@ -102,11 +103,34 @@ absl::Status ValidateConnectionOptions(const ConnectionOptions& options) {
   return absl::OkStatus();
 }
 
+ReconnectBackoff ReconnectBackoffFor(const RetryPolicy& policy) {
+  auto to_ms = [](absl::Duration d, int floor_ms) {
+    const int64_t ms = absl::ToInt64Milliseconds(d);
+    return static_cast<int>(std::min<int64_t>(
+        std::max<int64_t>(ms, floor_ms), std::numeric_limits<int>::max()));
+  };
+  ReconnectBackoff backoff;
+  backoff.initial_ms = to_ms(policy.initial_backoff, 100);
+  backoff.max_ms = std::max(backoff.initial_ms, to_ms(policy.max_backoff, 100));
+  backoff.min_connect_timeout_ms = std::max(backoff.max_ms, 1000);
+  return backoff;
+}
+
 absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(
     const ConnectionOptions& options) {
+  return CreateChannel(options, RetryPolicy());
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(
+    const ConnectionOptions& options, const RetryPolicy& retry) {
   RETURN_IF_ERROR(ValidateServerAddress(options.server));
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
+  const ReconnectBackoff backoff = ReconnectBackoffFor(retry);
+  arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, backoff.initial_ms);
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, backoff.max_ms);
+  arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+                   backoff.min_connect_timeout_ms);
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (options.tls_ca_file.empty()) {
     if (!options.tls_server_name.empty()) {
@@ -157,6 +181,7 @@ absl::Status ValidateRetryPolicy(const RetryPolicy& policy) {
 bool IsRetryable(grpc::StatusCode code, const RetryPolicy& policy) {
   switch (code) {
     case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::CANCELLED:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return true;
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
@@ -218,12 +243,17 @@ const char* CategoryName(Category category) {
 
 absl::StatusOr<std::unique_ptr<RetrievalClient>> RetrievalClient::Connect(
     const ConnectionOptions& options) {
+  return Connect(options, RetryPolicy());
+}
+
+absl::StatusOr<std::unique_ptr<RetrievalClient>> RetrievalClient::Connect(
+    const ConnectionOptions& options, const RetryPolicy& retry) {
   std::string token;
   if (!options.auth_token_file.empty()) {
     ASSIGN_OR_RETURN(token, ReadBearerToken(options.auth_token_file));
   }
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
-                   CreateChannel(options));
+                   CreateChannel(options, retry));
   return std::make_unique<RetrievalClient>(std::move(channel),
                                            std::move(token));
 }
@@ -257,6 +287,9 @@ absl::StatusOr<Response> RetrievalClient::CallWithRetry(
   for (int attempt = 1;; ++attempt) {
     grpc::ClientContext context;
     PrepareContext(&context, options.deadline);
+    // A retry waits for the channel to reconnect (bounded by its deadline)
+    // instead of failing at once while the channel backs off.
+    if (attempt > 1) context.set_wait_for_ready(true);
     Response response;
     status = rpc(&context, &response);
     s.attempts = attempt;

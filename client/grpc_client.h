@@ -4,10 +4,20 @@
 // grpc::Status to absl::Status.
 //
 // Retries: only UNAVAILABLE (server not ready, connection lost, shutting
-// down) and DEADLINE_EXCEEDED are retried by default; RESOURCE_EXHAUSTED
-// (server queue full) only when RetryPolicy::retry_resource_exhausted is set.
-// Every other code is final: INVALID_ARGUMENT, UNAUTHENTICATED, ... come back
-// at once.
+// down), CANCELLED (a call the server dropped while shutting down; this
+// client never cancels its own calls) and DEADLINE_EXCEEDED are retried by
+// default; RESOURCE_EXHAUSTED (server queue full) only when
+// RetryPolicy::retry_resource_exhausted is set. Every other code is final:
+// INVALID_ARGUMENT, UNAUTHENTICATED, ... come back at once.
+//
+// Server restarts: the first attempt of a call fails fast when the server
+// cannot be reached; every retried attempt waits for the channel to connect
+// (wait_for_ready), within its deadline. The channel's own reconnect backoff
+// is sized to the retry policy (ReconnectBackoffFor), so that it reconnects
+// about as often as the calls are retried instead of after gRPC's default
+// 1 s growing to 120 s. A server that goes away for less than the retry
+// budget is thus ridden through; one that stays away makes each retried
+// attempt last up to its deadline.
 //
 // Thread safety: RetrievalClient is immutable after construction and safe to
 // share between threads; gRPC multiplexes concurrent calls over one channel.
@@ -65,12 +75,16 @@ absl::Status ValidateConnectionOptions(const ConnectionOptions& options);
 // printable ASCII without spaces (metadata values cannot carry them).
 absl::StatusOr<std::string> ReadBearerToken(const std::string& path);
 
-// Creates the channel (nothing is connected until the first call).
-// INVALID_ARGUMENT for a bad address or tls_server_name without TLS,
-// NOT_FOUND for a missing certificate file, INVALID_ARGUMENT for one without
-// a PEM certificate.
+struct RetryPolicy;
+
+// Creates the channel (nothing is connected until the first call), with its
+// reconnect backoff sized to `retry` (ReconnectBackoffFor). INVALID_ARGUMENT
+// for a bad address or tls_server_name without TLS, NOT_FOUND for a missing
+// certificate file, INVALID_ARGUMENT for one without a PEM certificate.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(
     const ConnectionOptions& options);
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(
+    const ConnectionOptions& options, const RetryPolicy& retry);
 
 // Retry behaviour for one logical call.
 struct RetryPolicy {
@@ -87,6 +101,21 @@ struct RetryPolicy {
   // Also retry RESOURCE_EXHAUSTED (the server's request queue is full).
   bool retry_resource_exhausted = false;
 };
+
+// The channel arguments that govern reconnection after a lost connection
+// (grpc.initial_reconnect_backoff_ms, grpc.max_reconnect_backoff_ms and
+// grpc.min_reconnect_backoff_ms, the last being the shortest time a
+// connection attempt is given), in milliseconds.
+struct ReconnectBackoff {
+  int initial_ms = 0;
+  int max_ms = 0;
+  int min_connect_timeout_ms = 0;
+};
+
+// initial = the policy's initial backoff, max = its max backoff, each at
+// least 100 ms (gRPC's floor); the connect timeout is max, but at least 1 s.
+// Durations past INT_MAX ms are clamped.
+ReconnectBackoff ReconnectBackoffFor(const RetryPolicy& policy);
 
 // INVALID_ARGUMENT naming the field when a RetryPolicy value is out of range
 // (negative retries or durations, multiplier < 1, jitter outside [0, 1]).
@@ -133,16 +162,20 @@ struct CallStats {
 // A TextImageRetrieval stub with the token, deadlines and retries applied.
 class RetrievalClient {
  public:
-  // CreateChannel + ReadBearerToken.
+  // CreateChannel(options, retry) + ReadBearerToken. `retry` should be the
+  // policy of the calls that will be made.
   static absl::StatusOr<std::unique_ptr<RetrievalClient>> Connect(
       const ConnectionOptions& options);
+  static absl::StatusOr<std::unique_ptr<RetrievalClient>> Connect(
+      const ConnectionOptions& options, const RetryPolicy& retry);
 
   // `bearer_token` empty: no authorization metadata.
   RetrievalClient(std::shared_ptr<grpc::Channel> channel,
                   std::string bearer_token);
 
-  // Each runs the RPC with retries under `options`. The error is the last
-  // attempt's status; after more than one attempt its message ends with
+  // Each runs the RPC with retries under `options`; retried attempts wait
+  // for the channel to connect (see the top of this file). The error is the
+  // last attempt's status; after more than one attempt its message ends with
   // " (after N attempts)". `stats` may be null.
   absl::StatusOr<retrieval::v1::SearchResponse> Search(
       const retrieval::v1::SearchRequest& request, const CallOptions& options,

@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -117,12 +118,32 @@ TEST(RetryPolicyTest, OnlyTransientCodesAreRetried) {
   RetryPolicy policy;
   EXPECT_TRUE(IsRetryable(grpc::StatusCode::UNAVAILABLE, policy));
   EXPECT_TRUE(IsRetryable(grpc::StatusCode::DEADLINE_EXCEEDED, policy));
+  EXPECT_TRUE(IsRetryable(grpc::StatusCode::CANCELLED, policy));
   EXPECT_FALSE(IsRetryable(grpc::StatusCode::RESOURCE_EXHAUSTED, policy));
   EXPECT_FALSE(IsRetryable(grpc::StatusCode::INVALID_ARGUMENT, policy));
   EXPECT_FALSE(IsRetryable(grpc::StatusCode::UNAUTHENTICATED, policy));
   EXPECT_FALSE(IsRetryable(grpc::StatusCode::INTERNAL, policy));
   policy.retry_resource_exhausted = true;
   EXPECT_TRUE(IsRetryable(grpc::StatusCode::RESOURCE_EXHAUSTED, policy));
+}
+
+TEST(RetryPolicyTest, ReconnectBackoffFollowsThePolicy) {
+  RetryPolicy policy;  // 100 ms .. 5 s
+  ReconnectBackoff backoff = ReconnectBackoffFor(policy);
+  EXPECT_EQ(backoff.initial_ms, 100);
+  EXPECT_EQ(backoff.max_ms, 5000);
+  EXPECT_EQ(backoff.min_connect_timeout_ms, 5000);
+  policy.initial_backoff = absl::Milliseconds(1);  // below gRPC's floor
+  policy.max_backoff = absl::Milliseconds(20);
+  backoff = ReconnectBackoffFor(policy);
+  EXPECT_EQ(backoff.initial_ms, 100);
+  EXPECT_EQ(backoff.max_ms, 100);
+  EXPECT_EQ(backoff.min_connect_timeout_ms, 1000);
+  policy.initial_backoff = absl::Seconds(2);
+  policy.max_backoff = absl::InfiniteDuration();
+  backoff = ReconnectBackoffFor(policy);
+  EXPECT_EQ(backoff.initial_ms, 2000);
+  EXPECT_EQ(backoff.max_ms, std::numeric_limits<int>::max());
 }
 
 TEST(RetryPolicyTest, ValidationNamesTheBadValue) {

@@ -4,15 +4,98 @@
 #include <atomic>
 #include <cmath>
 #include <numeric>
+#include <random>
 #include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "server/request_validation.h"
 
 namespace client {
+namespace {
+
+// SplitMix64's finaliser: a bijective mix of 64 bits.
+uint64_t Mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+bool BacksOff(grpc::StatusCode code) {
+  return code == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+         code == grpc::StatusCode::UNAVAILABLE;
+}
+
+}  // namespace
+
+const char* InvalidKindName(InvalidKind kind) {
+  switch (kind) {
+    case InvalidKind::kEmptyText:
+      return "empty_text";
+    case InvalidKind::kWhitespaceText:
+      return "whitespace_text";
+    case InvalidKind::kLongText:
+      return "long_text";
+    case InvalidKind::kInvalidUtf8:
+      return "invalid_utf8";
+    case InvalidKind::kNegativeTopK:
+      return "negative_top_k";
+    case InvalidKind::kLargeTopK:
+      return "large_top_k";
+    case InvalidKind::kUnknownCategory:
+      return "unknown_category";
+  }
+  return "unknown";
+}
+
+std::optional<InvalidKind> PlanRequest(uint64_t seed, double fraction,
+                                       int64_t index) {
+  if (!(fraction > 0)) return std::nullopt;
+  const uint64_t h = Mix(seed ^ Mix(static_cast<uint64_t>(index)));
+  const double unit = static_cast<double>(h >> 11) * 0x1.0p-53;  // [0, 1)
+  if (unit >= fraction) return std::nullopt;
+  return static_cast<InvalidKind>(Mix(h) % kNumInvalidKinds);
+}
+
+void MakeInvalid(InvalidKind kind, retrieval::v1::SearchRequest* request) {
+  switch (kind) {
+    case InvalidKind::kEmptyText:
+      request->set_text("");
+      break;
+    case InvalidKind::kWhitespaceText:
+      request->set_text(" \t  ");
+      break;
+    case InvalidKind::kLongText:
+      request->set_text(std::string(server::kMaxTextBytes + 1, 'a'));
+      break;
+    case InvalidKind::kInvalidUtf8:
+      request->set_text("a white car \xff");
+      break;
+    case InvalidKind::kNegativeTopK:
+      request->set_top_k(-1);
+      break;
+    case InvalidKind::kLargeTopK:
+      request->set_top_k(server::kMaxTopK + 1);
+      break;
+    case InvalidKind::kUnknownCategory:
+      request->set_category(static_cast<retrieval::v1::Category>(7));
+      break;
+  }
+}
+
+RetryPolicy DefaultLoadgenBackoff() {
+  RetryPolicy policy;
+  policy.initial_backoff = absl::Milliseconds(20);
+  policy.max_backoff = absl::Seconds(2);
+  policy.multiplier = 2.0;
+  policy.jitter = 0.2;
+  return policy;
+}
 
 double Percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0.0;
@@ -46,6 +129,13 @@ LoadStats ComputeLoadStats(const std::vector<CallRecord>& calls,
   all_latencies.reserve(calls.size());
   for (const CallRecord& call : calls) {
     ++stats.status_counts[call.code];
+    if (call.invalid.has_value()) {
+      ++stats.invalid_requests;
+      ++stats.invalid_status_counts[call.code];
+      ++stats.invalid_by_kind[*call.invalid][call.code];
+    } else {
+      ++stats.valid_status_counts[call.code];
+    }
     all_latencies.push_back(call.latency_ms);
     if (call.code == grpc::StatusCode::OK) {
       ok_latencies.push_back(call.latency_ms);
@@ -78,9 +168,16 @@ std::string FormatLoadStats(const LoadStats& stats) {
         "mean %.2f\n",
         what, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.mean_ms);
   };
-  std::string text = absl::StrFormat(
-      "%d requests in %.2f s: %.1f requests/s (OK %.1f/s)\n", stats.requests,
-      stats.seconds, stats.qps, stats.ok_qps);
+  std::string text;
+  if (stats.interrupted) {
+    absl::StrAppend(&text,
+                    "interrupted: statistics of the calls made until then\n");
+  }
+  absl::StrAppend(
+      &text, absl::StrFormat("%d requests in %.2f s: %.1f requests/s (OK "
+                             "%.1f/s)\n",
+                             stats.requests, stats.seconds, stats.qps,
+                             stats.ok_qps));
   if (stats.ok > 0) {
     absl::StrAppend(&text, latency_line("OK calls", stats.ok_latency));
   } else {
@@ -89,10 +186,81 @@ std::string FormatLoadStats(const LoadStats& stats) {
   if (stats.ok < stats.requests) {
     absl::StrAppend(&text, latency_line("all calls", stats.all_latency));
   }
+  auto count_of = [](const std::map<grpc::StatusCode, int64_t>& counts,
+                     grpc::StatusCode code) -> int64_t {
+    const auto it = counts.find(code);
+    return it == counts.end() ? 0 : it->second;
+  };
+  if (stats.invalid_requests > 0) {
+    absl::StrAppend(
+        &text, absl::StrFormat("invalid requests: %d of %d (%.1f%%)\n",
+                               stats.invalid_requests, stats.requests,
+                               100.0 * stats.invalid_requests /
+                                   std::max<int64_t>(stats.requests, 1)));
+  }
   for (const auto& [code, count] : stats.status_counts) {
-    absl::StrAppend(&text, "status ", StatusCodeName(code), ": ", count, "\n");
+    absl::StrAppend(&text, "status ", StatusCodeName(code), ": ", count);
+    if (stats.invalid_requests > 0) {
+      absl::StrAppend(&text, " (valid ", count_of(stats.valid_status_counts, code),
+                      ", invalid ",
+                      count_of(stats.invalid_status_counts, code), ")");
+    }
+    absl::StrAppend(&text, "\n");
+  }
+  for (const auto& [kind, codes] : stats.invalid_by_kind) {
+    std::vector<std::string> parts;
+    for (const auto& [code, count] : codes) {
+      parts.push_back(absl::StrCat(StatusCodeName(code), " ", count));
+    }
+    absl::StrAppend(&text, "invalid ", InvalidKindName(kind), ": ",
+                    absl::StrJoin(parts, ", "), "\n");
+  }
+  for (const auto& [code, backoff] : stats.backoff) {
+    absl::StrAppend(&text,
+                    absl::StrFormat("backoff after %s: %d waits, %.2f s\n",
+                                    StatusCodeName(code), backoff.waits,
+                                    backoff.seconds));
   }
   return text;
+}
+
+absl::Status CheckCodes(const LoadStats& stats) {
+  if (stats.requests == 0) {
+    return absl::FailedPreconditionError(
+        "no request finished: there are no status codes to check");
+  }
+  int64_t failed_valid = 0;
+  std::vector<std::string> valid_parts;
+  for (const auto& [code, count] : stats.valid_status_counts) {
+    if (code == grpc::StatusCode::OK) continue;
+    failed_valid += count;
+    valid_parts.push_back(absl::StrCat(StatusCodeName(code), " ", count));
+  }
+  int64_t wrong_invalid = 0;
+  std::vector<std::string> invalid_parts;
+  for (const auto& [kind, codes] : stats.invalid_by_kind) {
+    for (const auto& [code, count] : codes) {
+      if (code == grpc::StatusCode::INVALID_ARGUMENT) continue;
+      wrong_invalid += count;
+      invalid_parts.push_back(absl::StrCat(InvalidKindName(kind), ": ",
+                                           StatusCodeName(code), " ", count));
+    }
+  }
+  if (failed_valid == 0 && wrong_invalid == 0) return absl::OkStatus();
+  std::vector<std::string> problems;
+  if (failed_valid > 0) {
+    problems.push_back(absl::StrCat(failed_valid, " of ",
+                                    stats.requests - stats.invalid_requests,
+                                    " valid requests failed (",
+                                    absl::StrJoin(valid_parts, ", "), ")"));
+  }
+  if (wrong_invalid > 0) {
+    problems.push_back(absl::StrCat(
+        wrong_invalid, " of ", stats.invalid_requests,
+        " invalid requests got another code than INVALID_ARGUMENT (",
+        absl::StrJoin(invalid_parts, "; "), ")"));
+  }
+  return absl::FailedPreconditionError(absl::StrJoin(problems, "; "));
 }
 
 absl::Status ValidateLoadgenOptions(const LoadgenOptions& options) {
@@ -118,7 +286,12 @@ absl::Status ValidateLoadgenOptions(const LoadgenOptions& options) {
   if (options.deadline <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("the deadline must be positive");
   }
-  return absl::OkStatus();
+  if (!(options.invalid_fraction >= 0.0 && options.invalid_fraction <= 1.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid_fraction must be in [0, 1], got ",
+                     options.invalid_fraction));
+  }
+  return ValidateRetryPolicy(options.backoff);
 }
 
 absl::StatusOr<LoadStats> RunLoadgen(const LoadgenOptions& options,
@@ -133,30 +306,63 @@ absl::StatusOr<LoadStats> RunLoadgen(const LoadgenOptions& options,
   const absl::Time start = absl::Now();
   const bool timed = options.duration > absl::ZeroDuration();
   const absl::Time end = timed ? start + options.duration : absl::InfiniteFuture();
+  auto cancelled = [&] {
+    return options.cancel != nullptr && options.cancel->load();
+  };
+  const bool backoff_enabled =
+      options.backoff.initial_backoff > absl::ZeroDuration();
   std::atomic<int64_t> issued{0};
+  std::atomic<bool> interrupted{false};
   std::vector<std::vector<CallRecord>> records(options.concurrency);
+  std::vector<std::map<grpc::StatusCode, BackoffCount>> backoffs(
+      options.concurrency);
   std::vector<std::thread> threads;
   const size_t n = queries.size();
   for (int t = 0; t < options.concurrency; ++t) {
     threads.emplace_back([&, t] {
       size_t next = static_cast<size_t>(
           (static_cast<unsigned long long>(t) * n) / options.concurrency);
-      retrieval::v1::SearchRequest request;
-      request.set_top_k(options.top_k);
-      request.set_category(options.category);
+      std::mt19937_64 jitter(std::random_device{}());
+      std::uniform_real_distribution<double> unit(0.0, 1.0);
+      int failures_in_a_row = 0;
       while (absl::Now() < end) {
-        if (options.requests > 0 && issued.fetch_add(1) >= options.requests) {
+        if (cancelled()) {
+          interrupted.store(true);
           break;
         }
+        const int64_t index = issued.fetch_add(1);
+        if (options.requests > 0 && index >= options.requests) break;
+        retrieval::v1::SearchRequest request;
+        request.set_top_k(options.top_k);
+        request.set_category(options.category);
         request.set_text(queries[next]);
         next = (next + 1) % n;
+        const std::optional<InvalidKind> invalid =
+            PlanRequest(options.seed, options.invalid_fraction, index);
+        if (invalid.has_value()) MakeInvalid(*invalid, &request);
         retrieval::v1::SearchResponse response;
         const absl::Time call_start = absl::Now();
         const grpc::Status status =
             client.SearchOnce(request, options.deadline, &response);
         records[t].push_back(
             {absl::ToDoubleMilliseconds(absl::Now() - call_start),
-             status.error_code()});
+             status.error_code(), invalid});
+        if (!backoff_enabled || !BacksOff(status.error_code())) {
+          failures_in_a_row = 0;
+          continue;
+        }
+        ++failures_in_a_row;
+        const absl::Time wait_start = absl::Now();
+        const absl::Time wait_end = std::min(
+            end, wait_start + BackoffDelay(options.backoff, failures_in_a_row,
+                                           unit(jitter)));
+        while (absl::Now() < wait_end && !cancelled()) {
+          absl::SleepFor(
+              std::min(wait_end - absl::Now(), absl::Milliseconds(10)));
+        }
+        BackoffCount& count = backoffs[t][status.error_code()];
+        ++count.waits;
+        count.seconds += absl::ToDoubleSeconds(absl::Now() - wait_start);
       }
     });
   }
@@ -166,7 +372,15 @@ absl::StatusOr<LoadStats> RunLoadgen(const LoadgenOptions& options,
   for (std::vector<CallRecord>& one : records) {
     all.insert(all.end(), one.begin(), one.end());
   }
-  return ComputeLoadStats(all, seconds);
+  LoadStats stats = ComputeLoadStats(all, seconds);
+  for (const auto& per_thread : backoffs) {
+    for (const auto& [code, count] : per_thread) {
+      stats.backoff[code].waits += count.waits;
+      stats.backoff[code].seconds += count.seconds;
+    }
+  }
+  stats.interrupted = interrupted.load();
+  return stats;
 }
 
 }  // namespace client

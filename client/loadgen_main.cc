@@ -6,16 +6,43 @@
 //   loadgen --server=HOST:PORT --queries=test/test_text.txt
 //       [--concurrency=4] [--duration_s=10] [--requests=N] [--top_k=10]
 //       [--category=pedestrian|vehicle] [--deadline_ms=5000]
+//       [--backoff_initial_ms=20] [--backoff_max_ms=2000]
+//       [--invalid_fraction=F] [--seed=1] [--check_codes]
 //       [--tls_ca=roots.pem] [--auth_token_file=token]
 //
 // Each stream is one thread with one call in flight, cycling through the
 // queries from its own starting line. Calls are not retried: every failure
-// is counted under its status code. The run stops after --requests calls or
-// --duration_s seconds, whichever comes first (with neither flag: 10 s).
-// The report goes to stdout.
+// is counted under its status code. After RESOURCE_EXHAUSTED or UNAVAILABLE
+// a stream waits before its next call (exponential backoff with jitter from
+// --backoff_initial_ms up to --backoff_max_ms; the waits are reported per
+// code). The run stops after --requests calls or --duration_s seconds,
+// whichever comes first (with neither flag: 10 s). The report goes to
+// stdout.
 //
-// Exit status: 0 at least one call succeeded; 1 none did, or the queries
-// file could not be read; 2 bad flags.
+// --invalid_fraction=F (in [0, 1], default 0) makes that share of the
+// requests invalid on purpose, chosen by --seed deterministically: request
+// number i is invalid when a hash of (seed, i) is below F, in one of these
+// ways, each refused by the server with INVALID_ARGUMENT: empty text,
+// whitespace-only text, text over the 2,048-byte limit, invalid UTF-8, top_k
+// -1, top_k 1001, an undefined category. The report then gives, for each
+// status code, how many valid and how many invalid requests got it, and the
+// codes of each kind of invalid request. --check_codes (bool, default false)
+// makes the run fail unless every valid request got OK and every invalid
+// one INVALID_ARGUMENT (the reason is printed on stderr).
+//
+// SIGINT or SIGTERM stops the run: no new call is issued, the calls in
+// flight finish (within --deadline_ms), the report of the calls made is
+// printed (first line "interrupted: ...") with the --check_codes verdict, and
+// the exit status is 130 (SIGINT) or 143 (SIGTERM). A second signal ends the
+// process at once.
+//
+// Exit status: 0 at least one call succeeded (with --check_codes: the check
+// passed); 1 none did (with --check_codes: the check failed), or the queries
+// file could not be read; 2 bad flags; 130 / 143 interrupted as above.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -50,6 +77,22 @@ ABSL_FLAG(std::string, category, "",
           "none (whole gallery).");
 ABSL_FLAG(int, deadline_ms, 5000,
           "Deadline of each call in milliseconds. Default: 5000.");
+ABSL_FLAG(int, backoff_initial_ms, 20,
+          "Wait after a RESOURCE_EXHAUSTED or UNAVAILABLE call before the "
+          "stream's next call, doubling (+-20% jitter) with each such failure "
+          "in a row up to --backoff_max_ms. 0: no waits. Default: 20.");
+ABSL_FLAG(int, backoff_max_ms, 2000,
+          "Longest backoff wait in milliseconds. Default: 2000.");
+ABSL_FLAG(double, invalid_fraction, 0,
+          "Share of requests, in [0, 1], made invalid on purpose (empty, "
+          "whitespace-only, too long or non-UTF-8 text, top_k -1 or 1001, "
+          "undefined category), chosen deterministically by --seed. "
+          "Default: 0.");
+ABSL_FLAG(uint64_t, seed, 1,
+          "Seed that picks the invalid requests. Default: 1.");
+ABSL_FLAG(bool, check_codes, false,
+          "Fail (exit 1) unless every valid request got OK and every invalid "
+          "one INVALID_ARGUMENT. Default: false.");
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM file of root certificates; turns TLS on. Default: none "
           "(plaintext).");
@@ -61,6 +104,14 @@ ABSL_FLAG(std::string, auth_token_file, "",
           "<token>'. Default: none.");
 
 namespace {
+
+std::atomic<bool> stop_requested{false};
+std::atomic<int> stop_signal{0};
+
+void OnStopSignal(int signal_number) {
+  stop_signal.store(signal_number);
+  stop_requested.store(true);
+}
 
 absl::Status ParseFlags(client::ConnectionOptions* connection,
                         client::LoadgenOptions* options,
@@ -97,6 +148,22 @@ absl::Status ParseFlags(client::ConnectionOptions* connection,
         absl::StrCat("--deadline_ms must be positive, got ", deadline_ms));
   }
   options->deadline = absl::Milliseconds(deadline_ms);
+  const int backoff_initial_ms = absl::GetFlag(FLAGS_backoff_initial_ms);
+  const int backoff_max_ms = absl::GetFlag(FLAGS_backoff_max_ms);
+  if (backoff_initial_ms < 0 || backoff_max_ms < backoff_initial_ms) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "need 0 <= --backoff_initial_ms (", backoff_initial_ms,
+        ") <= --backoff_max_ms (", backoff_max_ms, ")"));
+  }
+  options->backoff.initial_backoff = absl::Milliseconds(backoff_initial_ms);
+  options->backoff.max_backoff = absl::Milliseconds(backoff_max_ms);
+  options->invalid_fraction = absl::GetFlag(FLAGS_invalid_fraction);
+  if (!(options->invalid_fraction >= 0 && options->invalid_fraction <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--invalid_fraction must be in [0, 1], got ",
+                     options->invalid_fraction));
+  }
+  options->seed = absl::GetFlag(FLAGS_seed);
   return client::ValidateLoadgenOptions(*options);
 }
 
@@ -147,6 +214,16 @@ int main(int argc, char** argv) {
                options.duration > absl::ZeroDuration()
                    ? absl::FormatDuration(options.duration).c_str()
                    : "");
+  // The first SIGINT / SIGTERM ends the run with a report; a second one
+  // kills the process at once.
+  struct sigaction action = {};
+  action.sa_handler = OnStopSignal;
+  action.sa_flags = SA_RESETHAND;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  options.cancel = &stop_requested;
+
   const absl::StatusOr<client::LoadStats> stats =
       client::RunLoadgen(options, *queries, **retrieval);
   if (!stats.ok()) {
@@ -155,9 +232,27 @@ int main(int argc, char** argv) {
   }
   std::fputs(client::FormatLoadStats(*stats).c_str(), stdout);
   std::fflush(stdout);
-  if (stats->ok == 0) {
+  int exit_code = client::kExitOk;
+  if (absl::GetFlag(FLAGS_check_codes)) {
+    const absl::Status check = client::CheckCodes(*stats);
+    if (check.ok()) {
+      std::fprintf(stderr,
+                   "loadgen: codes as expected: every valid request OK, every "
+                   "invalid one INVALID_ARGUMENT\n");
+    } else {
+      std::fprintf(stderr, "loadgen: --check_codes failed: %s\n",
+                   std::string(check.message()).c_str());
+      exit_code = client::kExitFailure;
+    }
+  } else if (stats->ok == 0) {
     std::fprintf(stderr, "loadgen: no call succeeded\n");
-    return client::kExitFailure;
+    exit_code = client::kExitFailure;
   }
-  return client::kExitOk;
+  if (stats->interrupted) {
+    const int signal_number = stop_signal.load();
+    std::fprintf(stderr, "loadgen: interrupted by %s\n",
+                 signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    return 128 + (signal_number == SIGTERM ? SIGTERM : SIGINT);
+  }
+  return exit_code;
 }

@@ -1,7 +1,10 @@
 #include "client/loadgen.h"
 
+#include <atomic>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -15,9 +18,12 @@ namespace {
 
 using ::client_testing::FakeServer;
 using ::common_testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::DoubleEq;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::StartsWith;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 
@@ -98,6 +104,75 @@ TEST(StatusCodeNameTest, NamesCanonicalCodes) {
   EXPECT_EQ(StatusCodeName(static_cast<grpc::StatusCode>(42)), "CODE_42");
 }
 
+TEST(PlanRequestTest, IsAFunctionOfTheSeedAndNearTheFraction) {
+  EXPECT_FALSE(PlanRequest(1, 0.0, 0).has_value());
+  int invalid = 0;
+  int differs = 0;
+  std::set<InvalidKind> kinds;
+  for (int64_t i = 0; i < 10000; ++i) {
+    const std::optional<InvalidKind> plan = PlanRequest(1, 0.25, i);
+    EXPECT_EQ(plan, PlanRequest(1, 0.25, i));  // deterministic
+    if (plan.has_value()) {
+      ++invalid;
+      kinds.insert(*plan);
+    }
+    if (PlanRequest(2, 0.25, i).has_value() != plan.has_value()) ++differs;
+    EXPECT_FALSE(PlanRequest(1, 0.0, i).has_value());
+    EXPECT_TRUE(PlanRequest(1, 1.0, i).has_value());
+  }
+  EXPECT_GT(invalid, 2300);
+  EXPECT_LT(invalid, 2700);
+  EXPECT_EQ(kinds.size(), static_cast<size_t>(kNumInvalidKinds));
+  EXPECT_GT(differs, 1000);  // another seed picks other requests
+}
+
+TEST(MakeInvalidTest, BreaksTheNamedField) {
+  retrieval::v1::SearchRequest valid;
+  valid.set_text("a white Audi.");
+  valid.set_top_k(10);
+  auto broken = [&](InvalidKind kind) {
+    retrieval::v1::SearchRequest request = valid;
+    MakeInvalid(kind, &request);
+    return request;
+  };
+  EXPECT_EQ(broken(InvalidKind::kEmptyText).text(), "");
+  EXPECT_EQ(broken(InvalidKind::kLongText).text().size(), 2049u);
+  EXPECT_NE(broken(InvalidKind::kInvalidUtf8).text().find('\xff'),
+            std::string::npos);
+  EXPECT_EQ(broken(InvalidKind::kNegativeTopK).top_k(), -1);
+  EXPECT_EQ(broken(InvalidKind::kLargeTopK).top_k(), 1001);
+  EXPECT_EQ(broken(InvalidKind::kLargeTopK).text(), valid.text());
+  EXPECT_FALSE(retrieval::v1::Category_IsValid(
+      broken(InvalidKind::kUnknownCategory).category()));
+  EXPECT_EQ(InvalidKindName(InvalidKind::kUnknownCategory), std::string("unknown_category"));
+}
+
+TEST(CheckCodesTest, FailsForFailedValidAndWronglyAnsweredInvalidRequests) {
+  std::vector<CallRecord> calls = {
+      {1.0, grpc::StatusCode::OK, std::nullopt},
+      {1.0, grpc::StatusCode::INVALID_ARGUMENT, InvalidKind::kEmptyText},
+      {1.0, grpc::StatusCode::INVALID_ARGUMENT, InvalidKind::kLargeTopK}};
+  EXPECT_OK(CheckCodes(ComputeLoadStats(calls, 1.0)));
+
+  calls.push_back({1.0, grpc::StatusCode::UNAVAILABLE, std::nullopt});
+  calls.push_back({1.0, grpc::StatusCode::OK, InvalidKind::kLongText});
+  const LoadStats stats = ComputeLoadStats(calls, 1.0);
+  EXPECT_THAT(CheckCodes(stats),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("1 of 2 valid requests failed (UNAVAILABLE 1)"),
+                             HasSubstr("1 of 3 invalid requests got another code"),
+                             HasSubstr("long_text: OK 1"))));
+  const std::string report = FormatLoadStats(stats);
+  EXPECT_THAT(report, HasSubstr("invalid requests: 3 of 5 (60.0%)\n"));
+  EXPECT_THAT(report, HasSubstr("status OK: 2 (valid 1, invalid 1)\n"));
+  EXPECT_THAT(report, HasSubstr("status INVALID_ARGUMENT: 2 (valid 0, invalid 2)\n"));
+  EXPECT_THAT(report, HasSubstr("invalid long_text: OK 1\n"));
+
+  EXPECT_THAT(CheckCodes(ComputeLoadStats({}, 1.0)),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("no request finished")));
+}
+
 TEST(ValidateLoadgenOptionsTest, RequiresABound) {
   LoadgenOptions options;
   EXPECT_OK(ValidateLoadgenOptions(options));
@@ -167,6 +242,85 @@ TEST_F(LoadgenRunTest, StopsAfterTheDuration) {
   EXPECT_GT(stats->ok, 0);
   EXPECT_GE(stats->ok_latency.p50_ms, 20.0);
   EXPECT_GE(stats->seconds, 0.3);
+}
+
+TEST_F(LoadgenRunTest, InvalidRequestsAreCountedApartFromValidOnes) {
+  LoadgenOptions options;
+  options.concurrency = 3;
+  options.duration = absl::ZeroDuration();
+  options.requests = 300;
+  options.invalid_fraction = 0.3;
+  options.seed = 42;
+  int64_t planned = 0;
+  std::set<InvalidKind> kinds;
+  for (int64_t i = 0; i < 300; ++i) {
+    if (auto kind = PlanRequest(42, 0.3, i)) {
+      ++planned;
+      kinds.insert(*kind);
+    }
+  }
+  ASSERT_EQ(kinds.size(), static_cast<size_t>(kNumInvalidKinds));
+  absl::StatusOr<LoadStats> stats =
+      RunLoadgen(options, {"a white Audi.", "a red truck"}, *client_);
+  ASSERT_OK(stats);
+  EXPECT_EQ(stats->requests, 300);
+  EXPECT_EQ(stats->invalid_requests, planned);
+  EXPECT_THAT(stats->valid_status_counts,
+              ElementsAre(Pair(grpc::StatusCode::OK, 300 - planned)));
+  EXPECT_THAT(stats->invalid_status_counts,
+              ElementsAre(Pair(grpc::StatusCode::INVALID_ARGUMENT, planned)));
+  EXPECT_EQ(stats->invalid_by_kind.size(), static_cast<size_t>(kNumInvalidKinds));
+  EXPECT_OK(CheckCodes(*stats));
+  EXPECT_THAT(FormatLoadStats(*stats),
+              HasSubstr(absl::StrCat("status INVALID_ARGUMENT: ", planned,
+                                     " (valid 0, invalid ", planned, ")")));
+}
+
+TEST_F(LoadgenRunTest, BacksOffAfterResourceExhaustedAndUnavailable) {
+  LoadgenOptions options;
+  options.concurrency = 1;
+  options.duration = absl::ZeroDuration();
+  options.requests = 6;
+  options.backoff.initial_backoff = absl::Milliseconds(40);
+  options.backoff.jitter = 0;
+  server_.service().FailNextCalls(3, grpc::StatusCode::RESOURCE_EXHAUSTED);
+  absl::StatusOr<LoadStats> stats = RunLoadgen(options, {"x"}, *client_);
+  ASSERT_OK(stats);
+  EXPECT_EQ(stats->ok, 3);
+  ASSERT_EQ(stats->backoff.count(grpc::StatusCode::RESOURCE_EXHAUSTED), 1u);
+  const BackoffCount waits = stats->backoff.at(grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(waits.waits, 3);
+  EXPECT_GE(waits.seconds, 0.04 + 0.08 + 0.16);  // doubling while failing
+  EXPECT_THAT(FormatLoadStats(*stats),
+              HasSubstr("backoff after RESOURCE_EXHAUSTED: 3 waits, "));
+
+  server_.service().FailNextCalls(1);  // UNAVAILABLE
+  stats = RunLoadgen(options, {"x"}, *client_);
+  ASSERT_OK(stats);
+  EXPECT_EQ(stats->backoff.at(grpc::StatusCode::UNAVAILABLE).waits, 1);
+  EXPECT_EQ(stats->backoff.count(grpc::StatusCode::RESOURCE_EXHAUSTED), 0u);
+}
+
+TEST_F(LoadgenRunTest, CancelEndsTheRunWithTheCallsMadeSoFar) {
+  LoadgenOptions options;
+  options.concurrency = 2;
+  options.duration = absl::Seconds(60);
+  server_.service().SetDelay(absl::Milliseconds(10));
+  std::atomic<bool> cancel{false};
+  options.cancel = &cancel;
+  std::thread stopper([&] {
+    absl::SleepFor(absl::Milliseconds(300));
+    cancel.store(true);
+  });
+  const absl::Time start = absl::Now();
+  absl::StatusOr<LoadStats> stats = RunLoadgen(options, {"x"}, *client_);
+  stopper.join();
+  ASSERT_OK(stats);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  EXPECT_TRUE(stats->interrupted);
+  EXPECT_GT(stats->ok, 0);
+  EXPECT_EQ(stats->requests, server_.service().total_calls());
+  EXPECT_THAT(FormatLoadStats(*stats), StartsWith("interrupted: "));
 }
 
 TEST_F(LoadgenRunTest, RejectsEmptyQueries) {

@@ -85,7 +85,7 @@ struct QueryFlags {
 // Asks grpc.health.v1.Health/Check about the retrieval service.
 absl::Status CheckHealth(const QueryFlags& flags) {
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
-                   client::CreateChannel(flags.connection));
+                   client::CreateChannel(flags.connection, flags.call.retry));
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(client::DeadlineFromNow(flags.call.deadline));
@@ -170,7 +170,8 @@ void PrintTable(const retrieval::v1::SearchResponse& response) {
 absl::Status Run(const QueryFlags& flags) {
   if (flags.health) return CheckHealth(flags);
   ASSIGN_OR_RETURN(std::unique_ptr<client::RetrievalClient> retrieval,
-                   client::RetrievalClient::Connect(flags.connection));
+                   client::RetrievalClient::Connect(flags.connection,
+                                                    flags.call.retry));
   const absl::Time start = absl::Now();
   ASSIGN_OR_RETURN(const retrieval::v1::SearchResponse response,
                    retrieval->Search(flags.request, flags.call));

@@ -11,6 +11,7 @@
 #include "clip/safetensors.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "eval/labels.h"
 #include "nlohmann/json.hpp"
 
 namespace clip {
@@ -40,6 +41,12 @@ absl::StatusOr<std::vector<std::string>> ReadTextsFile(const std::string& path) 
   ASSIGN_OR_RETURN(std::string content, common::ReadFile(path));
   std::vector<std::string> lines = absl::StrSplit(content, '\n');
   if (!lines.empty() && lines.back().empty()) lines.pop_back();
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (absl::Status utf8 = eval::ValidateUtf8(lines[i]); !utf8.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ":", i + 1, ": not valid UTF-8 (", utf8.message(), ")"));
+    }
+  }
   if (!absl::EndsWith(path, ".jsonl")) {
     for (auto& l : lines) {
       if (!l.empty() && l.back() == '\r') l.pop_back();
@@ -93,6 +100,23 @@ absl::Status RunEmbedTool(const EmbedToolOptions& options) {
   if (options.texts.empty() && options.images.empty()) {
     return absl::InvalidArgumentError("give --texts, --images or both");
   }
+  // Inputs first, so that their errors come before the model is loaded.
+  std::vector<std::string> texts;
+  if (!options.texts.empty()) {
+    ASSIGN_OR_RETURN(texts, ReadTextsFile(options.texts));
+    if (texts.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("texts file ", options.texts, " holds no texts"));
+    }
+  }
+  std::vector<std::string> paths;
+  if (!options.images.empty()) {
+    ASSIGN_OR_RETURN(paths, ListImages(options.images));
+    if (paths.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("image list ", options.images, " names no images"));
+    }
+  }
   EncoderOptions enc;
   enc.max_batch_size = options.batch_size;
   enc.precision = options.precision;
@@ -107,7 +131,6 @@ absl::Status RunEmbedTool(const EmbedToolOptions& options) {
   const int64_t res = encoder->config().image_resolution;
   SafetensorsWriter writer;
   if (!options.texts.empty()) {
-    ASSIGN_OR_RETURN(std::vector<std::string> texts, ReadTextsFile(options.texts));
     const int64_t m = static_cast<int64_t>(texts.size());
     std::vector<int64_t> tokens =
         encoder->tokenizer().TokenizeBatch(texts, static_cast<int>(ctx));
@@ -116,7 +139,6 @@ absl::Status RunEmbedTool(const EmbedToolOptions& options) {
     RETURN_IF_ERROR(writer.Add("text_embeds", DType::kF32, {m, dim}, Bytes(embeds)));
   }
   if (!options.images.empty()) {
-    ASSIGN_OR_RETURN(std::vector<std::string> paths, ListImages(options.images));
     const int64_t n = static_cast<int64_t>(paths.size());
     PreprocessOptions pre;
     pre.resolution = static_cast<int>(res);

@@ -26,6 +26,7 @@ struct EmbedToolOptions {
 
 // Reads texts: one JSON string per line for .jsonl (INVALID_ARGUMENT with
 // file:line for a line that is not a JSON string), else one text per line.
+// INVALID_ARGUMENT with file:line for a line that is not valid UTF-8.
 absl::StatusOr<std::vector<std::string>> ReadTextsFile(const std::string& path);
 
 // Image paths from a directory (files with an image extension, sorted by
@@ -35,7 +36,9 @@ absl::StatusOr<std::vector<std::string>> ListImages(const std::string& dir_or_li
 
 // Writes text_tokens I64 [m, ctx], text_embeds F32 [m, D], image_input F32
 // [n, 3, R, R], image_embeds F32 [n, D] (embeddings unnormalised, as
-// OpenAI's encode_text/encode_image) to options.output, atomically.
+// OpenAI's encode_text/encode_image) to options.output, atomically. The
+// inputs are read before the model is loaded: a texts file without a text,
+// or an image list without an image, is INVALID_ARGUMENT naming it.
 absl::Status RunEmbedTool(const EmbedToolOptions& options);
 
 }  // namespace clip

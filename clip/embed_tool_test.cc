@@ -16,6 +16,7 @@ namespace clip {
 namespace {
 
 using ::common_testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 TEST(EmbedToolTest, MatchesOpenAiReferenceFromRawInputs) {
@@ -84,6 +85,35 @@ TEST(EmbedToolTest, BadJsonlLineIsNamed) {
   ASSERT_OK(common::WriteFileAtomically(path, "\"ok\"\nnot json\n"));
   EXPECT_THAT(ReadTextsFile(path),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad.jsonl:2")));
+}
+
+TEST(EmbedToolTest, InvalidUtf8TextIsNamedWithItsLine) {
+  const std::string txt = ::testing::TempDir() + "/bad_utf8.txt";
+  ASSERT_OK(common::WriteFileAtomically(txt, "fine\nbad \xc3( byte\n"));
+  EXPECT_THAT(ReadTextsFile(txt),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("bad_utf8.txt:2"), HasSubstr("UTF-8"))));
+  const std::string jsonl = ::testing::TempDir() + "/bad_utf8.jsonl";
+  ASSERT_OK(common::WriteFileAtomically(jsonl, "\"fine\"\n\"bad \xff\"\n"));
+  EXPECT_THAT(ReadTextsFile(jsonl),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("bad_utf8.jsonl:2"), HasSubstr("UTF-8"))));
+}
+
+// The texts are read before the model is loaded: a file without a text is
+// refused by name, whatever the weights.
+TEST(EmbedToolTest, TextsFileWithoutTextsIsInvalidArgument) {
+  for (const char* name : {"/empty.txt", "/empty.jsonl"}) {
+    const std::string path = ::testing::TempDir() + name;
+    ASSERT_OK(common::WriteFileAtomically(path, ""));
+    EmbedToolOptions options;
+    options.weights = ::testing::TempDir() + "/no_such_model.safetensors";
+    options.texts = path;
+    options.output = ::testing::TempDir() + "/never.safetensors";
+    EXPECT_THAT(RunEmbedTool(options),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         AllOf(HasSubstr(path), HasSubstr("no texts"))));
+  }
 }
 
 TEST(EmbedToolTest, ListKeepsOrderAndResolvesRelativePaths) {

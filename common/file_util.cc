@@ -15,9 +15,8 @@
 #include "absl/strings/str_cat.h"
 
 namespace common {
-namespace {
 
-absl::Status ErrnoStatus(int err, absl::string_view what) {
+absl::Status ErrnoToStatus(int err, absl::string_view what) {
   std::string msg = absl::StrCat(what, ": ", std::strerror(err));
   switch (err) {
     case ENOENT:
@@ -26,22 +25,22 @@ absl::Status ErrnoStatus(int err, absl::string_view what) {
     case EPERM:
       return absl::PermissionDeniedError(msg);
     case ENOSPC:
+    case EDQUOT:
       return absl::ResourceExhaustedError(msg);
     default:
       return absl::InternalError(msg);
   }
 }
 
-}  // namespace
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("cannot open ", path));
+  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("cannot open ", path));
   struct stat st;
   if (::fstat(fd, &st) != 0) {
     int err = errno;
     ::close(fd);
-    return ErrnoStatus(err, absl::StrCat("cannot stat ", path));
+    return ErrnoToStatus(err, absl::StrCat("cannot stat ", path));
   }
   if (S_ISDIR(st.st_mode)) {
     ::close(fd);
@@ -58,7 +57,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
       if (errno == EINTR) continue;
       int err = errno;
       ::close(fd);
-      return ErrnoStatus(err, absl::StrCat("cannot read ", path));
+      return ErrnoToStatus(err, absl::StrCat("cannot read ", path));
     }
     if (n == 0) break;
     done += static_cast<size_t>(n);
@@ -76,17 +75,17 @@ std::string TempPathFor(const std::string& path) {
 absl::Status SyncDirectory(const std::string& dir) {
   int fd = ::open(dir.empty() ? "." : dir.c_str(),
                   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("cannot open ", dir));
+  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("cannot open ", dir));
   int rc = ::fsync(fd);
   int err = errno;
   ::close(fd);
-  if (rc != 0) return ErrnoStatus(err, absl::StrCat("cannot fsync ", dir));
+  if (rc != 0) return ErrnoToStatus(err, absl::StrCat("cannot fsync ", dir));
   return absl::OkStatus();
 }
 
 absl::Status RenameFile(const std::string& from, const std::string& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) {
-    return ErrnoStatus(errno,
+    return ErrnoToStatus(errno,
                        absl::StrCat("cannot rename ", from, " to ", to));
   }
   return absl::OkStatus();
@@ -96,7 +95,7 @@ absl::Status MakeDirs(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
-    return ErrnoStatus(ec.value(),
+    return ErrnoToStatus(ec.value(),
                        absl::StrCat("cannot create directory ", dir));
   }
   return absl::OkStatus();
@@ -106,7 +105,7 @@ absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view contents) {
   const std::string tmp = TempPathFor(path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("cannot create ", tmp));
+  if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("cannot create ", tmp));
   size_t done = 0;
   while (done < contents.size()) {
     ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
@@ -115,14 +114,14 @@ absl::Status WriteFileAtomically(const std::string& path,
       int err = errno;
       ::close(fd);
       ::unlink(tmp.c_str());
-      return ErrnoStatus(err, absl::StrCat("cannot write ", tmp));
+      return ErrnoToStatus(err, absl::StrCat("cannot write ", tmp));
     }
     done += static_cast<size_t>(n);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
-    return ErrnoStatus(err, absl::StrCat("cannot flush ", tmp));
+    return ErrnoToStatus(err, absl::StrCat("cannot flush ", tmp));
   }
   absl::Status st = RenameFile(tmp, path);
   if (!st.ok()) {

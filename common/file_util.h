@@ -15,6 +15,11 @@
 
 namespace common {
 
+// The status for a failed system call that set `err`: NOT_FOUND (ENOENT),
+// PERMISSION_DENIED (EACCES, EPERM), RESOURCE_EXHAUSTED (ENOSPC, EDQUOT: a
+// full disk or quota), INTERNAL otherwise. The message is "<what>: <strerror>".
+absl::Status ErrnoToStatus(int err, absl::string_view what);
+
 // Reads a whole file. NOT_FOUND if it does not exist, other codes for I/O
 // errors; the message names the path.
 absl::StatusOr<std::string> ReadFile(const std::string& path);

@@ -1,5 +1,6 @@
 #include "common/file_util.h"
 
+#include <cerrno>
 #include <filesystem>
 #include <string>
 
@@ -40,6 +41,16 @@ TEST(FileUtilTest, ReadMissingFileIsNotFoundNamingThePath) {
 TEST(FileUtilTest, WriteIntoMissingDirectoryFails) {
   EXPECT_THAT(WriteFileAtomically("/nonexistent/dir/file.bin", "x"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent")));
+}
+
+TEST(FileUtilTest, FullDiskAndQuotaAreResourceExhausted) {
+  EXPECT_THAT(ErrnoToStatus(ENOSPC, "cannot write x"),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("cannot write x: ")));
+  EXPECT_THAT(ErrnoToStatus(EDQUOT, "cannot write x"),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("x")));
+  EXPECT_THAT(ErrnoToStatus(EIO, "cannot write x"),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("x")));
 }
 
 TEST(FileUtilTest, TempPathsAreDistinctAndBesideTarget) {

@@ -17,12 +17,18 @@
 #include <faiss/gpu/StandardGpuResources.h>
 #endif
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <fstream>
 #include <numeric>
 #include <random>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
@@ -41,16 +47,59 @@ int Slot(Category c) {
   return 2;
 }
 
+}  // namespace
+
+std::string CleanFaissMessage(absl::string_view message) {
+  // FaissException sizes its buffer one past snprintf's output.
+  while (!message.empty() && message.back() == '\0') message.remove_suffix(1);
+  // "Error in <function> at <file>:<line>: <message>"; the function's
+  // signature may hold colons, so look for ":<digits>: " after " at ".
+  if (absl::StartsWith(message, "Error in ")) {
+    const size_t at = message.find(" at ");
+    for (size_t colon = at == absl::string_view::npos
+                            ? absl::string_view::npos
+                            : message.find(':', at);
+         colon != absl::string_view::npos; colon = message.find(':', colon + 1)) {
+      size_t end = colon + 1;
+      while (end < message.size() && absl::ascii_isdigit(message[end])) ++end;
+      if (end > colon + 1 && message.substr(end, 2) == ": ") {
+        message.remove_prefix(end + 2);
+        break;
+      }
+    }
+  }
+  return std::string(message);
+}
+
+namespace {
+
 template <typename F>
 absl::Status CatchFaiss(const std::string& what, F&& f) {
   try {
     f();
   } catch (const faiss::FaissException& e) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": ", e.msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": ", CleanFaissMessage(e.msg)));
   } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat(what, ": ", e.what()));
+    return absl::InternalError(
+        absl::StrCat(what, ": ", CleanFaissMessage(e.what())));
   }
   return absl::OkStatus();
+}
+
+// A failed write of `path` (fwrite, fflush, fsync or fclose) that left
+// `err` in errno: a full disk or quota is RESOURCE_EXHAUSTED, and so is a
+// short write that set no errno; other errors as common::ErrnoToStatus.
+absl::Status WriteError(int err, const std::string& path,
+                        absl::string_view detail) {
+  const std::string what =
+      absl::StrCat("cannot write FAISS index ", path,
+                   detail.empty() ? "" : " (", detail, detail.empty() ? "" : ")");
+  if (err == 0) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(what, ": short write (disk full?)"));
+  }
+  return common::ErrnoToStatus(err, what);
 }
 
 }  // namespace
@@ -280,12 +329,50 @@ absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Load(
       std::move(impl), dim, std::move(factory), std::move(names), starts));
 }
 
+absl::Status GalleryIndex::WriteIndexFile(const std::string& path) const {
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  if (file == nullptr) {
+    return common::ErrnoToStatus(errno, absl::StrCat("cannot create ", path));
+  }
+  errno = 0;
+  std::string faiss_error;
+  bool logic_error = false;
+  try {
+    faiss::write_index(impl_->index.get(), file);
+  } catch (const faiss::FaissException& e) {
+    faiss_error = CleanFaissMessage(e.msg);
+    // FAISS throws for short writes and for index types it cannot write.
+    logic_error = std::ferror(file) == 0;
+  }
+  int err = errno;
+  if (logic_error) {
+    std::fclose(file);
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot write FAISS index ", path, ": ", faiss_error));
+  }
+  if (!faiss_error.empty()) {
+    std::fclose(file);
+    return WriteError(err, path, faiss_error);
+  }
+  if (std::fflush(file) != 0) {
+    err = errno;
+    std::fclose(file);
+    return WriteError(err, path, "");
+  }
+  // Character devices and some file systems cannot sync; that is no error.
+  if (::fsync(::fileno(file)) != 0 && errno != EINVAL && errno != EROFS) {
+    err = errno;
+    std::fclose(file);
+    return WriteError(err, path, "");
+  }
+  if (std::fclose(file) != 0) return WriteError(errno, path, "");
+  return absl::OkStatus();
+}
+
 absl::Status GalleryIndex::Save(const std::string& index_path,
                                 const std::string& names_path) const {
   const std::string tmp = common::TempPathFor(index_path);
-  absl::Status st = CatchFaiss(absl::StrCat("cannot write ", tmp), [&] {
-    faiss::write_index(impl_->index.get(), tmp.c_str());
-  });
+  absl::Status st = WriteIndexFile(tmp);
   if (!st.ok()) {
     std::remove(tmp.c_str());
     return st;

@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "eval/labels.h"
 
 namespace gallery {
@@ -68,9 +69,18 @@ class GalleryIndex {
       const std::string& index_path, const std::string& names_path,
       bool use_gpu = false);
 
-  // Writes the index and images.txt atomically.
+  // Writes the index and images.txt atomically (WriteIndexFile on a
+  // temporary name, then a rename). Errors as WriteIndexFile's and
+  // common::WriteFileAtomically's.
   absl::Status Save(const std::string& index_path,
                     const std::string& names_path) const;
+
+  // Writes the FAISS binary to `path` in place (no temporary name), synced.
+  // RESOURCE_EXHAUSTED naming the path when the disk or quota is full
+  // (ENOSPC, EDQUOT, or a short write without errno); other I/O errors as
+  // common::ErrnoToStatus; INVALID_ARGUMENT when FAISS cannot serialise the
+  // index type.
+  absl::Status WriteIndexFile(const std::string& path) const;
 
   ~GalleryIndex();
 
@@ -109,6 +119,10 @@ class GalleryIndex {
   // pedestrian, vehicle, unspecified.
   std::array<int64_t, 4> starts_;
 };
+
+// A FaissException's text as a status message: without the trailing NUL
+// bytes and the "Error in <function> at <file>:<line>: " prefix.
+std::string CleanFaissMessage(absl::string_view message);
 
 // Category <-> the word stored in images.txt.
 const char* CategoryWord(Category c);

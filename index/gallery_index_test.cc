@@ -1,9 +1,12 @@
 #include "index/gallery_index.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <fstream>
 #include <random>
 
+#include "absl/strings/escaping.h"
 #include "common/file_util.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
@@ -168,6 +171,63 @@ TEST(GalleryIndexTest, BadFactoryAndSizesAreInvalidArgument) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("NotAnIndex")));
   EXPECT_THAT(GalleryIndex::Build(g.data, 5, g.names, g.categories, {}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected")));
+}
+
+// FAISS's exception text ends in a NUL byte and starts with "Error in
+// <function> at <file>:<line>: "; statuses carry only the message.
+TEST(GalleryIndexTest, FaissErrorsHaveNoNulByteOrSourceLocation) {
+  Gallery g = MakeGallery(10, 4);
+  BuildOptions opts;
+  opts.factory = "NotAnIndex";
+  absl::StatusOr<std::unique_ptr<GalleryIndex>> bad =
+      GalleryIndex::Build(g.data, 4, g.names, g.categories, opts);
+  ASSERT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("NotAnIndex")));
+  const std::string message(bad.status().message());
+  EXPECT_EQ(message.find('\0'), std::string::npos) << absl::CHexEscape(message);
+  EXPECT_THAT(message, ::testing::Not(HasSubstr("Error in ")));
+  EXPECT_THAT(message, ::testing::Not(HasSubstr(".cpp:")));
+
+  auto index = GalleryIndex::Build(g.data, 4, g.names, g.categories, {});
+  ASSERT_OK(index);
+  const std::string dir = ::testing::TempDir();
+  ASSERT_OK((*index)->Save(dir + "/nul.faiss", dir + "/nul.txt"));
+  auto bytes = common::ReadFile(dir + "/nul.faiss");
+  ASSERT_OK(bytes);
+  ASSERT_OK(common::WriteFileAtomically(dir + "/nul_bad.faiss", bytes->substr(0, 40)));
+  absl::StatusOr<std::unique_ptr<GalleryIndex>> corrupt =
+      GalleryIndex::Load(dir + "/nul_bad.faiss", dir + "/nul.txt");
+  ASSERT_THAT(corrupt, StatusIs(absl::StatusCode::kDataLoss, HasSubstr("nul_bad.faiss")));
+  const std::string corrupt_message(corrupt.status().message());
+  EXPECT_EQ(corrupt_message.find('\0'), std::string::npos)
+      << absl::CHexEscape(corrupt_message);
+  EXPECT_THAT(corrupt_message, ::testing::Not(HasSubstr("Error in ")));
+}
+
+TEST(CleanFaissMessageTest, DropsTheLocationAndTheNul) {
+  EXPECT_EQ(CleanFaissMessage(std::string(
+                "Error in faiss::Index* faiss::index_factory(int, const char*, "
+                "faiss::MetricType) at /build/faiss/faiss/index_factory.cpp:880: "
+                "could not parse index string NotAnIndex\0", 166)),
+            "could not parse index string NotAnIndex");
+  EXPECT_EQ(CleanFaissMessage("plain message"), "plain message");
+  EXPECT_EQ(CleanFaissMessage("Error in f at g: not a location"),
+            "Error in f at g: not a location");
+}
+
+// /dev/full fails every write with ENOSPC, as a full disk does: small
+// indexes fail when the buffered bytes are flushed, large ones inside FAISS.
+TEST(GalleryIndexTest, WritingToAFullDiskIsResourceExhausted) {
+  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no writable /dev/full";
+  for (int64_t n : {10, 4000}) {
+    Gallery g = MakeGallery(n, 64);
+    auto index = GalleryIndex::Build(g.data, 64, g.names, g.categories, {});
+    ASSERT_OK(index);
+    const absl::Status status = (*index)->WriteIndexFile("/dev/full");
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kResourceExhausted,
+                                 HasSubstr("/dev/full")))
+        << n << " rows";
+    EXPECT_EQ(status.message().find('\0'), absl::string_view::npos);
+  }
 }
 
 TEST(GalleryIndexTest, ApproximateIndexesReachHighRecall) {

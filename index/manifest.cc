@@ -47,6 +47,9 @@ std::string ManifestToJson(const Manifest& m) {
   j["num_images"] = m.num_images;
   j["num_pedestrian_images"] = m.num_pedestrian_images;
   j["num_vehicle_images"] = m.num_vehicle_images;
+  if (!m.labels_file.empty()) {
+    j["labels"] = {{"file", m.labels_file}, {"coverage", m.label_coverage}};
+  }
   j["files"] = {{"weights", m.weights_file},
                 {"weights_sha256", m.weights_sha256},
                 {"index", m.index_file},
@@ -91,6 +94,11 @@ absl::StatusOr<Manifest> ManifestFromJson(const std::string& json,
     m.num_images = j.at("num_images").get<int64_t>();
     m.num_pedestrian_images = j.value("num_pedestrian_images", int64_t{0});
     m.num_vehicle_images = j.value("num_vehicle_images", int64_t{0});
+    if (j.contains("labels")) {
+      const auto& labels = j.at("labels");
+      m.labels_file = labels.at("file").get<std::string>();
+      m.label_coverage = labels.at("coverage").get<double>();
+    }
     const auto& files = j.at("files");
     m.weights_file = files.at("weights").get<std::string>();
     m.weights_sha256 = files.at("weights_sha256").get<std::string>();

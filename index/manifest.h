@@ -31,6 +31,11 @@ struct Manifest {
   int64_t num_images = 0;
   int64_t num_pedestrian_images = 0;
   int64_t num_vehicle_images = 0;
+  // The label file that gave the images their categories, and the share of
+  // the images it covered (those with a category / num_images). Empty and
+  // -1 when the gallery was exported without labels.
+  std::string labels_file;
+  double label_coverage = -1;
   // File names, relative to the version directory.
   std::string weights_file = "model.safetensors";
   std::string weights_sha256;

@@ -1,5 +1,6 @@
 #include "index/model_version.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -77,6 +78,37 @@ absl::StatusOr<std::unique_ptr<VersionWriter>> VersionWriter::Begin(
   fs::remove_all(staging, ec);
   RETURN_IF_ERROR(common::MakeDirs(staging));
   return std::unique_ptr<VersionWriter>(new VersionWriter(models_dir, staging));
+}
+
+absl::Status VersionWriter::CheckWritable(const std::string& models_dir) {
+  auto not_writable = [&](const absl::Status& why) {
+    return absl::Status(why.code(),
+                        absl::StrCat("models directory ", models_dir,
+                                     " is not writable: ", why.message()));
+  };
+  if (absl::Status made = common::MakeDirs(models_dir); !made.ok()) {
+    return not_writable(made);
+  }
+  const std::string probe =
+      absl::StrCat(models_dir, "/.tmp-probe-", ::getpid());
+  const int fd = ::open(probe.c_str(),
+                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return not_writable(common::ErrnoToStatus(
+        errno, absl::StrCat("cannot create ", probe)));
+  }
+  const bool written = ::write(fd, "x", 1) == 1;
+  const int write_errno = errno;
+  ::close(fd);
+  if (::unlink(probe.c_str()) != 0) {
+    return not_writable(common::ErrnoToStatus(
+        errno, absl::StrCat("cannot remove ", probe)));
+  }
+  if (!written) {
+    return not_writable(common::ErrnoToStatus(
+        write_errno, absl::StrCat("cannot write ", probe)));
+  }
+  return absl::OkStatus();
 }
 
 VersionWriter::~VersionWriter() {

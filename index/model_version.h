@@ -31,6 +31,14 @@ class VersionWriter {
   // Creates "<models_dir>/.tmp-<pid>-<n>" (and models_dir if missing).
   static absl::StatusOr<std::unique_ptr<VersionWriter>> Begin(
       const std::string& models_dir);
+  // Checks, before any expensive work, that a version can be written into
+  // `models_dir`: creates it if missing, then creates and removes a file
+  // in it (named like a staging directory, so readers ignore one left
+  // behind). The error's code comes from errno (PERMISSION_DENIED,
+  // RESOURCE_EXHAUSTED, ...); its message reads "models directory <dir> is
+  // not writable: <why>".
+  static absl::Status CheckWritable(const std::string& models_dir);
+
   // Removes the temporary directory unless Publish succeeded.
   ~VersionWriter();
 

@@ -79,6 +79,19 @@ TEST(ModelVersionTest, PublishesIncreasingVersionsAndLoadsThem) {
   EXPECT_FALSE(loaded->manifest.created_at.empty());
 }
 
+TEST(ModelVersionTest, CheckWritableCreatesTheDirectoryAndLeavesNothing) {
+  const std::string models = FreshDir("mv_writable") + "/new/models";
+  ASSERT_OK(VersionWriter::CheckWritable(models));
+  EXPECT_TRUE(fs::is_directory(models));
+  EXPECT_TRUE(fs::is_empty(models));
+  const std::string file = FreshDir("mv_writable_file");
+  ASSERT_OK(common::WriteFileAtomically(file, "x"));
+  const absl::Status status = VersionWriter::CheckWritable(file + "/models");
+  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(status.message(), ::testing::AllOf(HasSubstr(file + "/models"),
+                                                 HasSubstr("not writable")));
+}
+
 TEST(ModelVersionTest, AbandonedWriterLeavesNoVersion) {
   const std::string models = FreshDir("mv_abandon");
   {
@@ -207,6 +220,14 @@ TEST(ModelVersionTest, ManifestJsonRoundTrip) {
   EXPECT_DOUBLE_EQ(back->recall_at_10, 0.93);
   EXPECT_DOUBLE_EQ(back->training_metrics.at("val_map10"), 0.91);
   EXPECT_EQ(back->architecture, m.architecture);
+  EXPECT_EQ(back->labels_file, "");
+  EXPECT_LT(back->label_coverage, 0);
+  m.labels_file = "/data/test/test_label.txt";
+  m.label_coverage = 0.75;
+  back = ManifestFromJson(ManifestToJson(m), "x");
+  ASSERT_OK(back);
+  EXPECT_EQ(back->labels_file, "/data/test/test_label.txt");
+  EXPECT_DOUBLE_EQ(back->label_coverage, 0.75);
   EXPECT_THAT(ManifestFromJson("{\"format\": \"other/9\"}", "f.json"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("f.json")));
 }

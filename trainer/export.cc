@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "clip/embed_tool.h"
 #include "clip/encoder.h"
 #include "clip/safetensors.h"
@@ -56,6 +57,41 @@ absl::StatusOr<ExportResult> Export(
   if (options.batch_size < 1) {
     return absl::InvalidArgumentError("batch_size must be >= 1");
   }
+  if (!(options.min_label_coverage >= 0 && options.min_label_coverage <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "min_label_coverage must be in [0, 1], got ", options.min_label_coverage));
+  }
+  RETURN_IF_ERROR(gallery::VersionWriter::CheckWritable(options.models_dir));
+  ASSIGN_OR_RETURN(std::vector<std::string> paths, clip::ListImages(options.images));
+
+  std::unordered_map<std::string, eval::Category> category_of;
+  if (!options.labels.empty()) {
+    ASSIGN_OR_RETURN(std::vector<eval::LabelRecord> records,
+                     eval::ReadLabelFile(options.labels));
+    for (const auto& r : records) category_of.emplace(r.image, r.category);
+    int64_t covered = 0;
+    std::string first_missing;
+    for (const std::string& path : paths) {
+      if (category_of.count(fs::path(path).filename().string()) > 0) {
+        ++covered;
+      } else if (first_missing.empty()) {
+        first_missing = fs::path(path).filename().string();
+      }
+    }
+    const int64_t total = static_cast<int64_t>(paths.size());
+    const double coverage = total > 0 ? static_cast<double>(covered) / total : 1.0;
+    if (coverage < options.min_label_coverage) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "label file %s gives a category to %d of %d gallery images in %s "
+          "(%.1f%%; the first without one: %s), below min_label_coverage %g: "
+          "the others would be 'unspecified' and never match a "
+          "category-filtered search; use the label file of this gallery, or "
+          "lower min_label_coverage (0 disables the check)",
+          options.labels, covered, total, options.images, 100.0 * coverage,
+          first_missing, options.min_label_coverage));
+    }
+  }
+
   clip::EncoderOptions eopts;
   eopts.max_batch_size = options.batch_size;
   eopts.device = options.device;
@@ -67,14 +103,6 @@ absl::StatusOr<ExportResult> Export(
                                 : options.vocab;
   ASSIGN_OR_RETURN(std::unique_ptr<clip::ClipEncoder> encoder,
                    clip::ClipEncoder::Load(options.weights, vocab, eopts));
-  ASSIGN_OR_RETURN(std::vector<std::string> paths, clip::ListImages(options.images));
-
-  std::unordered_map<std::string, eval::Category> category_of;
-  if (!options.labels.empty()) {
-    ASSIGN_OR_RETURN(std::vector<eval::LabelRecord> records,
-                     eval::ReadLabelFile(options.labels));
-    for (const auto& r : records) category_of.emplace(r.image, r.category);
-  }
 
   ExportResult result;
   result.encoder_description = encoder->Describe();
@@ -196,6 +224,13 @@ absl::StatusOr<ExportResult> Export(
   m.num_images = index->size();
   m.num_pedestrian_images = index->CountOf(eval::Category::kPedestrian);
   m.num_vehicle_images = index->CountOf(eval::Category::kVehicle);
+  if (!options.labels.empty()) {
+    result.labelled_images = m.num_pedestrian_images + m.num_vehicle_images;
+    result.label_coverage =
+        static_cast<double>(result.labelled_images) / index->size();
+    m.labels_file = options.labels;
+    m.label_coverage = result.label_coverage;
+  }
   m.image_resolution = encoder->config().image_resolution;
   m.resize_mode = clip::ResizeModeName(options.resize_mode);
   m.embedding_precision = clip::PrecisionName(encoder->precision());

@@ -7,6 +7,12 @@
 //   embeddings.safetensors  the raw embeddings F32 [n, D] in row order
 //   manifest.json      what the version is, with the weights' sha256
 // The version appears atomically: an interrupted export leaves none behind.
+//
+// Checks made before any image is encoded: the models directory can be
+// written to (gallery::VersionWriter::CheckWritable), and with a label file,
+// that it gives a category to at least min_label_coverage of the gallery's
+// images (images missing from it would be "unspecified" and never match a
+// category-filtered search). The coverage is recorded in the manifest.
 #ifndef TRAINER_EXPORT_H_
 #define TRAINER_EXPORT_H_
 
@@ -25,6 +31,10 @@ struct ExportOptions {
   std::string vocab;       // tokenizer; "" = beside the weights
   std::string images;      // a directory or a .txt list of paths
   std::string labels;      // optional label file giving each image's category
+  // With `labels`: the least share of gallery images the label file must
+  // give a category to (FAILED_PRECONDITION below it, before encoding);
+  // 0 disables the check.
+  double min_label_coverage = 0.9;
   std::string models_dir;  // versions are created inside
   std::string model_name = "traffic-clip";
   std::string index_factory = "Flat";
@@ -60,6 +70,10 @@ struct ExportResult {
   double index_seconds = 0;
   std::string encoder_description;  // ClipEncoder::Describe()
   double recall_at_10 = -1;        // ANN only
+  // Exported images that got a category from the label file, and their
+  // share of num_images; -1 without a label file.
+  int64_t labelled_images = 0;
+  double label_coverage = -1;
 };
 
 absl::StatusOr<ExportResult> Export(

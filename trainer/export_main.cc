@@ -9,7 +9,10 @@
 //          --recall_texts=test/test_text.txt
 //
 // Creates models_dir/<next integer version>/ atomically (see
-// trainer/export.h) and prints its path and the throughput.
+// trainer/export.h) and prints its path, the throughput and, with --labels,
+// the share of images the label file gave a category to. Fails before
+// encoding when --models_dir cannot be written to, or when that share is
+// below --min_label_coverage (default 0.9; 0 disables the check).
 #include <unistd.h>
 
 #include <cstdio>
@@ -31,6 +34,11 @@ ABSL_FLAG(std::string, labels, "",
           "Optional label file (image$attribute$text) giving each image's "
           "category, for category-filtered search. Without it every image is "
           "'unspecified'.");
+ABSL_FLAG(double, min_label_coverage, 0.9,
+          "With --labels: the least share of gallery images the label file "
+          "must give a category to; below it the export fails before "
+          "encoding (images without one are 'unspecified' and never match a "
+          "category-filtered search). 0 disables the check.");
 ABSL_FLAG(std::string, models_dir, "",
           "Directory of versions; a new integer version is created inside. "
           "Required.");
@@ -71,6 +79,7 @@ int main(int argc, char** argv) {
   o.vocab = absl::GetFlag(FLAGS_vocab);
   o.images = absl::GetFlag(FLAGS_images);
   o.labels = absl::GetFlag(FLAGS_labels);
+  o.min_label_coverage = absl::GetFlag(FLAGS_min_label_coverage);
   o.models_dir = absl::GetFlag(FLAGS_models_dir);
   o.model_name = absl::GetFlag(FLAGS_model_name);
   o.index_factory = absl::GetFlag(FLAGS_index);
@@ -117,6 +126,12 @@ int main(int argc, char** argv) {
       static_cast<long long>(result->skipped_images), result->encode_seconds,
       result->images_per_second, 100 * result->decode_wait_share,
       result->decode_cpu_seconds, result->index_seconds);
+  if (result->label_coverage >= 0) {
+    std::printf("labels %s: category for %lld of %lld images (%.1f%%)\n",
+                o.labels.c_str(), static_cast<long long>(result->labelled_images),
+                static_cast<long long>(result->num_images),
+                100 * result->label_coverage);
+  }
   if (result->recall_at_10 >= 0) {
     std::printf("recall@10 vs exact %.4f\n", result->recall_at_10);
   }

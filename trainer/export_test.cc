@@ -21,6 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::common_testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 class ExportTest : public ::testing::Test {
@@ -130,6 +131,7 @@ TEST_F(ExportTest, UnreadableImageFailsOrIsSkippedAndNoVersionIsLeft) {
                 "\n" + *root_ + "/missing.jpg\n"));
   ExportOptions o = Options("models_bad");
   o.images = list;
+  o.min_label_coverage = 0;  // missing.jpg has no label either
   EXPECT_THAT(Export(o), StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.jpg")));
   EXPECT_FALSE(fs::exists(o.models_dir + "/1"));
   o.skip_bad_images = true;
@@ -137,6 +139,72 @@ TEST_F(ExportTest, UnreadableImageFailsOrIsSkippedAndNoVersionIsLeft) {
   ASSERT_OK(result);
   EXPECT_EQ(result->num_images, 1);
   EXPECT_EQ(result->skipped_images, 1);
+}
+
+// A label file about other images leaves every gallery image without a
+// category; the export refuses it unless the threshold is lowered.
+TEST_F(ExportTest, LabelFileThatMissesTheGalleryIsRefused) {
+  const std::string labels = *root_ + "/other_labels.txt";
+  ASSERT_OK(common::WriteFileAtomically(
+      labels, "not_in_gallery.jpg$white Audi.$This is a white Audi.\n"));
+  ExportOptions o = Options("models_uncovered");
+  o.labels = labels;
+  int64_t encoded = 0;
+  EXPECT_THAT(Export(o, [&](int64_t done, int64_t) { encoded = done; }),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr(labels), HasSubstr("0 of 40"),
+                             HasSubstr("min_label_coverage"))));
+  EXPECT_EQ(encoded, 0);  // refused before encoding
+  EXPECT_FALSE(fs::exists(o.models_dir + "/1"));
+
+  o.min_label_coverage = 0;  // check disabled
+  auto result = Export(o);
+  ASSERT_OK(result);
+  EXPECT_EQ(result->labelled_images, 0);
+  EXPECT_DOUBLE_EQ(result->label_coverage, 0.0);
+  auto loaded = gallery::LoadVersion(o.models_dir, 1);
+  ASSERT_OK(loaded);
+  EXPECT_EQ(loaded->manifest.labels_file, labels);
+  EXPECT_DOUBLE_EQ(loaded->manifest.label_coverage, 0.0);
+}
+
+TEST_F(ExportTest, CoverageOfACompleteLabelFileIsRecorded) {
+  ExportOptions o = Options("models_covered");
+  auto result = Export(o);
+  ASSERT_OK(result);
+  EXPECT_EQ(result->labelled_images, 40);
+  EXPECT_DOUBLE_EQ(result->label_coverage, 1.0);
+  auto loaded = gallery::LoadVersion(o.models_dir, 1);
+  ASSERT_OK(loaded);
+  EXPECT_DOUBLE_EQ(loaded->manifest.label_coverage, 1.0);
+
+  o.labels.clear();  // no label file: nothing to cover, nothing recorded
+  result = Export(o);
+  ASSERT_OK(result);
+  EXPECT_LT(result->label_coverage, 0);
+  loaded = gallery::LoadVersion(o.models_dir, 2);
+  ASSERT_OK(loaded);
+  EXPECT_EQ(loaded->manifest.labels_file, "");
+  EXPECT_LT(loaded->manifest.label_coverage, 0);
+}
+
+// An unwritable models directory is found before any image is encoded.
+TEST_F(ExportTest, UnwritableModelsDirFailsBeforeEncoding) {
+  const std::string file = *root_ + "/a_file";
+  ASSERT_OK(common::WriteFileAtomically(file, "x"));
+  std::vector<std::string> dirs = {file + "/models"};
+  if (fs::is_directory("/proc/self")) dirs.push_back("/proc/self");
+  for (const std::string& dir : dirs) {
+    ExportOptions o = Options("models_unused");
+    o.models_dir = dir;
+    int64_t encoded = 0;
+    absl::StatusOr<ExportResult> result =
+        Export(o, [&](int64_t done, int64_t) { encoded = done; });
+    ASSERT_FALSE(result.ok()) << dir;
+    EXPECT_THAT(result.status().message(),
+                AllOf(HasSubstr(dir), HasSubstr("not writable")));
+    EXPECT_EQ(encoded, 0) << dir;
+  }
 }
 
 }  // namespace
