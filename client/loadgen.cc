@@ -13,18 +13,14 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/mix.h"
 #include "server/request_validation.h"
 
 namespace client {
 namespace {
 
-// SplitMix64's finaliser: a bijective mix of 64 bits.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+// A bijective mix of 64 bits.
+constexpr uint64_t Mix(uint64_t x) { return common::Mix64(x); }
 
 bool BacksOff(grpc::StatusCode code) {
   return code == grpc::StatusCode::RESOURCE_EXHAUSTED ||

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/mix.h"
 
 namespace trainer {
 namespace {
@@ -79,13 +80,7 @@ int IndexOf(const std::vector<std::string>& names, absl::string_view name) {
   return -1;
 }
 
-// SplitMix64 finaliser: a well-mixed hash of one 64-bit word.
-uint64_t Mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+using common::Mix64;
 
 uint64_t FlagsKey(const PedestrianFlags& flags) {
   uint64_t key = 0;

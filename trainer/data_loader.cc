@@ -3,17 +3,13 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "common/mix.h"
 
 namespace trainer {
 namespace {
 
-// SplitMix64: decorrelates seeds built from small integers.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+// Decorrelates seeds built from small integers.
+using common::Mix64;
 
 uint64_t Uniform(std::mt19937_64& rng, uint64_t n) {
   // Rejection sampling: the same draws on every standard library.
@@ -46,7 +42,7 @@ std::vector<int32_t> DataLoader::EpochOrder(int64_t epoch) const {
   std::vector<int32_t> order(dataset_->pairs().size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
   if (!options_.shuffle) return order;
-  std::mt19937_64 rng(Mix(options_.seed ^ Mix(static_cast<uint64_t>(epoch))));
+  std::mt19937_64 rng(Mix64(options_.seed ^ Mix64(static_cast<uint64_t>(epoch))));
   for (size_t i = order.size(); i > 1; --i) {
     std::swap(order[i - 1], order[Uniform(rng, i)]);
   }
@@ -86,7 +82,7 @@ absl::StatusOr<Batch> DataLoader::BuildBatch(int64_t epoch, int64_t index,
     for (int64_t attempt = 0;; ++attempt) {
       const int32_t pair_index = order[candidate % n];
       const Pair& pair = dataset_->pairs()[pair_index];
-      std::mt19937_64 rng(Mix(options_.seed ^ Mix(epoch * 1000003 + candidate)));
+      std::mt19937_64 rng(Mix64(options_.seed ^ Mix64(epoch * 1000003 + candidate)));
       float* out = batch.pixels.data() + j * 3 * r * r;
       absl::Status st =
           options_.augment

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/file_util.h"
+#include "common/mix.h"
 #include "common/status_macros.h"
 #include "opencv2/imgcodecs.hpp"
 #include "opencv2/imgproc.hpp"
@@ -27,12 +28,7 @@ namespace {
 // seeded by SeedFor, never from global generators, so that a stream depends
 // only on (seed, tag, index).
 
-uint64_t Mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+using common::Mix64;
 
 enum SeedTag : uint64_t {
   kTagVehiclePool = 1,
@@ -50,15 +46,9 @@ uint64_t SeedFor(uint64_t seed, uint64_t tag, uint64_t index) {
 // SplitMix64 stream.
 class Rng {
  public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
+  explicit Rng(uint64_t seed) : stream_(seed) {}
 
-  uint64_t Next() {
-    state_ += 0x9e3779b97f4a7c15ULL;
-    uint64_t z = state_;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
+  uint64_t Next() { return stream_.Next(); }
   // Uniform in [0, 1).
   double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
   double Uniform(double lo, double hi) { return lo + (hi - lo) * Uniform(); }
@@ -75,7 +65,7 @@ class Rng {
   }
 
  private:
-  uint64_t state_;
+  common::SplitMix64 stream_;
 };
 
 // ---------------------------------------------------------------------------
