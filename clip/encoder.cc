@@ -16,6 +16,7 @@
 #include "clip/model.h"
 #include "clip/weights.h"
 #include "common/status_macros.h"
+#include "common/torch_status.h"
 
 namespace clip {
 namespace fs = std::filesystem;
@@ -217,16 +218,11 @@ std::vector<float> ToVector(const torch::Tensor& t) {
   return out;
 }
 
+// An encoder that throws on a validated input is a bug or out of memory.
 template <typename F>
 absl::StatusOr<std::vector<float>> CatchTorch(F&& f) {
-  try {
-    return f();
-  } catch (const c10::Error& e) {
-    return absl::InternalError(
-        absl::StrCat("model failed: ", e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("model failed: ", e.what()));
-  }
+  return common::CatchTorchOr(absl::StatusCode::kInternal, "model failed",
+                              std::forward<F>(f));
 }
 
 }  // namespace

@@ -8,21 +8,15 @@
 #endif
 
 #include "absl/strings/str_cat.h"
+#include "common/torch_status.h"
 
 namespace trainer {
 namespace {
 
+// A collective that throws means a peer or the store went away: UNAVAILABLE.
 template <typename F>
-absl::Status CatchTorch(const std::string& what, F&& f) {
-  try {
-    f();
-  } catch (const c10::Error& e) {
-    return absl::UnavailableError(
-        absl::StrCat(what, ": ", e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat(what, ": ", e.what()));
-  }
-  return absl::OkStatus();
+absl::Status CatchTorch(absl::string_view what, F&& f) {
+  return common::CatchTorch(absl::StatusCode::kUnavailable, what, std::forward<F>(f));
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "clip/weights.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "common/torch_status.h"
 #include "eval/metric.h"
 #include "trainer/contrastive_loss.h"
 #include "trainer/data_loader.h"
@@ -40,22 +41,17 @@ constexpr char kStepsCsv[] = "metrics_steps.csv";
 constexpr char kEpochsCsv[] = "metrics_epochs.csv";
 constexpr char kStepsHeader[] =
     "step,epoch,loss,lr,logit_scale,samples_per_s,data_wait_share";
+// A failed model or optimiser step is a bug or a resource problem here,
+// never the caller's input: INTERNAL.
+template <typename F>
+absl::Status CatchTorch(absl::string_view what, F&& f) {
+  return common::CatchTorch(absl::StatusCode::kInternal, what, std::forward<F>(f));
+}
+
 constexpr char kEpochsHeader[] =
     "epoch,step,train_loss,val_map10,val_recall1,val_recall5,val_recall10,"
     "val_map10_pedestrian,val_map10_vehicle,seconds,skipped_images";
 
-template <typename F>
-absl::Status CatchTorch(const std::string& what, F&& f) {
-  try {
-    f();
-  } catch (const c10::Error& e) {
-    return absl::InternalError(
-        absl::StrCat(what, ": ", e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat(what, ": ", e.what()));
-  }
-  return absl::OkStatus();
-}
 
 double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
