@@ -63,6 +63,22 @@ absl::StatusOr<ExportResult> Export(
   }
   RETURN_IF_ERROR(gallery::VersionWriter::CheckWritable(options.models_dir));
   ASSIGN_OR_RETURN(std::vector<std::string> paths, clip::ListImages(options.images));
+  {
+    // The index, the submission and the label files name images by file
+    // name, so two listed paths with one file name could not be told apart.
+    std::unordered_map<std::string, size_t> first_with;
+    for (size_t i = 0; i < paths.size(); ++i) {
+      const std::string name = fs::path(paths[i]).filename().string();
+      auto [it, inserted] = first_with.emplace(name, i);
+      if (!inserted) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            options.images, ": gallery images ", paths[it->second], " and ",
+            paths[i], " share the file name ", name,
+            "; images are named by file name in the index and in "
+            "submissions, so each must be unique"));
+      }
+    }
+  }
 
   std::unordered_map<std::string, eval::Category> category_of;
   if (!options.labels.empty()) {

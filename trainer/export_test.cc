@@ -141,6 +141,23 @@ TEST_F(ExportTest, UnreadableImageFailsOrIsSkippedAndNoVersionIsLeft) {
   EXPECT_EQ(result->skipped_images, 1);
 }
 
+TEST_F(ExportTest, TwoImagesWithOneFileNameAreRefused) {
+  const std::string other = *root_ + "/other";
+  fs::create_directories(other);
+  const std::string first =
+      fs::directory_iterator(*root_ + "/data/test/images")->path().string();
+  const std::string name = fs::path(first).filename().string();
+  fs::copy_file(first, other + "/" + name, fs::copy_options::overwrite_existing);
+  const std::string list = *root_ + "/dup_list.txt";
+  ASSERT_OK(common::WriteFileAtomically(list, first + "\n" + other + "/" + name + "\n"));
+  ExportOptions o = Options("models_dup");
+  o.images = list;
+  EXPECT_THAT(Export(o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                  AllOf(HasSubstr("share the file name " + name),
+                                        HasSubstr(other + "/" + name))));
+  EXPECT_FALSE(fs::exists(o.models_dir + "/1"));
+}
+
 // A label file about other images leaves every gallery image without a
 // category; the export refuses it unless the threshold is lowered.
 TEST_F(ExportTest, LabelFileThatMissesTheGalleryIsRefused) {
