@@ -11,7 +11,7 @@
 #include "clip/safetensors.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
-#include "eval/labels.h"
+#include "common/utf8.h"
 #include "nlohmann/json.hpp"
 
 namespace clip {
@@ -42,7 +42,7 @@ absl::StatusOr<std::vector<std::string>> ReadTextsFile(const std::string& path) 
   std::vector<std::string> lines = absl::StrSplit(content, '\n');
   if (!lines.empty() && lines.back().empty()) lines.pop_back();
   for (size_t i = 0; i < lines.size(); ++i) {
-    if (absl::Status utf8 = eval::ValidateUtf8(lines[i]); !utf8.ok()) {
+    if (absl::Status utf8 = common::ValidateUtf8(lines[i]); !utf8.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           path, ":", i + 1, ": not valid UTF-8 (", utf8.message(), ")"));
     }

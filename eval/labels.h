@@ -26,13 +26,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/category.h"
+#include "common/utf8.h"
 
 namespace eval {
 
-enum class Category { kUnspecified, kPedestrian, kVehicle };
-
-// "unspecified", "pedestrian" or "vehicle".
-const char* CategoryName(Category category);
+using Category = common::Category;
+using common::CategoryName;
 
 inline constexpr int kNumPedestrianFlags = 21;
 
@@ -61,10 +61,7 @@ struct LabelReaderOptions {
   bool allow_extra_fields = false;
 };
 
-// OK when `bytes` is well-formed UTF-8 (no overlong forms, no surrogates,
-// nothing above U+10FFFF); otherwise INVALID_ARGUMENT naming the byte offset
-// of the first bad sequence.
-absl::Status ValidateUtf8(absl::string_view bytes);
+using common::ValidateUtf8;
 
 // Splits file contents into lines the way both readers see them: a leading
 // UTF-8 byte order mark is dropped, lines end at "\n", one "\r" before it is

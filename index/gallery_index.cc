@@ -129,7 +129,7 @@ struct GalleryIndex::Impl {
   }
 };
 
-const char* CategoryWord(Category c) { return eval::CategoryName(c); }
+const char* CategoryWord(Category c) { return common::CategoryName(c); }
 
 absl::StatusOr<Category> ParseCategoryWord(const std::string& word) {
   for (Category c : kOrder) {

@@ -19,11 +19,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "eval/labels.h"
+#include "common/category.h"
 
 namespace gallery {
 
-using Category = eval::Category;
+using Category = common::Category;
 
 struct Hit {
   int64_t row = -1;  // row in the gallery (line of images.txt)

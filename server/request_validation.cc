@@ -1,7 +1,7 @@
 #include "server/request_validation.h"
 
 #include "absl/strings/str_cat.h"
-#include "eval/labels.h"
+#include "common/utf8.h"
 
 namespace server {
 namespace {
@@ -34,7 +34,7 @@ absl::Status ValidateText(absl::string_view text, const std::string& field) {
     return absl::InvalidArgumentError(absl::StrCat(
         field, ": ", text.size(), " bytes, the limit is ", kMaxTextBytes));
   }
-  if (absl::Status st = eval::ValidateUtf8(text); !st.ok()) {
+  if (absl::Status st = common::ValidateUtf8(text); !st.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": not valid UTF-8"));
   }
   size_t i = 0;

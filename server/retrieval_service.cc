@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "proto/category.h"
 #include "server/request_validation.h"
 
 namespace server {
@@ -40,14 +41,6 @@ const char* CodeName(grpc::StatusCode code) {
   }
 }
 
-retrieval::v1::Category ToProto(gallery::Category c) {
-  switch (c) {
-    case gallery::Category::kPedestrian: return retrieval::v1::CATEGORY_PEDESTRIAN;
-    case gallery::Category::kVehicle: return retrieval::v1::CATEGORY_VEHICLE;
-    default: return retrieval::v1::CATEGORY_UNSPECIFIED;
-  }
-}
-
 void FillResponse(const BatchResult& result, size_t i,
                   retrieval::v1::SearchResponse* out) {
   out->set_model_version(result.model->version);
@@ -55,7 +48,7 @@ void FillResponse(const BatchResult& result, size_t i,
     auto* hit = out->add_hits();
     hit->set_image_name(result.model->index->names()[h.row]);
     hit->set_score(h.score);
-    hit->set_category(ToProto(result.model->index->category(h.row)));
+    hit->set_category(retrieval_proto::ToProto(result.model->index->category(h.row)));
   }
 }
 
@@ -166,11 +159,7 @@ void RetrievalService::StartSearch(
       return;
     }
     queries[i].text = r.text();
-    queries[i].category = r.category() == retrieval::v1::CATEGORY_PEDESTRIAN
-                              ? gallery::Category::kPedestrian
-                          : r.category() == retrieval::v1::CATEGORY_VEHICLE
-                              ? gallery::Category::kVehicle
-                              : gallery::Category::kUnspecified;
+    queries[i].category = retrieval_proto::FromProto(r.category());
   }
   if (queries.empty()) {
     finish(absl::OkStatus(), nullptr);

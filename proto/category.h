@@ -1,0 +1,17 @@
+// The one conversion between the API's retrieval.v1.Category and the
+// gallery's common::Category.
+#ifndef PROTO_CATEGORY_H_
+#define PROTO_CATEGORY_H_
+
+#include "common/category.h"
+#include "retrieval/v1/retrieval.pb.h"
+
+namespace retrieval_proto {
+
+// Values outside the enum (validated away before this) map to unspecified.
+common::Category FromProto(int category);
+retrieval::v1::Category ToProto(common::Category category);
+
+}  // namespace retrieval_proto
+
+#endif  // PROTO_CATEGORY_H_
