@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 
 namespace client {
@@ -204,16 +205,6 @@ absl::Duration BackoffDelay(const RetryPolicy& policy, int retry,
   return absl::Seconds(std::max(0.0, base_s * factor));
 }
 
-absl::Status ToAbslStatus(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  int code = static_cast<int>(status.error_code());
-  if (code < 0 || code > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
-    code = static_cast<int>(absl::StatusCode::kUnknown);
-  }
-  return absl::Status(static_cast<absl::StatusCode>(code),
-                      status.error_message());
-}
-
 std::chrono::system_clock::time_point DeadlineFromNow(absl::Duration timeout) {
   return absl::ToChronoTime(absl::Now() + timeout);
 }
@@ -303,7 +294,7 @@ absl::StatusOr<Response> RetrievalClient::CallWithRetry(
     s.backoff += delay;
     absl::SleepFor(delay);
   }
-  absl::Status error = ToAbslStatus(status);
+  absl::Status error = common::FromGrpcStatus(status);
   if (s.attempts > 1) {
     error = absl::Status(error.code(),
                          absl::StrCat(error.message(), " (after ", s.attempts,

@@ -130,10 +130,6 @@ bool IsRetryable(grpc::StatusCode code, const RetryPolicy& policy);
 absl::Duration BackoffDelay(const RetryPolicy& policy, int retry,
                             double unit);
 
-// Same code; the message is the gRPC message unchanged. Codes outside the
-// canonical range become UNKNOWN.
-absl::Status ToAbslStatus(const grpc::Status& status);
-
 // Absolute deadline `timeout` from now for grpc::ClientContext::set_deadline.
 std::chrono::system_clock::time_point DeadlineFromNow(absl::Duration timeout);
 

@@ -158,19 +158,6 @@ TEST(RetryPolicyTest, ValidationNamesTheBadValue) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("jitter")));
 }
 
-TEST(ToAbslStatusTest, KeepsCodeAndMessage) {
-  EXPECT_OK(ToAbslStatus(grpc::Status::OK));
-  EXPECT_THAT(ToAbslStatus(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                        "requests[3].text: empty")),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "requests[3].text: empty"));
-  EXPECT_THAT(
-      ToAbslStatus(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no")),
-      StatusIs(absl::StatusCode::kUnauthenticated, "no"));
-  EXPECT_THAT(ToAbslStatus(grpc::Status(grpc::StatusCode::DO_NOT_USE, "x")),
-              StatusIs(absl::StatusCode::kUnknown, "x"));
-}
-
 TEST(CategoryTest, ParsesNamesAndRejectsOthers) {
   EXPECT_THAT(ParseCategory(""), ::testing::Eq(absl::StatusOr<retrieval::v1::Category>(
                                      retrieval::v1::CATEGORY_UNSPECIFIED)));

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/grpc_status.h"
 #include "common/mix.h"
 #include "server/request_validation.h"
 
@@ -149,14 +150,6 @@ LoadStats ComputeLoadStats(const std::vector<CallRecord>& calls,
   return stats;
 }
 
-std::string StatusCodeName(grpc::StatusCode code) {
-  const int value = static_cast<int>(code);
-  if (value < 0 || value > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
-    return absl::StrCat("CODE_", value);
-  }
-  return absl::StatusCodeToString(static_cast<absl::StatusCode>(value));
-}
-
 std::string FormatLoadStats(const LoadStats& stats) {
   auto latency_line = [](const char* what, const LatencySummary& l) {
     return absl::StrFormat(
@@ -195,7 +188,7 @@ std::string FormatLoadStats(const LoadStats& stats) {
                                    std::max<int64_t>(stats.requests, 1)));
   }
   for (const auto& [code, count] : stats.status_counts) {
-    absl::StrAppend(&text, "status ", StatusCodeName(code), ": ", count);
+    absl::StrAppend(&text, "status ", common::GrpcCodeName(code), ": ", count);
     if (stats.invalid_requests > 0) {
       absl::StrAppend(&text, " (valid ", count_of(stats.valid_status_counts, code),
                       ", invalid ",
@@ -206,7 +199,7 @@ std::string FormatLoadStats(const LoadStats& stats) {
   for (const auto& [kind, codes] : stats.invalid_by_kind) {
     std::vector<std::string> parts;
     for (const auto& [code, count] : codes) {
-      parts.push_back(absl::StrCat(StatusCodeName(code), " ", count));
+      parts.push_back(absl::StrCat(common::GrpcCodeName(code), " ", count));
     }
     absl::StrAppend(&text, "invalid ", InvalidKindName(kind), ": ",
                     absl::StrJoin(parts, ", "), "\n");
@@ -214,7 +207,7 @@ std::string FormatLoadStats(const LoadStats& stats) {
   for (const auto& [code, backoff] : stats.backoff) {
     absl::StrAppend(&text,
                     absl::StrFormat("backoff after %s: %d waits, %.2f s\n",
-                                    StatusCodeName(code), backoff.waits,
+                                    common::GrpcCodeName(code), backoff.waits,
                                     backoff.seconds));
   }
   return text;
@@ -230,7 +223,7 @@ absl::Status CheckCodes(const LoadStats& stats) {
   for (const auto& [code, count] : stats.valid_status_counts) {
     if (code == grpc::StatusCode::OK) continue;
     failed_valid += count;
-    valid_parts.push_back(absl::StrCat(StatusCodeName(code), " ", count));
+    valid_parts.push_back(absl::StrCat(common::GrpcCodeName(code), " ", count));
   }
   int64_t wrong_invalid = 0;
   std::vector<std::string> invalid_parts;
@@ -239,7 +232,7 @@ absl::Status CheckCodes(const LoadStats& stats) {
       if (code == grpc::StatusCode::INVALID_ARGUMENT) continue;
       wrong_invalid += count;
       invalid_parts.push_back(absl::StrCat(InvalidKindName(kind), ": ",
-                                           StatusCodeName(code), " ", count));
+                                           common::GrpcCodeName(code), " ", count));
     }
   }
   if (failed_valid == 0 && wrong_invalid == 0) return absl::OkStatus();

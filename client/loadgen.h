@@ -148,8 +148,6 @@ std::string FormatLoadStats(const LoadStats& stats);
 // and code). FAILED_PRECONDITION too when no request finished.
 absl::Status CheckCodes(const LoadStats& stats);
 
-// "OK", "UNAVAILABLE", ... ("CODE_<n>" for codes outside the canonical set).
-std::string StatusCodeName(grpc::StatusCode code);
 
 // The waits of a load run: 20 ms doubling up to 2 s, +-20% jitter.
 RetryPolicy DefaultLoadgenBackoff();

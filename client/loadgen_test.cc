@@ -97,13 +97,6 @@ TEST(ComputeLoadStatsTest, NoCallsAndNoTime) {
   EXPECT_THAT(FormatLoadStats(stats), HasSubstr("none succeeded"));
 }
 
-TEST(StatusCodeNameTest, NamesCanonicalCodes) {
-  EXPECT_EQ(StatusCodeName(grpc::StatusCode::OK), "OK");
-  EXPECT_EQ(StatusCodeName(grpc::StatusCode::RESOURCE_EXHAUSTED),
-            "RESOURCE_EXHAUSTED");
-  EXPECT_EQ(StatusCodeName(static_cast<grpc::StatusCode>(42)), "CODE_42");
-}
-
 TEST(PlanRequestTest, IsAFunctionOfTheSeedAndNearTheFraction) {
   EXPECT_FALSE(PlanRequest(1, 0.0, 0).has_value());
   int invalid = 0;

@@ -30,6 +30,7 @@
 #include "client/cli_util.h"
 #include "client/contact_sheet.h"
 #include "client/grpc_client.h"
+#include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -92,7 +93,7 @@ absl::Status CheckHealth(const QueryFlags& flags) {
   grpc::health::v1::HealthCheckRequest request;
   request.set_service("retrieval.v1.TextImageRetrieval");
   grpc::health::v1::HealthCheckResponse response;
-  RETURN_IF_ERROR(client::ToAbslStatus(stub->Check(&ctx, request, &response)));
+  RETURN_IF_ERROR(common::FromGrpcStatus(stub->Check(&ctx, request, &response)));
   std::printf("%s\n", grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
                           response.status()).c_str());
   if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "proto/category.h"
 #include "server/request_validation.h"
 
@@ -17,29 +18,6 @@ namespace server {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-const char* CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::CANCELLED: return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED: return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL: return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    default: return "UNKNOWN";
-  }
-}
 
 void FillResponse(const BatchResult& result, size_t i,
                   retrieval::v1::SearchResponse* out) {
@@ -78,14 +56,14 @@ class RetrievalService::Call final : public grpc::ServerUnaryReactor {
   // Finishes the call with `status`, sending `message` when OK.
   template <typename Message>
   void Reply(const absl::Status& status, const Message& message) {
-    grpc::Status g = ToGrpcStatus(status);
+    grpc::Status g = common::ToGrpcStatus(status);
     if (g.ok()) {
       bool own_buffer = false;
       g = grpc::SerializationTraits<Message>::Serialize(message, response_,
                                                         &own_buffer);
     }
     metrics_->RecordRequest(
-        method_, CodeName(g.error_code()),
+        method_, common::GrpcCodeName(g.error_code()),
         std::chrono::duration<double>(Clock::now() - start_).count());
     if (!g.ok()) VLOG(1) << method_ << " failed: " << status;
     Finish(g);
@@ -102,12 +80,6 @@ class RetrievalService::Call final : public grpc::ServerUnaryReactor {
   const std::shared_ptr<std::atomic<bool>> cancelled_ =
       std::make_shared<std::atomic<bool>>(false);
 };
-
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
 
 RetrievalService::RetrievalService(Batcher* batcher, ModelManager* models,
                                    Metrics* metrics, std::string auth_token)

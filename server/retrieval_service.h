@@ -5,7 +5,7 @@
 // request message are INVALID_ARGUMENT (gRPC's own parser answers INTERNAL
 // with no message). A cancelled call is marked for the batcher, which drops
 // its queued work. Every error is an absl::Status converted once with
-// ToGrpcStatus.
+// common::ToGrpcStatus.
 #ifndef SERVER_RETRIEVAL_SERVICE_H_
 #define SERVER_RETRIEVAL_SERVICE_H_
 
@@ -22,9 +22,6 @@
 #include "server/model_manager.h"
 
 namespace server {
-
-// absl::Status -> grpc::Status with the same code and message.
-grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // The bearer-token check of a call's client metadata, shared by the service
 // and the reflection guard of the server. OK when `expected_header` is empty
