@@ -44,11 +44,12 @@
 #include "absl/time/time.h"
 #include "client/grpc_client.h"
 #include "retrieval/v1/retrieval.pb.h"
+#include "server/request_validation.h"
 
 namespace client {
 
 // The most texts one BatchSearch may carry (retrieval.proto).
-inline constexpr int kMaxChunkSize = 256;
+inline constexpr int kMaxChunkSize = server::kMaxBatchRequests;
 
 struct BatchClientOptions {
   std::string queries_path;  // one query per line (eval::ParseQueries)

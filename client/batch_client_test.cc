@@ -187,7 +187,7 @@ TEST_F(BatchClientTest, RejectedLinesAreNamedAndNothingIsWritten) {
   ASSERT_EQ(summary.failures.size(), 2u);
   EXPECT_EQ(summary.failures[0].line, 2);
   EXPECT_EQ(summary.failures[1].line, 5);
-  EXPECT_EQ(summary.failures[1].message, "text: empty or whitespace-only");
+  EXPECT_EQ(summary.failures[1].message, "text: empty or only whitespace");
   EXPECT_FALSE(Exists(Output()));
   // Only the two chunks holding a bad line were re-sent line by line.
   EXPECT_EQ(summary.chunks_with_fallback, 2);
@@ -227,7 +227,7 @@ TEST_F(BatchClientTest, ResumeWithAllowFailuresReusesTheFailedRun) {
   EXPECT_EQ(summary.chunks_resumed, 3);
   ASSERT_EQ(summary.failures.size(), 1u);
   EXPECT_EQ(summary.failures[0].line, 3);
-  EXPECT_EQ(summary.failures[0].message, "text: empty or whitespace-only");
+  EXPECT_EQ(summary.failures[0].message, "text: empty or only whitespace");
   absl::StatusOr<eval::Submission> submission = eval::ReadSubmission(Output());
   ASSERT_OK(submission);
   EXPECT_THAT(submission->results[2].image_names, IsEmpty());

@@ -5,7 +5,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "eval/labels.h"
+#include "common/grpc_status.h"
+#include "server/request_validation.h"
 
 namespace client_testing {
 namespace {
@@ -16,32 +17,14 @@ using retrieval::v1::SearchResponse;
 
 // OK when `request` is valid, else INVALID_ARGUMENT naming the field after
 // `prefix` ("requests[3]." in a batch).
+// The server's own validation, so the fake refuses what the server refuses
+// with the same messages.
 grpc::Status Validate(const SearchRequest& request, const std::string& prefix) {
-  if (absl::StripAsciiWhitespace(request.text()).empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat(prefix, "text: empty or whitespace-only"));
-  }
-  if (request.text().size() > 2048) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat(prefix, "text: ", request.text().size(),
-                                     " bytes, the limit is 2048"));
-  }
-  if (!eval::ValidateUtf8(request.text()).ok()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat(prefix, "text: not valid UTF-8"));
-  }
-  if (request.top_k() < 0 || request.top_k() > 1000) {
-    return grpc::Status(
-        grpc::StatusCode::INVALID_ARGUMENT,
-        absl::StrCat(prefix, "top_k: ", request.top_k(),
-                     " is outside [1, 1000]"));
-  }
-  if (!retrieval::v1::Category_IsValid(request.category())) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat(prefix, "category: unknown value ",
-                                     static_cast<int>(request.category())));
-  }
-  return grpc::Status::OK;
+  int top_k = 0;
+  absl::Status st = server::ValidateText(request.text(), prefix + "text");
+  if (st.ok()) st = server::ValidateTopK(request.top_k(), prefix + "top_k", &top_k);
+  if (st.ok()) st = server::ValidateCategory(request.category(), prefix + "category");
+  return common::ToGrpcStatus(st);
 }
 
 void Answer(const SearchRequest& request, SearchResponse* response) {
@@ -159,11 +142,8 @@ grpc::Status FakeRetrievalService::BatchSearch(
     retrieval::v1::BatchSearchResponse* response) {
   grpc::Status status = Admit(context);
   if (!status.ok()) return status;
-  if (request->requests_size() > 256) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("requests: ", request->requests_size(),
-                                     " requests, at most 256 allowed"));
-  }
+  status = common::ToGrpcStatus(server::ValidateBatchSize(request->requests_size()));
+  if (!status.ok()) return status;
   std::vector<std::string> texts;
   for (int i = 0; i < request->requests_size(); ++i) {
     status = Validate(request->requests(i), absl::StrCat("requests[", i, "]."));

@@ -243,7 +243,7 @@ TEST(RetrievalClientTest, DoesNotRetryInvalidArgument) {
   auto client = ConnectTo(server.address());
   CallStats stats;
   EXPECT_THAT(client->Search(Request("   "), FastRetries(5), &stats),
-              StatusIs(absl::StatusCode::kInvalidArgument, "text: empty or whitespace-only"));
+              StatusIs(absl::StatusCode::kInvalidArgument, "text: empty or only whitespace"));
   EXPECT_EQ(stats.attempts, 1);
   EXPECT_EQ(server.service().total_calls(), 1);
 }
