@@ -399,6 +399,14 @@ uint32_t BigEndian(absl::string_view b, size_t at, int n) {
   return v;
 }
 
+uint32_t LittleEndian(absl::string_view b, size_t at, int n) {
+  uint32_t v = 0;
+  for (int i = n - 1; i >= 0; --i) {
+    v = (v << 8) | static_cast<unsigned char>(b[at + i]);
+  }
+  return v;
+}
+
 int64_t LittleEndianSigned32(absl::string_view b, size_t at) {
   uint32_t v = 0;
   for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + i]);
@@ -453,6 +461,24 @@ ImageHeader ReadImageHeader(absl::string_view b) {
              BigEndian(b, 14, 1) >= 40) {  // BITMAPINFOHEADER or later
     h.width = LittleEndianSigned32(b, 18);
     h.height = std::abs(LittleEndianSigned32(b, 22));  // < 0: top-down
+  } else if (StartsWith(b, "BM") && b.size() >= 22 &&
+             LittleEndian(b, 14, 4) == 12) {  // OS/2 BITMAPCOREHEADER
+    h.width = LittleEndian(b, 18, 2);
+    h.height = LittleEndian(b, 20, 2);
+  } else if (b.size() >= 30 && StartsWith(b, "RIFF") &&
+             b.substr(8, 4) == "WEBP") {
+    const absl::string_view chunk = b.substr(12, 4);
+    if (chunk == "VP8X") {  // extended: 24-bit canvas size minus one
+      h.width = LittleEndian(b, 24, 3) + 1;
+      h.height = LittleEndian(b, 27, 3) + 1;
+    } else if (chunk == "VP8L" && static_cast<unsigned char>(b[20]) == 0x2f) {
+      const uint32_t bits = LittleEndian(b, 21, 4);  // 14-bit sizes minus one
+      h.width = (bits & 0x3fff) + 1;
+      h.height = ((bits >> 14) & 0x3fff) + 1;
+    } else if (chunk == "VP8 " && b.substr(23, 3) == "\x9d\x01\x2a") {
+      h.width = LittleEndian(b, 26, 2) & 0x3fff;  // lossy key frame
+      h.height = LittleEndian(b, 28, 2) & 0x3fff;
+    }
   }
   return h;
 }
@@ -518,6 +544,13 @@ absl::StatusOr<cv::Mat> DecodeImageBytes(absl::string_view bytes,
         "image ", name,
         ": truncated JPEG (no end-of-image marker after the image data)"));
   }
+  if (!HasKnownSignature(bytes)) {
+    // OpenCV would also decode PNM, TIFF, Sun raster, ... whose headers are
+    // not checked against max_pixels.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image ", name,
+        ": not a decodable image (expected JPEG, PNG, BMP or WebP)"));
+  }
   cv::Mat decoded;
   std::string error;
   try {
@@ -539,6 +572,12 @@ absl::StatusOr<cv::Mat> DecodeImageBytes(absl::string_view bytes,
     return absl::InvalidArgumentError(absl::StrCat(
         "image ", name,
         ": not a decodable image (expected JPEG, PNG, BMP or WebP)", detail));
+  }
+  // A header the checks above could not read is still held to the limit.
+  if (static_cast<int64_t>(decoded.total()) > max_pixels) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image ", name, ": ", decoded.cols, "x", decoded.rows,
+        " pixels is larger than the limit of ", max_pixels, " pixels"));
   }
   return ToRgb8(decoded, name);
 }
