@@ -37,9 +37,11 @@ fi
 targets=()
 for name in "${names[@]}"; do targets+=("//fuzz:${name}_fuzzer"); done
 
-$BAZEL --output_base="$clang_base" build --config=fuzz "${targets[@]}"
-bin=$($BAZEL --output_base="$clang_base" info --config=fuzz bazel-bin)
-$BAZEL --output_base="$clang_base" shutdown
+# The convenience links get their own prefix (bazel-fuzz-bin, ...), so the
+# default build's bazel-bin keeps pointing at the gcc outputs.
+$BAZEL --output_base="$clang_base" build --config=fuzz \
+    --symlink_prefix=bazel-fuzz- "${targets[@]}"
+bin=$PWD/bazel-fuzz-bin
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_odr_violation=0:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -66,6 +68,7 @@ for name in "${names[@]}"; do
     summary+=("$name: ${execs:-?} executions, corpus ${units} inputs, no finding")
   fi
 done
+$BAZEL --output_base="$clang_base" shutdown
 echo
 printf '%s\n' "${summary[@]}"
 echo "work corpora, logs and findings: $out"
