@@ -415,22 +415,28 @@ int64_t LittleEndianSigned32(absl::string_view b, size_t at) {
 
 // JPEG: walks the marker segments up to the first start of scan, taking the
 // size from the SOFn segment; then, as entropy-coded data never holds 0xFF
-// 0xD9 (0xFF is stuffed as 0xFF 0x00), an EOI must follow somewhere. A file
-// whose header itself is cut or malformed is left to the decoder.
+// 0xD9 (0xFF is stuffed as 0xFF 0x00), an EOI must follow somewhere. Stray
+// bytes before a marker, and 0xFF 0x00, are skipped as libjpeg skips them
+// (it warns and reads on). A file whose header itself is cut is left to the
+// decoder.
 void ReadJpegHeader(absl::string_view b, ImageHeader* h) {
   size_t pos = 2;
   while (pos + 4 <= b.size()) {
-    if (static_cast<unsigned char>(b[pos]) != 0xFF) return;
+    if (static_cast<unsigned char>(b[pos]) != 0xFF) {
+      ++pos;
+      continue;
+    }
     const unsigned char marker = static_cast<unsigned char>(b[pos + 1]);
     if (marker == 0xFF) {  // fill byte
       ++pos;
       continue;
     }
-    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {
+    if (marker == 0x00 || marker == 0x01 ||
+        (marker >= 0xD0 && marker <= 0xD8)) {
       pos += 2;
       continue;
     }
-    if (marker == 0xD9 || marker == 0x00) return;
+    if (marker == 0xD9) return;
     const size_t length = BigEndian(b, pos + 2, 2);
     if (length < 2 || pos + 2 + length > b.size()) return;
     const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 &&
@@ -532,12 +538,16 @@ absl::StatusOr<cv::Mat> DecodeImageBytes(absl::string_view bytes,
         "image ", name, ": ", bytes.size(), " bytes is too large to decode"));
   }
   const ImageHeader header = ReadImageHeader(bytes);
-  if (header.width >= 0 && header.height >= 0 &&
-      header.width * header.height > max_pixels) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "image ", name, ": ", header.width, "x", header.height, " (",
-        header.width * header.height, " pixels) is larger than the limit of ",
-        max_pixels, " pixels; not decoded"));
+  if (header.width >= 0 && header.height >= 0) {
+    // Both sizes are below 2^32, so the product fits in 64 unsigned bits.
+    const uint64_t pixels = static_cast<uint64_t>(header.width) *
+                            static_cast<uint64_t>(header.height);
+    if (max_pixels < 0 || pixels > static_cast<uint64_t>(max_pixels)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "image ", name, ": ", header.width, "x", header.height, " (",
+          pixels, " pixels) is larger than the limit of ", max_pixels,
+          " pixels; not decoded"));
+    }
   }
   if (header.truncated_jpeg) {
     return absl::DataLossError(absl::StrCat(

@@ -501,6 +501,25 @@ TEST(DecodeImageTest, PixelLimitIsCheckedFromTheHeaderBeforeDecoding) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        ::testing::AllOf(HasSubstr(huge),
                                         HasSubstr("20000x20000"))));
+  // libjpeg skips stray bytes before a marker (with a warning) and still
+  // finds the frame header behind them.
+  std::string jpeg = Encode(".jpg", Pattern(100, 60));
+  const size_t sof = jpeg.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  jpeg.insert(sof, "\x28\x29");
+  EXPECT_THAT(DecodeImageBytes(jpeg, "stray.jpg", 5999),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr("100x60"),
+                                        HasSubstr("not decoded"))));
+  // The largest sizes a PNG header can hold: their product does not fit in
+  // int64_t.
+  std::string widest = Encode(".png", Pattern(16, 16));
+  const char max32[4] = {'\xff', '\xff', '\xff', '\xff'};
+  widest.replace(16, 4, max32, 4);
+  widest.replace(20, 4, max32, 4);
+  EXPECT_THAT(DecodeImageBytes(widest, "widest.png"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("4294967295x4294967295")));
   // Real images over a smaller limit, in each format with a parsed header.
   const cv::Mat image = Pattern(100, 60);
   for (const std::string ext : {".png", ".jpg", ".bmp"}) {
