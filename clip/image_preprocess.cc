@@ -549,6 +549,14 @@ absl::StatusOr<cv::Mat> DecodeImageBytes(absl::string_view bytes,
           " pixels; not decoded"));
     }
   }
+  if (header.width < 0 && StartsWith(bytes, absl::string_view("\xFF\xD8\xFF", 3))) {
+    // libjpeg reads on past malformed segments and would decode a size never
+    // checked here.
+    return absl::DataLossError(absl::StrCat(
+        "image ", name,
+        ": corrupt JPEG, no readable frame header (SOFn) before the image "
+        "data"));
+  }
   if (header.truncated_jpeg) {
     return absl::DataLossError(absl::StrCat(
         "image ", name,

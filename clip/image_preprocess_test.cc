@@ -511,6 +511,14 @@ TEST(DecodeImageTest, PixelLimitIsCheckedFromTheHeaderBeforeDecoding) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        ::testing::AllOf(HasSubstr("100x60"),
                                         HasSubstr("not decoded"))));
+  // A JPEG whose frame header cannot be read here (a segment length below
+  // 2) is refused rather than decoded unchecked.
+  std::string broken = Encode(".jpg", Pattern(16, 16));
+  broken.replace(4, 2, std::string(2, '\0'));  // the APP0 length
+  EXPECT_THAT(DecodeImageBytes(broken, "broken.jpg"),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       ::testing::AllOf(HasSubstr("broken.jpg"),
+                                        HasSubstr("no readable frame header"))));
   // The largest sizes a PNG header can hold: their product does not fit in
   // int64_t.
   std::string widest = Encode(".png", Pattern(16, 16));
