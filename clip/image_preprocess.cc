@@ -399,6 +399,14 @@ uint32_t BigEndian(absl::string_view b, size_t at, int n) {
   return v;
 }
 
+uint32_t LittleEndian(absl::string_view b, size_t at, int n) {
+  uint32_t v = 0;
+  for (int i = n - 1; i >= 0; --i) {
+    v = (v << 8) | static_cast<unsigned char>(b[at + i]);
+  }
+  return v;
+}
+
 int64_t LittleEndianSigned32(absl::string_view b, size_t at) {
   uint32_t v = 0;
   for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + i]);
@@ -407,22 +415,28 @@ int64_t LittleEndianSigned32(absl::string_view b, size_t at) {
 
 // JPEG: walks the marker segments up to the first start of scan, taking the
 // size from the SOFn segment; then, as entropy-coded data never holds 0xFF
-// 0xD9 (0xFF is stuffed as 0xFF 0x00), an EOI must follow somewhere. A file
-// whose header itself is cut or malformed is left to the decoder.
+// 0xD9 (0xFF is stuffed as 0xFF 0x00), an EOI must follow somewhere. Stray
+// bytes before a marker, and 0xFF 0x00, are skipped as libjpeg skips them
+// (it warns and reads on). A file whose header itself is cut is left to the
+// decoder.
 void ReadJpegHeader(absl::string_view b, ImageHeader* h) {
   size_t pos = 2;
   while (pos + 4 <= b.size()) {
-    if (static_cast<unsigned char>(b[pos]) != 0xFF) return;
+    if (static_cast<unsigned char>(b[pos]) != 0xFF) {
+      ++pos;
+      continue;
+    }
     const unsigned char marker = static_cast<unsigned char>(b[pos + 1]);
     if (marker == 0xFF) {  // fill byte
       ++pos;
       continue;
     }
-    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {
+    if (marker == 0x00 || marker == 0x01 ||
+        (marker >= 0xD0 && marker <= 0xD8)) {
       pos += 2;
       continue;
     }
-    if (marker == 0xD9 || marker == 0x00) return;
+    if (marker == 0xD9) return;
     const size_t length = BigEndian(b, pos + 2, 2);
     if (length < 2 || pos + 2 + length > b.size()) return;
     const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 &&
@@ -453,6 +467,24 @@ ImageHeader ReadImageHeader(absl::string_view b) {
              BigEndian(b, 14, 1) >= 40) {  // BITMAPINFOHEADER or later
     h.width = LittleEndianSigned32(b, 18);
     h.height = std::abs(LittleEndianSigned32(b, 22));  // < 0: top-down
+  } else if (StartsWith(b, "BM") && b.size() >= 22 &&
+             LittleEndian(b, 14, 4) == 12) {  // OS/2 BITMAPCOREHEADER
+    h.width = LittleEndian(b, 18, 2);
+    h.height = LittleEndian(b, 20, 2);
+  } else if (b.size() >= 30 && StartsWith(b, "RIFF") &&
+             b.substr(8, 4) == "WEBP") {
+    const absl::string_view chunk = b.substr(12, 4);
+    if (chunk == "VP8X") {  // extended: 24-bit canvas size minus one
+      h.width = LittleEndian(b, 24, 3) + 1;
+      h.height = LittleEndian(b, 27, 3) + 1;
+    } else if (chunk == "VP8L" && static_cast<unsigned char>(b[20]) == 0x2f) {
+      const uint32_t bits = LittleEndian(b, 21, 4);  // 14-bit sizes minus one
+      h.width = (bits & 0x3fff) + 1;
+      h.height = ((bits >> 14) & 0x3fff) + 1;
+    } else if (chunk == "VP8 " && b.substr(23, 3) == "\x9d\x01\x2a") {
+      h.width = LittleEndian(b, 26, 2) & 0x3fff;  // lossy key frame
+      h.height = LittleEndian(b, 28, 2) & 0x3fff;
+    }
   }
   return h;
 }
@@ -506,17 +538,36 @@ absl::StatusOr<cv::Mat> DecodeImageBytes(absl::string_view bytes,
         "image ", name, ": ", bytes.size(), " bytes is too large to decode"));
   }
   const ImageHeader header = ReadImageHeader(bytes);
-  if (header.width >= 0 && header.height >= 0 &&
-      header.width * header.height > max_pixels) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "image ", name, ": ", header.width, "x", header.height, " (",
-        header.width * header.height, " pixels) is larger than the limit of ",
-        max_pixels, " pixels; not decoded"));
+  if (header.width >= 0 && header.height >= 0) {
+    // Both sizes are below 2^32, so the product fits in 64 unsigned bits.
+    const uint64_t pixels = static_cast<uint64_t>(header.width) *
+                            static_cast<uint64_t>(header.height);
+    if (max_pixels < 0 || pixels > static_cast<uint64_t>(max_pixels)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "image ", name, ": ", header.width, "x", header.height, " (",
+          pixels, " pixels) is larger than the limit of ", max_pixels,
+          " pixels; not decoded"));
+    }
+  }
+  if (header.width < 0 && StartsWith(bytes, absl::string_view("\xFF\xD8\xFF", 3))) {
+    // libjpeg reads on past malformed segments and would decode a size never
+    // checked here.
+    return absl::DataLossError(absl::StrCat(
+        "image ", name,
+        ": corrupt JPEG, no readable frame header (SOFn) before the image "
+        "data"));
   }
   if (header.truncated_jpeg) {
     return absl::DataLossError(absl::StrCat(
         "image ", name,
         ": truncated JPEG (no end-of-image marker after the image data)"));
+  }
+  if (!HasKnownSignature(bytes)) {
+    // OpenCV would also decode PNM, TIFF, Sun raster, ... whose headers are
+    // not checked against max_pixels.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image ", name,
+        ": not a decodable image (expected JPEG, PNG, BMP or WebP)"));
   }
   cv::Mat decoded;
   std::string error;
@@ -539,6 +590,12 @@ absl::StatusOr<cv::Mat> DecodeImageBytes(absl::string_view bytes,
     return absl::InvalidArgumentError(absl::StrCat(
         "image ", name,
         ": not a decodable image (expected JPEG, PNG, BMP or WebP)", detail));
+  }
+  // A header the checks above could not read is still held to the limit.
+  if (static_cast<int64_t>(decoded.total()) > max_pixels) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image ", name, ": ", decoded.cols, "x", decoded.rows,
+        " pixels is larger than the limit of ", max_pixels, " pixels"));
   }
   return ToRgb8(decoded, name);
 }

@@ -87,8 +87,10 @@ absl::StatusOr<cv::Mat> DecodeImageFile(
 
 // Same as DecodeImageFile on bytes already in memory; `name` identifies them
 // in error messages. INVALID_ARGUMENT when the bytes are empty or not in a
-// supported format, or when the header of a PNG, JPEG or BMP declares more
-// than `max_pixels` pixels (the message gives the size; nothing is decoded);
+// supported format (other formats OpenCV reads are refused), or when the
+// header of a PNG, JPEG, BMP or WebP declares more than `max_pixels` pixels
+// (the message gives the size; nothing is decoded; an image whose header was
+// not read is refused after decoding);
 // DATA_LOSS when they start like a JPEG, PNG, BMP or WebP file but cannot be
 // decoded (corrupt or truncated), including a JPEG cut short anywhere (no
 // end-of-image marker after its scan), which libjpeg would otherwise decode

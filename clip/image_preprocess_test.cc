@@ -501,6 +501,33 @@ TEST(DecodeImageTest, PixelLimitIsCheckedFromTheHeaderBeforeDecoding) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        ::testing::AllOf(HasSubstr(huge),
                                         HasSubstr("20000x20000"))));
+  // libjpeg skips stray bytes before a marker (with a warning) and still
+  // finds the frame header behind them.
+  std::string jpeg = Encode(".jpg", Pattern(100, 60));
+  const size_t sof = jpeg.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  jpeg.insert(sof, "\x28\x29");
+  EXPECT_THAT(DecodeImageBytes(jpeg, "stray.jpg", 5999),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr("100x60"),
+                                        HasSubstr("not decoded"))));
+  // A JPEG whose frame header cannot be read here (a segment length below
+  // 2) is refused rather than decoded unchecked.
+  std::string broken = Encode(".jpg", Pattern(16, 16));
+  broken.replace(4, 2, std::string(2, '\0'));  // the APP0 length
+  EXPECT_THAT(DecodeImageBytes(broken, "broken.jpg"),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       ::testing::AllOf(HasSubstr("broken.jpg"),
+                                        HasSubstr("no readable frame header"))));
+  // The largest sizes a PNG header can hold: their product does not fit in
+  // int64_t.
+  std::string widest = Encode(".png", Pattern(16, 16));
+  const char max32[4] = {'\xff', '\xff', '\xff', '\xff'};
+  widest.replace(16, 4, max32, 4);
+  widest.replace(20, 4, max32, 4);
+  EXPECT_THAT(DecodeImageBytes(widest, "widest.png"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("4294967295x4294967295")));
   // Real images over a smaller limit, in each format with a parsed header.
   const cv::Mat image = Pattern(100, 60);
   for (const std::string ext : {".png", ".jpg", ".bmp"}) {
@@ -522,6 +549,66 @@ TEST(DecodeImageTest, PixelLimitIsCheckedFromTheHeaderBeforeDecoding) {
   EXPECT_THAT(ValidatePreprocessOptions(options),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("max_pixels")));
+}
+
+TEST(DecodeImageTest, PixelLimitHoldsForWebPAndOs2Bitmaps) {
+  // WebP (lossy, lossless, extended) and BMP with the 12-byte OS/2 header
+  // carry their size in other places than the formats above.
+  const cv::Mat image = Pattern(100, 60);
+  const std::vector<std::pair<std::string, std::vector<int>>> webps = {
+      {"lossy", {cv::IMWRITE_WEBP_QUALITY, 80}},
+      {"lossless", {cv::IMWRITE_WEBP_QUALITY, 101}}};
+  for (const auto& [name, params] : webps) {
+    const std::string bytes = Encode(".webp", image, params);
+    EXPECT_THAT(DecodeImageBytes(bytes, name + ".webp", 5999),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("100x60")))
+        << name;
+    EXPECT_OK(DecodeImageBytes(bytes, name + ".webp", 6000)) << name;
+  }
+  // VP8X (extended) header: the canvas size, minus one, as 24-bit values.
+  std::string vp8x = "RIFF" + std::string(4, '\0') + "WEBPVP8X" +
+                     std::string("\x0a\0\0\0", 4) + std::string(4, '\0');
+  vp8x += std::string("\x63\0\0\x3b\0\0", 6);  // 100 x 60
+  EXPECT_THAT(DecodeImageBytes(vp8x, "extended.webp", 5999),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("100x60")));
+  // OS/2 bitmap: BITMAPCOREHEADER with 16-bit sizes, 24-bit pixels.
+  const int row = (100 * 3 + 3) / 4 * 4;
+  std::string bmp = "BM";
+  auto put = [&bmp](uint32_t v, int n) {
+    for (int i = 0; i < n; ++i) bmp.push_back(static_cast<char>(v >> (8 * i)));
+  };
+  put(26 + row * 60, 4);
+  put(0, 4);
+  put(26, 4);
+  put(12, 4);
+  put(100, 2);
+  put(60, 2);
+  put(1, 2);
+  put(24, 2);
+  bmp += std::string(row * 60, '\x40');
+  EXPECT_THAT(DecodeImageBytes(bmp, "os2.bmp", 5999),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr("os2.bmp"),
+                                        HasSubstr("100x60"))));
+  auto decoded = DecodeImageBytes(bmp, "os2.bmp", 6000);
+  ASSERT_OK(decoded);
+  EXPECT_EQ(decoded->cols, 100);
+  EXPECT_EQ(decoded->rows, 60);
+}
+
+TEST(DecodeImageTest, OtherFormatsAreNotDecoded) {
+  // OpenCV reads more formats than the four supported ones; none of them is
+  // decoded (their headers are not checked against the pixel limit).
+  const std::string pbm = "P4\n400 400\n" + std::string(50 * 400, '\x55');
+  EXPECT_THAT(DecodeImageBytes(pbm, "bitmap.pbm", 65536),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr("bitmap.pbm"),
+                                        HasSubstr("JPEG, PNG, BMP or WebP"))));
+  const std::string ppm = Encode(".ppm", Pattern(4, 4));
+  EXPECT_THAT(DecodeImageBytes(ppm, "small.ppm"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("JPEG, PNG, BMP or WebP")));
 }
 
 TEST(DecodeImageTest, OnlyRegularFilesAreOpened) {

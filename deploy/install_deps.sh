@@ -34,6 +34,8 @@ BUILD_PACKAGES=(
   bazel-bootstrap         # Bazel 4.2.3, the only Bazel packaged for Debian 12
   bazel-rules-java        # /usr/share/bazel/rules/java, keeps @rules_java offline
   g++
+  clang                   # tools/fuzz.sh: the libFuzzer build (--config=fuzz)
+  libclang-rt-14-dev      # libFuzzer and clang's sanitizer runtimes
   libtorch-dev
   libdnnl-dev             # oneDNN headers (the library itself comes with LibTorch)
   libcpp-httplib-dev

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
@@ -199,6 +200,12 @@ absl::StatusOr<std::string> FormatGroundTruth(
   for (size_t i = 0; i < entries.size(); ++i) {
     const GroundTruthEntry& entry = entries[i];
     RETURN_IF_ERROR(CheckGroundTruthField(entry.text, i, "text"));
+    if (i == 0 && absl::StartsWith(entry.text, "\xEF\xBB\xBF")) {
+      // SplitLines drops a byte order mark at the start of the file.
+      return absl::InvalidArgumentError(
+          "ground truth entry 0: text starts with a byte order mark, which "
+          "readers drop");
+    }
     out += entry.text;
     for (size_t j = 0; j < entry.relevant_images.size(); ++j) {
       const std::string& name = entry.relevant_images[j];

@@ -80,7 +80,8 @@ absl::StatusOr<std::vector<GroundTruthEntry>> ReadGroundTruth(
 
 // Formats entries, one line each, "\n"-terminated. INVALID_ARGUMENT naming
 // the entry for anything the format cannot carry: '$', '\n' or '\r' in a text
-// or name, an empty image name, invalid UTF-8.
+// or name, a byte order mark at the start of the first text, an empty image
+// name, invalid UTF-8.
 absl::StatusOr<std::string> FormatGroundTruth(
     const std::vector<GroundTruthEntry>& entries);
 

@@ -210,6 +210,17 @@ TEST(GroundTruthTest, WriteRejectsWhatTheFormatCannotCarry) {
               StatusIs(kInvalid, HasSubstr("entry 0: image 0 contains")));
   EXPECT_THAT(FormatGroundTruth({{"\xFF", {}}}),
               StatusIs(kInvalid, HasSubstr("entry 0: text: invalid UTF-8")));
+  // Readers drop a byte order mark at the start of the file, so the first
+  // text cannot start with one; later texts can.
+  EXPECT_THAT(FormatGroundTruth({{"\xEF\xBB\xBFtext", {"a.jpg"}}}),
+              StatusIs(kInvalid, HasSubstr("entry 0: text starts with a byte "
+                                           "order mark")));
+  auto later = FormatGroundTruth({{"t", {}}, {"\xEF\xBB\xBFtext", {}}});
+  ASSERT_OK(later);
+  auto read = ParseGroundTruth(*later, "gt.txt");
+  ASSERT_OK(read);
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ((*read)[1].text, "\xEF\xBB\xBFtext");
   const std::string path = ::testing::TempDir() + "/gt_bad.txt";
   ASSERT_OK(common::WriteFileAtomically(path, "old\n"));
   EXPECT_THAT(WriteGroundTruth(path, {{"a$b", {}}}),

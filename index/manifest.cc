@@ -1,5 +1,9 @@
 #include "index/manifest.h"
 
+#include <cstdint>
+#include <limits>
+#include <string>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -23,6 +27,39 @@ absl::Status CheckFileName(const std::string& source, const char* field,
       source, ": files.", field, " \"", absl::CHexEscape(name),
       "\" is refused: ", status.message(),
       "; file names are relative to the version directory and stay in it"));
+}
+
+// A field that is present but not what the manifest needs; thrown inside
+// ManifestFromJson's parsing block next to nlohmann's own type errors.
+struct FieldError {
+  std::string message;
+};
+
+// An integer field must be a JSON integer in the int64_t range: nlohmann's
+// get<int64_t>() would truncate a fraction, wrap an unsigned value above
+// INT64_MAX, and convert an out-of-range float with undefined behaviour.
+int64_t ToInt64(const nlohmann::json& value, const std::string& field) {
+  if (value.is_number_unsigned()) {
+    if (value.get<uint64_t>() <=
+        static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return static_cast<int64_t>(value.get<uint64_t>());
+    }
+  } else if (value.is_number_integer()) {
+    return value.get<int64_t>();
+  }
+  throw FieldError{absl::StrCat(field, " is ", value.dump(),
+                                ", not an integer in the int64 range")};
+}
+
+int64_t IntAt(const nlohmann::json& object, const char* key,
+              const std::string& field) {
+  return ToInt64(object.at(key), field);
+}
+
+int64_t IntValue(const nlohmann::json& object, const char* key,
+                 const std::string& field, int64_t fallback) {
+  const auto it = object.find(key);
+  return it == object.end() ? fallback : ToInt64(*it, field);
 }
 
 }  // namespace
@@ -83,17 +120,20 @@ absl::StatusOr<Manifest> ManifestFromJson(const std::string& json,
     m.architecture =
         j.at("architecture").get<std::map<std::string, std::string>>();
     m.architecture_description = j.value("architecture_description", "");
-    m.embedding_dim = j.at("embedding_dim").get<int64_t>();
+    m.embedding_dim = IntAt(j, "embedding_dim", "embedding_dim");
     m.metric = j.at("metric").get<std::string>();
     const auto& index = j.at("index");
     m.index_type = index.at("type").get<std::string>();
     m.index_params =
         index.value("params", std::map<std::string, std::string>{});
     m.recall_at_10 = index.value("recall_at_10", -1.0);
-    m.recall_queries = index.value("recall_queries", int64_t{0});
-    m.num_images = j.at("num_images").get<int64_t>();
-    m.num_pedestrian_images = j.value("num_pedestrian_images", int64_t{0});
-    m.num_vehicle_images = j.value("num_vehicle_images", int64_t{0});
+    m.recall_queries =
+        IntValue(index, "recall_queries", "index.recall_queries", 0);
+    m.num_images = IntAt(j, "num_images", "num_images");
+    m.num_pedestrian_images =
+        IntValue(j, "num_pedestrian_images", "num_pedestrian_images", 0);
+    m.num_vehicle_images =
+        IntValue(j, "num_vehicle_images", "num_vehicle_images", 0);
     if (j.contains("labels")) {
       const auto& labels = j.at("labels");
       m.labels_file = labels.at("file").get<std::string>();
@@ -107,7 +147,8 @@ absl::StatusOr<Manifest> ManifestFromJson(const std::string& json,
     m.embeddings_file = files.value("embeddings", "");
     m.tokenizer_file = files.value("tokenizer", "");
     const auto& pre = j.at("preprocess");
-    m.image_resolution = pre.at("image_resolution").get<int64_t>();
+    m.image_resolution =
+        IntAt(pre, "image_resolution", "preprocess.image_resolution");
     m.resize_mode = pre.at("resize_mode").get<std::string>();
     m.embedding_precision = pre.value("embedding_precision", "fp32");
     m.dataset = j.value("dataset", "");
@@ -117,6 +158,8 @@ absl::StatusOr<Manifest> ManifestFromJson(const std::string& json,
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": missing or mistyped field: ", e.what()));
+  } catch (const FieldError& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", e.message));
   }
   RETURN_IF_ERROR(CheckFileName(source, "weights", m.weights_file, false));
   RETURN_IF_ERROR(CheckFileName(source, "index", m.index_file, false));

@@ -57,7 +57,8 @@ struct Manifest {
 
 std::string ManifestToJson(const Manifest& m);
 // INVALID_ARGUMENT / DATA_LOSS naming `source` when the JSON is malformed, a
-// required field is missing, or the format is not kManifestFormat.
+// required field is missing or mistyped (integer fields must be JSON integers
+// in the int64 range), or the format is not kManifestFormat.
 // INVALID_ARGUMENT naming `source` and the field when a file name (weights,
 // index, images, embeddings, tokenizer) would leave the version directory:
 // absolute, with a ".." component, empty (embeddings and tokenizer may be

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <functional>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -16,6 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::common_testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -230,6 +232,30 @@ TEST(ModelVersionTest, ManifestJsonRoundTrip) {
   EXPECT_DOUBLE_EQ(back->label_coverage, 0.75);
   EXPECT_THAT(ManifestFromJson("{\"format\": \"other/9\"}", "f.json"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("f.json")));
+}
+
+TEST(ManifestTest, IntegerFieldsMustBeInt64Integers) {
+  Manifest m;
+  m.embedding_dim = 512;
+  m.num_images = 17611;
+  m.image_resolution = 224;
+  const std::string json = ManifestToJson(m);
+  ASSERT_OK(ManifestFromJson(json, "m.json"));
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"\"embedding_dim\": 512", "\"embedding_dim\": 1e300"},
+           {"\"embedding_dim\": 512", "\"embedding_dim\": 512.5"},
+           {"\"num_images\": 17611", "\"num_images\": 18446744073709551615"},
+           {"\"image_resolution\": 224", "\"image_resolution\": \"224\""}}) {
+    std::string bad = json;
+    const size_t at = bad.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    bad.replace(at, from.size(), to);
+    const std::string field = from.substr(1, from.find('"', 1) - 1);
+    EXPECT_THAT(ManifestFromJson(bad, "m.json"),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         AllOf(HasSubstr("m.json"), HasSubstr(field))))
+        << to;
+  }
 }
 
 }  // namespace

@@ -18,8 +18,18 @@ bazel test //... "$@" 2>&1 | tee "$log" || status=$?
 bazel shutdown
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
 failed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|INCOMPLETE)' "$log" || true)
+# Passed tests that skipped some of their cases (GoogleTest's GTEST_SKIP, e.g.
+# without ../shared), from their logs.
+skipped=0
+while read -r label; do
+  test_log="bazel-testlogs/${label#//}"
+  test_log="${test_log/://}/test.log"
+  if grep -qE '^\[  SKIPPED \]' "$test_log" 2>/dev/null; then
+    skipped=$((skipped + 1))
+  fi
+done < <(grep -E '^//[^ ]+ +(\(cached\) )?PASSED' "$log" | awk '{print $1}')
 rm -f "$log"
-echo "${passed} passed, ${failed} failed"
+echo "${passed} passed (${skipped} of them skipping some cases), ${failed} failed"
 if [[ $status -eq 0 && $passed -eq 0 ]]; then
   echo "no test ran" >&2
   exit 1
