@@ -49,8 +49,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 
 namespace server {
 
@@ -105,7 +105,7 @@ class BatchQueue {
     absl::Status status;
     int64_t depth = 0;
     {
-      absl::MutexLock lock(&mu_);
+      common::MutexLock lock(&mu_);
       if (stopping_) {
         return absl::UnavailableError("the server is shutting down");
       }
@@ -135,18 +135,18 @@ class BatchQueue {
   // Processes what is queued, then stops the worker; later Schedules fail.
   void Stop() {
     {
-      absl::MutexLock lock(&mu_);
+      common::MutexLock lock(&mu_);
       stopping_ = true;
     }
     if (worker_.joinable()) worker_.join();
   }
 
   int64_t queued() const {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     return queued_;
   }
   int64_t queued_tasks() const {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     return static_cast<int64_t>(queue_.size());
   }
   const Options& options() const { return options_; }
@@ -242,7 +242,7 @@ class BatchQueue {
       std::vector<TaskPtr> batch;
       int64_t depth = 0;
       {
-        absl::MutexLock lock(&mu_);
+        common::MutexLock lock(&mu_);
         const int64_t waiting = queued_;
         mu_.Await(absl::Condition(this, &BatchQueue::HasWorkOrStopping));
         if (queue_.empty() && stopping_) return;
@@ -291,7 +291,7 @@ class BatchQueue {
   const DropTask drop_;
   const DepthChanged depth_changed_;
 
-  mutable absl::Mutex mu_;
+  mutable common::Mutex mu_;
   std::deque<Entry> queue_ ABSL_GUARDED_BY(mu_);
   int64_t queued_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, int64_t> per_owner_ ABSL_GUARDED_BY(mu_);

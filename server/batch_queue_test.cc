@@ -7,8 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
+#include "common/mutex.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -49,34 +48,34 @@ class Recorder {
       started_.Notify();
       release_.WaitForNotification();
     }
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     batches_.push_back(ids);
     processed_ += static_cast<int>(ids.size());
   }
   void Drop(std::unique_ptr<FakeTask> task, absl::Status reason) {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     dropped_.push_back({task->id, reason.code()});
   }
   void WaitStarted() { started_.WaitForNotification(); }
   void Release() { release_.Notify(); }
   // Waits until `n` tasks were processed or dropped.
   void WaitFor(int n) {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     auto done = [&] { return processed_ + static_cast<int>(dropped_.size()) >= n; };
     mu_.Await(absl::Condition(&done));
   }
   std::vector<std::vector<int>> batches() {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     return batches_;
   }
   std::vector<std::pair<int, absl::StatusCode>> dropped() {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     return dropped_;
   }
 
  private:
-  absl::Notification started_, release_;
-  absl::Mutex mu_;
+  common::Notification started_, release_;
+  common::Mutex mu_;
   std::vector<std::vector<int>> batches_;
   std::vector<std::pair<int, absl::StatusCode>> dropped_;
   int processed_ = 0;
@@ -229,7 +228,7 @@ TEST(BatchQueueTest, StopFinishesQueuedWorkThenRefuses) {
 TEST(BatchQueueTest, CallbacksMayCallBackIntoTheQueue) {
   Queue* queue = nullptr;
   std::atomic<int> processed{0};
-  absl::Notification dropped, both_processed;
+  common::Notification dropped, both_processed;
   auto q = std::make_unique<Queue>(
       Queue::Options{},
       [&](std::vector<std::unique_ptr<FakeTask>> batch) {

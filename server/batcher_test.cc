@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/notification.h"
+#include "common/mutex.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -94,7 +94,7 @@ TEST_F(BatcherTest, CancelledCallIsDroppedWithoutEncoding) {
   o.delay_for_testing = std::chrono::milliseconds(300);
   auto b = Make(o);
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
-  absl::Notification done;
+  common::Notification done;
   absl::Status status;
   Query q;
   q.text = texts_[0];
@@ -119,7 +119,7 @@ TEST_F(BatcherTest, RefusalIsAnsweredOutsideTheQueueLock) {
   auto b = Make(o);
   Query q;
   q.text = texts_[1];
-  absl::Notification first_done;
+  common::Notification first_done;
   b->Submit({q, q}, Soon(), [&](absl::StatusOr<BatchResult>) { first_done.Notify(); });
   absl::Status refused;
   int64_t queued_seen = -1;

@@ -50,7 +50,7 @@ Metrics::Metrics() : batch_sizes_({1, 2, 4, 8, 16, 32, 64, 128, 256}) {}
 
 void Metrics::RecordRequest(const std::string& method, const std::string& code,
                             double seconds) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   ++requests_[{method, code}];
   auto it = latency_.find(method);
   if (it == latency_.end()) it = latency_.emplace(method, Histogram(LatencyBounds())).first;
@@ -58,20 +58,20 @@ void Metrics::RecordRequest(const std::string& method, const std::string& code,
 }
 
 void Metrics::RecordBatch(int64_t texts) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   batch_sizes_.Observe(static_cast<double>(texts));
 }
 
 uint64_t Metrics::RequestCount(const std::string& method,
                                const std::string& code) const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   auto it = requests_.find({method, code});
   return it == requests_.end() ? 0 : it->second;
 }
 
 std::string Metrics::Render() const {
   std::string out;
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   absl::StrAppend(&out,
                   "# HELP retrieval_requests_total RPCs finished, by method and "
                   "status code.\n# TYPE retrieval_requests_total counter\n");

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 
 namespace server {
 
@@ -57,7 +57,7 @@ class Metrics {
   uint64_t RequestCount(const std::string& method, const std::string& code) const;
 
  private:
-  mutable absl::Mutex mu_;
+  mutable common::Mutex mu_;
   std::map<std::pair<std::string, std::string>, uint64_t> requests_
       ABSL_GUARDED_BY(mu_);
   std::map<std::string, Histogram> latency_ ABSL_GUARDED_BY(mu_);

@@ -16,12 +16,12 @@ ModelManager::ModelManager(Options options, LoadCallback on_load)
 ModelManager::~ModelManager() { Stop(); }
 
 std::shared_ptr<const ServedModel> ModelManager::Current() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return current_;
 }
 
 int ModelManager::failures(int64_t version) const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   auto it = failed_.find(version);
   return it == failed_.end() ? 0 : it->second.attempts;
 }
@@ -55,7 +55,7 @@ absl::StatusOr<std::shared_ptr<ServedModel>> ModelManager::Load(int64_t version)
 }
 
 absl::Status ModelManager::Poll() {
-  absl::MutexLock poll_lock(&poll_mu_);
+  common::MutexLock poll_lock(&poll_mu_);
   auto versions = gallery::ListVersions(options_.models_dir);
   if (!versions.ok()) return versions.status();
   std::shared_ptr<const ServedModel> current = Current();
@@ -69,7 +69,7 @@ absl::Status ModelManager::Poll() {
     const int64_t version = *it;
     if (version <= current_version) break;
     {
-      absl::MutexLock lock(&mu_);
+      common::MutexLock lock(&mu_);
       auto f = failed_.find(version);
       if (f != failed_.end() && now < f->second.retry_at) continue;
     }
@@ -78,7 +78,7 @@ absl::Status ModelManager::Poll() {
       std::chrono::milliseconds backoff;
       int attempts;
       {
-        absl::MutexLock lock(&mu_);
+        common::MutexLock lock(&mu_);
         Failure& f = failed_[version];
         attempts = ++f.attempts;
         backoff = options_.retry_initial;
@@ -99,7 +99,7 @@ absl::Status ModelManager::Poll() {
       continue;
     }
     {
-      absl::MutexLock lock(&mu_);
+      common::MutexLock lock(&mu_);
       current_ = *loaded;
       failed_.erase(version);
     }
@@ -121,7 +121,7 @@ void ModelManager::StartPolling(double interval_s) {
     const absl::Duration interval = absl::Seconds(interval_s);
     while (true) {
       {
-        absl::MutexLock lock(&stop_mu_);
+        common::MutexLock lock(&stop_mu_);
         stop_mu_.AwaitWithTimeout(absl::Condition(&stop_), interval);
         if (stop_) return;
       }
@@ -132,7 +132,7 @@ void ModelManager::StartPolling(double interval_s) {
 
 void ModelManager::Stop() {
   {
-    absl::MutexLock lock(&stop_mu_);
+    common::MutexLock lock(&stop_mu_);
     stop_ = true;
   }
   if (poller_.joinable()) poller_.join();

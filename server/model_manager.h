@@ -25,8 +25,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "clip/encoder.h"
+#include "common/mutex.h"
 #include "index/model_version.h"
 
 namespace server {
@@ -89,15 +89,15 @@ class ModelManager {
   const Options options_;
   const LoadCallback on_load_;
 
-  mutable absl::Mutex mu_;
+  mutable common::Mutex mu_;
   std::shared_ptr<const ServedModel> current_ ABSL_GUARDED_BY(mu_);
 
   // Held for a whole Poll(), so that the poller and ReloadNow() never load
   // at the same time. Acquired before mu_.
-  absl::Mutex poll_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  common::Mutex poll_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   std::map<int64_t, Failure> failed_ ABSL_GUARDED_BY(mu_);
 
-  absl::Mutex stop_mu_;
+  common::Mutex stop_mu_;
   bool stop_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::thread poller_;
 };

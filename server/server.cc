@@ -16,11 +16,11 @@
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "common/file_util.h"
+#include "common/mutex.h"
 #include "common/status_macros.h"
 #include "common/torch_threads.h"
 #include "server/batcher.h"
@@ -276,7 +276,7 @@ struct Server::Impl {
   std::unique_ptr<grpc::Server> grpc_server;
   std::unique_ptr<MetricsHttpServer> http;
   int port = 0;
-  absl::Mutex shutdown_mu;
+  common::Mutex shutdown_mu;
   bool shutdown_started ABSL_GUARDED_BY(shutdown_mu) = false;
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
 
@@ -410,13 +410,13 @@ std::string Server::metrics_text() const { return impl_->metrics.Render(); }
 absl::Status Server::ReloadNow() { return impl_->models->Poll(); }
 
 void Server::Wait() {
-  absl::MutexLock lock(&impl_->shutdown_mu);
+  common::MutexLock lock(&impl_->shutdown_mu);
   impl_->shutdown_mu.Await(absl::Condition(&impl_->shut_down));
 }
 
 void Server::Shutdown(std::chrono::milliseconds grace) {
   {
-    absl::MutexLock lock(&impl_->shutdown_mu);
+    common::MutexLock lock(&impl_->shutdown_mu);
     if (impl_->shutdown_started) {  // by another thread: wait for it
       impl_->shutdown_mu.Await(absl::Condition(&impl_->shut_down));
       return;
@@ -431,7 +431,7 @@ void Server::Shutdown(std::chrono::milliseconds grace) {
   impl_->models->Stop();
   if (impl_->http) impl_->http->Stop();
   {
-    absl::MutexLock lock(&impl_->shutdown_mu);
+    common::MutexLock lock(&impl_->shutdown_mu);
     impl_->shut_down = true;
   }
 }

@@ -11,7 +11,7 @@ std::string TextCache::Key(int64_t version, const std::string& text) {
 bool TextCache::Get(int64_t version, const std::string& text,
                     std::vector<float>* out) {
   if (capacity_ == 0) return false;
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   auto it = index_.find(Key(version, text));
   if (it == index_.end()) return false;
   lru_.splice(lru_.begin(), lru_, it->second);
@@ -23,7 +23,7 @@ void TextCache::Put(int64_t version, const std::string& text,
                     const float* embedding, size_t dim) {
   if (capacity_ == 0) return;
   std::string key = Key(version, text);
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   auto it = index_.find(key);
   if (it != index_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second);
@@ -38,13 +38,13 @@ void TextCache::Put(int64_t version, const std::string& text,
 }
 
 void TextCache::Clear() {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   lru_.clear();
   index_.clear();
 }
 
 size_t TextCache::size() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return lru_.size();
 }
 

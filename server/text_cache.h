@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 
 namespace server {
 
@@ -39,7 +39,7 @@ class TextCache {
   };
   static std::string Key(int64_t version, const std::string& text);
   const size_t capacity_;
-  mutable absl::Mutex mu_;
+  mutable common::Mutex mu_;
   std::list<Entry> lru_ ABSL_GUARDED_BY(mu_);  // front = most recent
   std::unordered_map<std::string, std::list<Entry>::iterator> index_
       ABSL_GUARDED_BY(mu_);
