@@ -37,11 +37,13 @@ fi
 targets=()
 for name in "${names[@]}"; do targets+=("//fuzz:${name}_fuzzer"); done
 
-# The convenience links get their own prefix (bazel-fuzz-bin, ...), so the
-# default build's bazel-bin keeps pointing at the gcc outputs.
+# No convenience links (--symlink_prefix=/): links into the clang output
+# base would replace bazel-out and would be read as packages by a later
+# `bazel test //...` of the default build. The binaries are found with
+# `bazel info` instead.
 $BAZEL --output_base="$clang_base" build --config=fuzz \
-    --symlink_prefix=bazel-fuzz- "${targets[@]}"
-bin=$PWD/bazel-fuzz-bin
+    --symlink_prefix=/ "${targets[@]}"
+bin=$($BAZEL --output_base="$clang_base" info --config=fuzz bazel-bin)
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_odr_violation=0:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
