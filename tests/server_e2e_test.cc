@@ -536,7 +536,7 @@ TEST_F(ServerTest, BytesThatAreNotTheRequestMessageAreInvalidArgument) {
   ASSERT_OK(tests::PublishTestVersion(models, v));
   Start(BaseOptions(models));
   // Field 1 (text) says 100 bytes follow; 3 do.
-  const std::string truncated("\x0a\x64abc", 5);
+  const std::string truncated("\x0a\x64" "abc", 5);
   for (const char* method : {"Search", "BatchSearch", "GetModelInfo"}) {
     grpc::Status st = RawUnaryCall(channel_.get(), method, truncated);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method;
