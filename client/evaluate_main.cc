@@ -27,7 +27,6 @@
 #include <cstdio>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -39,6 +38,7 @@
 #include "common/status_macros.h"
 #include "eval/labels.h"
 #include "eval/metric.h"
+#include "eval/score.h"
 #include "eval/submission.h"
 
 ABSL_FLAG(std::string, predictions, "",
@@ -71,33 +71,6 @@ ABSL_FLAG(std::string, write_ground_truth, "",
 namespace {
 
 constexpr int kMaxNames = eval::kOfficialCutoff;
-
-std::string Quote(const std::string& s) {
-  constexpr size_t kMax = 120;
-  if (s.size() <= kMax) return absl::StrCat("\"", s, "\"");
-  return absl::StrCat("\"", s.substr(0, kMax), "...\"");
-}
-
-// The texts of `predictions` must equal those of `truth`, in order.
-absl::Status CheckTexts(const eval::Submission& predictions,
-                        const std::vector<eval::GroundTruthEntry>& truth) {
-  const size_t common = std::min(predictions.results.size(), truth.size());
-  for (size_t i = 0; i < common; ++i) {
-    if (predictions.results[i].text != truth[i].text) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "text mismatch at index ", i, " (ground truth query ", i + 1,
-          "): predictions have ", Quote(predictions.results[i].text),
-          ", ground truth has ", Quote(truth[i].text)));
-    }
-  }
-  if (predictions.results.size() != truth.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("predictions have ", predictions.results.size(),
-                     " entries but the ground truth has ", truth.size(),
-                     " queries (the first ", common, " texts agree)"));
-  }
-  return absl::OkStatus();
-}
 
 void PrintRow(const char* name, const eval::RetrievalMetrics& m) {
   std::printf("%-12s %8d %9.6f %8.4f %8.4f %8.4f\n", name, m.num_queries,
@@ -175,28 +148,12 @@ absl::Status Run() {
 
   ASSIGN_OR_RETURN(const eval::Submission predictions,
                    eval::ReadSubmission(predictions_path));
-  RETURN_IF_ERROR(CheckTexts(predictions, truth));
-  int short_lists = 0;
-  int lists_with_repeats = 0;
-  eval::MetricAccumulator accumulator;
-  for (size_t i = 0; i < truth.size(); ++i) {
-    const std::vector<std::string>& names = predictions.results[i].image_names;
-    if (names.size() > static_cast<size_t>(kMaxNames)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          predictions_path, ": results[", i, "] has ", names.size(),
-          " image names; the competition takes ", kMaxNames,
-          " (the official scorer would score all of them)"));
-    }
-    if (names.size() < static_cast<size_t>(kMaxNames)) ++short_lists;
-    if (std::unordered_set<std::string>(names.begin(), names.end()).size() !=
-        names.size()) {
-      ++lists_with_repeats;
-    }
-    const std::unordered_set<std::string> relevant(
-        truth[i].relevant_images.begin(), truth[i].relevant_images.end());
-    accumulator.Add(eval::ScoreRankedNames(names, relevant), categories[i]);
-  }
-
+  ASSIGN_OR_RETURN(const eval::SubmissionScore score,
+                   eval::ScoreSubmission(predictions, truth, categories,
+                                         predictions_path));
+  const int short_lists = score.short_lists;
+  const int lists_with_repeats = score.lists_with_repeats;
+  const eval::MetricAccumulator& accumulator = score.metrics;
   std::printf("predictions: %zu queries from %s\n", predictions.results.size(),
               predictions_path.c_str());
   if (short_lists > 0) {
