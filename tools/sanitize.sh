@@ -65,4 +65,5 @@ case "$mode" in
     exit 2
     ;;
 esac
+$BAZEL shutdown
 exit "$status"

@@ -106,6 +106,7 @@ if [[ -z "$BIN" ]]; then
   echo "soak: building ${TARGETS[*]}" >&2
   (cd "$ROOT" && bazel build "${TARGETS[@]}") || { echo "soak: build failed" >&2; exit 1; }
   BIN=$(cd "$ROOT" && bazel info bazel-bin) || exit 1
+  (cd "$ROOT" && bazel shutdown)
 fi
 declare -A DEFAULT_PATH=([retrieval_server]=server/retrieval_server [loadgen]=client/loadgen
   [batch_client]=client/batch_client [query]=client/query [datagen]=trainer/datagen
