@@ -20,8 +20,7 @@
 namespace client {
 namespace {
 
-// A bijective mix of 64 bits.
-constexpr uint64_t Mix(uint64_t x) { return common::Mix64(x); }
+using common::Mix64;
 
 bool BacksOff(grpc::StatusCode code) {
   return code == grpc::StatusCode::RESOURCE_EXHAUSTED ||
@@ -53,10 +52,10 @@ const char* InvalidKindName(InvalidKind kind) {
 std::optional<InvalidKind> PlanRequest(uint64_t seed, double fraction,
                                        int64_t index) {
   if (!(fraction > 0)) return std::nullopt;
-  const uint64_t h = Mix(seed ^ Mix(static_cast<uint64_t>(index)));
+  const uint64_t h = Mix64(seed ^ Mix64(static_cast<uint64_t>(index)));
   const double unit = static_cast<double>(h >> 11) * 0x1.0p-53;  // [0, 1)
   if (unit >= fraction) return std::nullopt;
-  return static_cast<InvalidKind>(Mix(h) % kNumInvalidKinds);
+  return static_cast<InvalidKind>(Mix64(h) % kNumInvalidKinds);
 }
 
 void MakeInvalid(InvalidKind kind, retrieval::v1::SearchRequest* request) {

@@ -27,6 +27,7 @@
 #include "absl/strings/str_split.h"
 #include "clip/config.h"
 #include "clip/encoder.h"
+#include "clip/onednn_linear.h"
 #include "common/file_util.h"
 #include "common/torch_threads.h"
 #include "eval/labels.h"
@@ -181,6 +182,9 @@ int main(int argc, char** argv) {
     auto b = Clock::now();
     std::printf("text batch 32: %.1f texts/s (%.0f GFLOP/s effective)\n",
                 n / Seconds(a, b), flops / Seconds(a, b) / 1e9);
+    std::printf("oneDNN kernels cached after the text runs: %zu (capacity %zu)\n",
+                clip::OneDnnLinear::CachedKernels(),
+                clip::OneDnnLinear::kDefaultKernelCacheCapacity);
   }
 
   // Images.

@@ -41,19 +41,27 @@ class ABSL_LOCKABLE Mutex {
   }
   // Releases the lock until `condition` holds, then holds it again.
   void Await(const absl::Condition& condition) ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
+#ifdef ABSL_HAVE_THREAD_SANITIZER
     Watched watched{this, &condition};
     Released();
     mu_.Await(watched.condition());
     Acquired();
+#else
+    mu_.Await(condition);
+#endif
   }
   // As Await, giving up after `timeout`; returns whether `condition` holds.
   bool AwaitWithTimeout(const absl::Condition& condition, absl::Duration timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
+#ifdef ABSL_HAVE_THREAD_SANITIZER
     Watched watched{this, &condition};
     Released();
     const bool met = mu_.AwaitWithTimeout(watched.condition(), timeout);
     Acquired();
     return met;
+#else
+    return mu_.AwaitWithTimeout(condition, timeout);
+#endif
   }
   void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() { mu_.AssertHeld(); }
 
@@ -61,6 +69,7 @@ class ABSL_LOCKABLE Mutex {
   // absl::Mutex evaluates a waiter's condition while the lock is held, in
   // the waiting thread or in whichever thread releases the lock: the
   // evaluation is marked as an acquire, like every other hold.
+#ifdef ABSL_HAVE_THREAD_SANITIZER
   struct Watched {
     Mutex* mutex;
     const absl::Condition* inner;
@@ -70,6 +79,7 @@ class ABSL_LOCKABLE Mutex {
     }
     absl::Condition condition() { return absl::Condition(&Watched::Eval, this); }
   };
+#endif
 
   void Acquired() {
 #ifdef ABSL_HAVE_THREAD_SANITIZER

@@ -100,8 +100,7 @@ class BatchQueue {
   absl::Status Schedule(TaskPtr* task) {
     const int64_t size = std::max<int64_t>((*task)->size(), 0);
     const std::string& owner = (*task)->owner();
-    std::vector<TaskPtr> dropped;
-    std::vector<absl::Status> reasons;
+    Dropped dropped;
     absl::Status status;
     int64_t depth = 0;
     {
@@ -109,25 +108,19 @@ class BatchQueue {
       if (stopping_) {
         return absl::UnavailableError("the server is shutting down");
       }
-      if (!Fits(size, owner)) RemoveDead(&dropped, &reasons);
-      if (!queue_.empty() && queued_ + size > options_.max_queue) {
-        status = absl::ResourceExhaustedError(absl::StrCat(
-            "request queue is full (", queued_, " texts waiting, limit ",
-            options_.max_queue, "); retry with backoff"));
-      } else if (!owner.empty() && OwnerQueued(owner) > 0 &&
-                 OwnerQueued(owner) + size > options_.max_queue_per_owner) {
-        status = absl::ResourceExhaustedError(absl::StrCat(
-            "this connection already has ", OwnerQueued(owner),
-            " texts waiting (limit ", options_.max_queue_per_owner,
-            " per connection); retry with backoff"));
-      } else {
+      status = Admission(size, owner);
+      if (!status.ok()) {
+        RemoveDead(&dropped);
+        status = Admission(size, owner);
+      }
+      if (status.ok()) {
         queued_ += size;
         if (!owner.empty()) per_owner_[owner] += size;
         queue_.push_back(Entry{std::move(*task), size, Clock::now()});
       }
       depth = queued_;
     }
-    Dispatch(&dropped, &reasons);
+    Dispatch(&dropped);
     if (depth_changed_) depth_changed_(depth);
     return status;
   }
@@ -145,10 +138,6 @@ class BatchQueue {
     common::MutexLock lock(&mu_);
     return queued_;
   }
-  int64_t queued_tasks() const {
-    common::MutexLock lock(&mu_);
-    return static_cast<int64_t>(queue_.size());
-  }
   const Options& options() const { return options_; }
 
  private:
@@ -157,6 +146,8 @@ class BatchQueue {
     int64_t size;
     Clock::time_point enqueued;
   };
+  // Tasks taken out of the queue, to be handed to DropTask outside the lock.
+  using Dropped = std::vector<std::pair<TaskPtr, absl::Status>>;
 
   static Options Normalized(Options o) {
     o.max_batch_size = std::max<int64_t>(o.max_batch_size, 1);
@@ -180,11 +171,21 @@ class BatchQueue {
     return it == per_owner_.end() ? 0 : it->second;
   }
 
-  bool Fits(int64_t size, const std::string& owner) const
+  // OK when `size` more units of `owner` fit, else why not.
+  absl::Status Admission(int64_t size, const std::string& owner) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (queued_ + size > options_.max_queue && !queue_.empty()) return false;
-    return owner.empty() || OwnerQueued(owner) == 0 ||
-           OwnerQueued(owner) + size <= options_.max_queue_per_owner;
+    if (!queue_.empty() && queued_ + size > options_.max_queue) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "request queue is full (", queued_, " texts waiting, limit ",
+          options_.max_queue, "); retry with backoff"));
+    }
+    const int64_t held = owner.empty() ? 0 : OwnerQueued(owner);
+    if (held > 0 && held + size > options_.max_queue_per_owner) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "this connection already has ", held, " texts waiting (limit ",
+          options_.max_queue_per_owner, " per connection); retry with backoff"));
+    }
+    return absl::OkStatus();
   }
 
   // Why a queued task can no longer be answered, or OK.
@@ -208,9 +209,7 @@ class BatchQueue {
     }
   }
 
-  void RemoveDead(std::vector<TaskPtr>* dropped,
-                  std::vector<absl::Status>* reasons)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void RemoveDead(Dropped* dropped) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const auto now = Clock::now();
     for (auto it = queue_.begin(); it != queue_.end();) {
       absl::Status reason = DeadReason(*it->task, now);
@@ -219,25 +218,19 @@ class BatchQueue {
         continue;
       }
       Unaccount(*it);
-      dropped->push_back(std::move(it->task));
-      reasons->push_back(std::move(reason));
+      dropped->push_back({std::move(it->task), std::move(reason)});
       it = queue_.erase(it);
     }
   }
 
-  void Dispatch(std::vector<TaskPtr>* dropped,
-                std::vector<absl::Status>* reasons) ABSL_LOCKS_EXCLUDED(mu_) {
-    for (size_t i = 0; i < dropped->size(); ++i) {
-      drop_(std::move((*dropped)[i]), std::move((*reasons)[i]));
-    }
+  void Dispatch(Dropped* dropped) ABSL_LOCKS_EXCLUDED(mu_) {
+    for (auto& [task, reason] : *dropped) drop_(std::move(task), std::move(reason));
     dropped->clear();
-    reasons->clear();
   }
 
   void Loop() {
     int64_t last_batch = 0;  // units in the previous batch
-    std::vector<TaskPtr> dropped;
-    std::vector<absl::Status> reasons;
+    Dropped dropped;
     while (true) {
       std::vector<TaskPtr> batch;
       int64_t depth = 0;
@@ -264,8 +257,7 @@ class BatchQueue {
           absl::Status reason = DeadReason(*front.task, now);
           if (!reason.ok()) {
             Unaccount(front);
-            dropped.push_back(std::move(front.task));
-            reasons.push_back(std::move(reason));
+            dropped.push_back({std::move(front.task), std::move(reason)});
             queue_.pop_front();
             continue;
           }
@@ -280,7 +272,7 @@ class BatchQueue {
         last_batch = units;
         depth = queued_;
       }
-      Dispatch(&dropped, &reasons);
+      Dispatch(&dropped);
       if (depth_changed_) depth_changed_(depth);
       if (!batch.empty()) process_(std::move(batch));
     }
