@@ -15,11 +15,17 @@ bin=bazel-bin
   echo "generated headers missing under $bin/proto: run bazel build //proto/..." >&2
   exit 2
 }
-# Headers with annotations, then the sources that use them directly or
-# through one of those headers.
-mapfile -t headers < <(git ls-files '*.h' | xargs grep -l 'absl/synchronization/mutex.h')
+# Headers that use absl::Mutex, directly or through another such header
+# (common/mutex.h, server/batch_queue.h, ...), then the sources that include
+# any of them.
 pattern='absl/synchronization/mutex.h'
-for h in "${headers[@]}"; do pattern+="|\"$h\""; done
+while true; do
+  mapfile -t headers < <(git ls-files '*.h' | xargs grep -lE "$pattern" | sort)
+  next='absl/synchronization/mutex.h'
+  for h in "${headers[@]}"; do next+="|\"$h\""; done
+  [[ "$next" == "$pattern" ]] && break
+  pattern=$next
+done
 mapfile -t sources < <(git ls-files '*.cc' | xargs grep -lE "$pattern" | sort)
 failed=0
 for f in "${sources[@]}"; do
