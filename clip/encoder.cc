@@ -104,7 +104,7 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> LoadTokenizer(
 }
 
 ClipEncoder::ClipEncoder(std::unique_ptr<Impl> impl,
-                         std::unique_ptr<BpeTokenizer> tokenizer,
+                         std::shared_ptr<const BpeTokenizer> tokenizer,
                          EncoderOptions options)
     : impl_(std::move(impl)),
       tokenizer_(std::move(tokenizer)),
@@ -168,6 +168,30 @@ absl::StatusOr<std::unique_ptr<ClipEncoder>> ClipEncoder::CreateRandom(
   impl->model = ClipModel(config, options.image_tower);
   impl->model->eval();
   impl->path = "random weights";
+  RETURN_IF_ERROR(impl->Prepare(options));
+  return std::unique_ptr<ClipEncoder>(
+      new ClipEncoder(std::move(impl), std::move(tokenizer), options));
+}
+
+absl::StatusOr<std::unique_ptr<ClipEncoder>> ClipEncoder::FromModel(
+    const ClipModel& model, std::shared_ptr<const BpeTokenizer> tokenizer,
+    const EncoderOptions& options) {
+  if (options.max_batch_size < 1) {
+    return absl::InvalidArgumentError("max_batch_size must be >= 1");
+  }
+  if (tokenizer == nullptr || tokenizer->vocab_size() > model->config().vocab_size) {
+    return absl::InvalidArgumentError(
+        "FromModel needs a tokenizer whose vocabulary fits the model");
+  }
+  auto impl = std::make_unique<Impl>();
+  try {
+    impl->device = torch::Device(options.device);
+  } catch (const c10::Error& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid device '", options.device, "'"));
+  }
+  impl->model = model;
+  impl->path = "an in-memory model";
   RETURN_IF_ERROR(impl->Prepare(options));
   return std::unique_ptr<ClipEncoder>(
       new ClipEncoder(std::move(impl), std::move(tokenizer), options));

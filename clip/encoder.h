@@ -20,6 +20,8 @@
 
 namespace clip {
 
+class ClipModel;  // clip/model.h
+
 struct EncoderOptions {
   // Largest number of rows run through the model at once; longer inputs are
   // split. Texts are grouped by token length first, so a chunk holds rows of
@@ -57,6 +59,16 @@ class ClipEncoder {
   static absl::StatusOr<std::unique_ptr<ClipEncoder>> CreateRandom(
       const ClipConfig& config, std::unique_ptr<BpeTokenizer> tokenizer,
       uint64_t seed, const EncoderOptions& options = EncoderOptions());
+  // Encodes with `model` as it is now, e.g. the model being trained, for
+  // validation through the same code the exporter and the server use. On
+  // the CPU the weights are packed (copied) for the oneDNN path, so later
+  // changes to `model` do not reach the encoder; on CUDA (and on a CPU
+  // without oneDNN kernels) the encoder runs `model` itself, which must then
+  // stay unchanged, and in eval mode, while the encoder is used. Pass
+  // options.device matching the model's device.
+  static absl::StatusOr<std::unique_ptr<ClipEncoder>> FromModel(
+      const ClipModel& model, std::shared_ptr<const BpeTokenizer> tokenizer,
+      const EncoderOptions& options = EncoderOptions());
   ~ClipEncoder();
 
   const ClipConfig& config() const;
@@ -98,9 +110,10 @@ class ClipEncoder {
  private:
   struct Impl;
   ClipEncoder(std::unique_ptr<Impl> impl,
-              std::unique_ptr<BpeTokenizer> tokenizer, EncoderOptions options);
+              std::shared_ptr<const BpeTokenizer> tokenizer,
+              EncoderOptions options);
   std::unique_ptr<Impl> impl_;
-  std::unique_ptr<BpeTokenizer> tokenizer_;
+  std::shared_ptr<const BpeTokenizer> tokenizer_;
   EncoderOptions options_;
 };
 

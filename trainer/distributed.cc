@@ -7,6 +7,10 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <algorithm>
+#include <cstring>
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "common/torch_status.h"
 
@@ -171,6 +175,40 @@ absl::StatusOr<double> Communicator::SumScalar(double value) {
   });
   if (!st.ok()) return st;
   return t.item<double>();
+}
+
+absl::Status Communicator::AgreeOn(const absl::Status& local,
+                                   absl::string_view what) {
+  if (!config_.distributed()) return local;
+  // One row per rank: byte 0 is 1 where that rank failed, the rest its
+  // status as text. Each rank fills only its own row, so the sum is every
+  // rank's row.
+  constexpr int kRow = 1 + kAgreeMessageBytes;
+  torch::Tensor rows = torch::zeros({config_.world_size, kRow}, torch::kUInt8);
+  if (!local.ok()) {
+    const std::string text = local.ToString();
+    const size_t n = std::min<size_t>(text.size(), kAgreeMessageBytes);
+    uint8_t* own = rows[config_.rank].data_ptr<uint8_t>();
+    own[0] = 1;
+    std::memcpy(own + 1, text.data(), n);
+  }
+  absl::Status st = CatchTorch(absl::StrCat("cannot agree ", what), [&] {
+    std::vector<torch::Tensor> v = {rows};
+    impl_->gloo->allreduce(v)->wait();
+  });
+  if (!local.ok()) return local;
+  if (!st.ok()) return st;
+  std::string failed;
+  for (int r = 0; r < config_.world_size; ++r) {
+    const uint8_t* row = rows[r].data_ptr<uint8_t>();
+    if (row[0] == 0) continue;
+    const char* text = reinterpret_cast<const char*>(row + 1);
+    absl::StrAppend(&failed, failed.empty() ? "" : "; ", "rank ", r, " failed ",
+                    what, ": ",
+                    absl::string_view(text, strnlen(text, kAgreeMessageBytes)));
+  }
+  if (failed.empty()) return absl::OkStatus();
+  return absl::AbortedError(failed);
 }
 
 absl::Status Communicator::Barrier() {

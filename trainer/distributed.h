@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "trainer/distributed_config.h"
 
 namespace trainer {
@@ -58,6 +59,16 @@ class Communicator {
   absl::StatusOr<double> SumScalar(double value);
 
   absl::Status Barrier();
+
+  // Collective: every rank passes the outcome of the same piece of work
+  // (`what`, e.g. "at the end of epoch 3"). Returns `local` when it is an
+  // error; else OK when every rank succeeded, or ABORTED naming each rank
+  // that failed with its status. A rank that fails calls this before it
+  // returns its error, so the others stop at once instead of waiting in
+  // their next collective until its timeout (DistributedConfig::timeout).
+  // The messages travel truncated to kAgreeMessageBytes.
+  absl::Status AgreeOn(const absl::Status& local, absl::string_view what);
+  static constexpr int kAgreeMessageBytes = 512;
 
   // Internal: the process group, exposed for the autograd function.
   struct Impl;

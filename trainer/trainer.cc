@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
@@ -181,61 +182,12 @@ struct ValResult {
   eval::RetrievalMetrics pedestrian, vehicle;
 };
 
-// Encodes the validation gallery and the distinct validation texts and
-// scores text-to-image retrieval with the competition's mAP@10.
-absl::StatusOr<ValResult> Validate(clip::ClipModel& model,
-                                   const PairDataset& val,
-                                   const clip::BpeTokenizer& tokenizer,
-                                   const TrainerOptions& options,
-                                   const clip::PreprocessOptions& preprocess,
-                                   torch::Device device) {
-  ValResult result;
-  std::vector<std::string> paths;
-  for (size_t i = 0; i < val.images().size(); ++i) {
-    paths.push_back(val.ImagePath(static_cast<int32_t>(i)));
-  }
-  ImageStreamOptions stream_options;
-  stream_options.preprocess = preprocess;
-  stream_options.chunk_size = options.val_batch_size;
-  stream_options.workers = std::max(1, options.loader_workers);
-  ImageStream stream(paths, stream_options);
-  const int64_t r = preprocess.resolution;
-  std::vector<torch::Tensor> image_parts;
-  absl::Status st;
-  torch::Tensor images, texts;
-  RETURN_IF_ERROR(CatchTorch("validation failed", [&] {
-    c10::InferenceMode guard;
-    while (true) {
-      auto chunk = stream.Next();
-      if (!chunk.ok()) {
-        st = chunk.status();
-        return;
-      }
-      if (!chunk->has_value()) break;
-      torch::Tensor x = torch::from_blob((*chunk)->pixels.data(),
-                                         {(*chunk)->size, 3, r, r})
-                            .to(device);
-      torch::Tensor e = model->EncodeImage(x);
-      image_parts.push_back(e / e.norm(2, -1, true));
-    }
-    images = torch::cat(image_parts, 0);
-    // Texts, grouped by length.
-    const int64_t ctx = model->config().context_length;
-    const int64_t nt = static_cast<int64_t>(val.texts().size());
-    std::vector<int64_t> tokens =
-        tokenizer.TokenizeBatch(val.texts(), static_cast<int>(ctx));
-    torch::Tensor all = torch::from_blob(tokens.data(), {nt, ctx}, torch::kInt64);
-    torch::Tensor eot = clip::EotPositions(all);
-    torch::Tensor order = std::get<1>(eot.sort());
-    torch::Tensor out = torch::empty({nt, model->config().embed_dim});
-    for (int64_t s = 0; s < nt; s += options.val_batch_size) {
-      torch::Tensor idx = order.narrow(0, s, std::min<int64_t>(options.val_batch_size, nt - s));
-      torch::Tensor e = model->EncodeText(all.index_select(0, idx).to(device));
-      out.index_copy_(0, idx, (e / e.norm(2, -1, true)).cpu());
-    }
-    texts = out.to(device);
-  }));
-  RETURN_IF_ERROR(st);
+// Scores text-to-image retrieval of the validation split with the
+// competition's mAP@10. `images` [n_images, D] and `texts` [n_texts, D] are
+// L2-normalised embeddings, rows in the dataset's order.
+absl::StatusOr<ValResult> ScoreValidation(const PairDataset& val,
+                                          const torch::Tensor& images,
+                                          const torch::Tensor& texts) {
   eval::MetricAccumulator acc;
   RETURN_IF_ERROR(CatchTorch("validation ranking failed", [&] {
     c10::InferenceMode guard;
@@ -257,10 +209,57 @@ absl::StatusOr<ValResult> Validate(clip::ClipModel& model,
       }
     }
   }));
+  ValResult result;
   result.metrics = acc.Overall();
   result.pedestrian = acc.ForCategory(eval::Category::kPedestrian);
   result.vehicle = acc.ForCategory(eval::Category::kVehicle);
   return result;
+}
+
+// Encodes the validation gallery and the distinct validation texts through a
+// ClipEncoder over the model as it is now (the code the exporter and the
+// server run) and scores them.
+absl::StatusOr<ValResult> Validate(const clip::ClipModel& model,
+                                   const PairDataset& val,
+                                   std::shared_ptr<const clip::BpeTokenizer> tokenizer,
+                                   const TrainerOptions& options,
+                                   const clip::PreprocessOptions& preprocess,
+                                   torch::Device device) {
+  clip::EncoderOptions encoder_options;
+  encoder_options.max_batch_size = options.val_batch_size;
+  encoder_options.device = device.str();
+  ASSIGN_OR_RETURN(std::unique_ptr<clip::ClipEncoder> encoder,
+                   clip::ClipEncoder::FromModel(model, std::move(tokenizer),
+                                                encoder_options));
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < val.images().size(); ++i) {
+    paths.push_back(val.ImagePath(static_cast<int32_t>(i)));
+  }
+  ImageStreamOptions stream_options;
+  stream_options.preprocess = preprocess;
+  stream_options.chunk_size = options.val_batch_size;
+  stream_options.workers = std::max(1, options.loader_workers);
+  ImageStream stream(paths, stream_options);
+  std::vector<float> image_rows;
+  while (true) {
+    ASSIGN_OR_RETURN(std::optional<ImageChunk> chunk, stream.Next());
+    if (!chunk.has_value()) break;
+    ASSIGN_OR_RETURN(std::vector<float> e,
+                     encoder->EncodeImages(chunk->pixels, chunk->size));
+    image_rows.insert(image_rows.end(), e.begin(), e.end());
+  }
+  ASSIGN_OR_RETURN(std::vector<float> text_rows, encoder->EncodeTexts(val.texts()));
+  const int64_t dim = encoder->embed_dim();
+  torch::Tensor images, texts;
+  RETURN_IF_ERROR(CatchTorch("validation embeddings", [&] {
+    images = torch::from_blob(image_rows.data(),
+                              {static_cast<int64_t>(image_rows.size()) / dim, dim})
+                 .to(device);
+    texts = torch::from_blob(text_rows.data(),
+                             {static_cast<int64_t>(text_rows.size()) / dim, dim})
+                .to(device);
+  }));
+  return ScoreValidation(val, images, texts);
 }
 
 absl::StatusOr<std::unique_ptr<clip::BpeTokenizer>> MakeTokenizer(
@@ -295,23 +294,7 @@ absl::StatusOr<std::unique_ptr<clip::BpeTokenizer>> MakeTokenizer(
 
 std::string Fmt(double v) { return absl::StrFormat("%.6g", v); }
 
-}  // namespace
-
-double LearningRateAt(int64_t step, int64_t total, int64_t warmup, double lr,
-                      double min_lr) {
-  if (warmup > 0 && step < warmup) return lr * (step + 1) / warmup;
-  if (total <= warmup) return lr;
-  const double progress =
-      std::min(1.0, static_cast<double>(step - warmup) / (total - warmup));
-  return min_lr + 0.5 * (lr - min_lr) * (1.0 + std::cos(M_PI * progress));
-}
-
-absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
-                                  const DistributedConfig& dist,
-                                  const TrainerCallbacks& callbacks) {
-  auto say = [&](const std::string& m) {
-    if (callbacks.on_message && dist.is_main()) callbacks.on_message(m);
-  };
+absl::Status CheckOptions(const TrainerOptions& options) {
   if (options.output_dir.empty()) {
     return absl::InvalidArgumentError("output_dir is required");
   }
@@ -325,324 +308,488 @@ absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
         "mixed precision ", clip::PrecisionName(options.mixed_precision),
         " is not supported for training: use fp32 or bf16"));
   }
-  RETURN_IF_ERROR(common::MakeDirs(options.output_dir));
-  const bool resuming =
-      options.resume && fs::exists(options.output_dir + "/" + kLastCheckpoint);
+  return absl::OkStatus();
+}
 
-  ASSIGN_OR_RETURN(PairDataset train,
-                   PairDataset::Load(options.train_labels, options.train_images));
-  std::optional<PairDataset> val;
-  if (!options.val_labels.empty()) {
-    ASSIGN_OR_RETURN(val, PairDataset::Load(options.val_labels, options.val_images));
+// (step, value) points of column `value_col` of a metrics CSV's rows, for
+// the plot; rows where it is negative (no validation) are left out.
+std::vector<std::pair<double, double>> PlotPoints(
+    const std::vector<std::string>& rows, size_t step_col, size_t value_col) {
+  std::vector<std::pair<double, double>> points;
+  for (const auto& row : rows) {
+    std::vector<std::string> c = absl::StrSplit(row, ',');
+    double s, v;
+    if (c.size() > std::max(step_col, value_col) &&
+        absl::SimpleAtod(c[step_col], &s) && absl::SimpleAtod(c[value_col], &v) &&
+        v >= 0) {
+      points.push_back({s, v});
+    }
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<clip::BpeTokenizer> tokenizer,
-                   MakeTokenizer(options, train, resuming));
-  if (dist.is_main()) {
-    RETURN_IF_ERROR(tokenizer->SaveOpenAi(options.output_dir + "/bpe_vocab.txt.gz"));
+  return points;
+}
+
+}  // namespace
+
+double LearningRateAt(int64_t step, int64_t total, int64_t warmup, double lr,
+                      double min_lr) {
+  if (warmup > 0 && step < warmup) return lr * (step + 1) / warmup;
+  if (total <= warmup) return lr;
+  const double progress =
+      std::min(1.0, static_cast<double>(step - warmup) / (total - warmup));
+  return min_lr + 0.5 * (lr - min_lr) * (1.0 + std::cos(M_PI * progress));
+}
+
+// Everything one training run holds, and its steps. Methods that rank 0
+// alone runs (validation, files) end in Communicator::AgreeOn, so a failure
+// there stops every rank.
+class Trainer::Impl {
+ public:
+  Impl(const TrainerOptions& options, const DistributedConfig& dist,
+       TrainerCallbacks callbacks)
+      : options_(options),
+        dist_(dist),
+        callbacks_(std::move(callbacks)),
+        steps_csv_(options.output_dir + "/" + kStepsCsv, kStepsHeader),
+        epochs_csv_(options.output_dir + "/" + kEpochsCsv, kEpochsHeader),
+        weights_path_(options.output_dir + "/model.safetensors") {}
+
+  absl::Status Init();
+  bool done() const {
+    return state_.step >= total_steps_ || state_.epoch >= options_.epochs;
+  }
+  absl::StatusOr<EpochStats> RunEpoch();
+  absl::StatusOr<TrainResult> Finish();
+
+ private:
+  void Say(const std::string& m) const {
+    if (callbacks_.on_message && dist_.is_main()) callbacks_.on_message(m);
+  }
+  absl::Status LoadData();
+  absl::Status BuildModel();
+  absl::Status BuildOptimizer();
+  absl::Status BuildLoader();
+  absl::Status Resume();
+  // One optimiser step over grad_accum micro-batches from the loader.
+  // Returns the step's loss.
+  absl::StatusOr<double> Step(int64_t epoch, int64_t* batch_index);
+  // Forward and backward of one micro-batch; adds its loss to *loss.
+  absl::Status ForwardBackward(Batch& batch, double* loss);
+  void ReportStep(int64_t epoch, double loss, double lr,
+                  Clock::time_point step_start, double wait_before);
+  // Rank 0: validation, the metrics files, checkpoints and the plot.
+  absl::Status EndEpochOnMain(EpochStats& es, Clock::time_point epoch_start);
+  absl::Status SaveLastCheckpoint() {
+    return SaveCheckpoint(options_.output_dir + "/" + kLastCheckpoint, model_,
+                          *optimizer_, state_);
   }
 
-  torch::Device device(torch::kCPU);
-  RETURN_IF_ERROR(CatchTorch("invalid device", [&] { device = torch::Device(options.device); }));
-  if (device.is_cuda()) {
-    device = torch::Device(torch::kCUDA, dist.local_rank);
-  }
+  const TrainerOptions options_;
+  const DistributedConfig dist_;
+  const TrainerCallbacks callbacks_;
+  bool resuming_ = false;
+  std::optional<PairDataset> train_, val_;
+  std::shared_ptr<clip::BpeTokenizer> tokenizer_;
+  torch::Device device_{torch::kCPU};
+  clip::ClipModel model_{nullptr};
+  std::unique_ptr<Communicator> comm_;
+  std::vector<torch::Tensor> trainable_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  clip::PreprocessOptions preprocess_;
+  LoaderOptions loader_options_;
+  std::unique_ptr<DataLoader> loader_;
+  int64_t steps_per_epoch_ = 0;
+  int64_t total_steps_ = 0;
 
-  torch::manual_seed(options.seed);
-  clip::ClipModel model{nullptr};
-  if (!options.init_weights.empty()) {
-    ASSIGN_OR_RETURN(model, clip::LoadClipModel(options.init_weights));
-    say(absl::StrCat("loaded ", options.init_weights, " (",
-                     model->config().Describe(), ")"));
-  } else {
-    ASSIGN_OR_RETURN(clip::ClipConfig config, clip::PresetConfig(options.architecture));
-    config.vocab_size = tokenizer->vocab_size();
-    RETURN_IF_ERROR(config.Validate());
-    model = clip::ClipModel(config);
-    say(absl::StrCat("new model ", options.architecture, " (", config.Describe(), ")"));
-  }
-  if (tokenizer->vocab_size() > model->config().vocab_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the tokenizer has ", tokenizer->vocab_size(), " ids but the model embeds ",
-        model->config().vocab_size));
-  }
-  model->to(device);
-  model->train();
+  State state_;
+  CsvLog steps_csv_, epochs_csv_;
+  std::vector<std::pair<double, double>> loss_points_, map_points_;
+  TrainResult result_;
+  const std::string weights_path_;
+  Clock::time_point run_start_;
+  int64_t start_step_ = 0;
+  bool interrupted_ = false;
+};
 
-  ASSIGN_OR_RETURN(std::unique_ptr<Communicator> comm, Communicator::Create(dist));
+absl::Status Trainer::Impl::Init() {
+  RETURN_IF_ERROR(CheckOptions(options_));
+  RETURN_IF_ERROR(common::MakeDirs(options_.output_dir));
+  resuming_ = options_.resume &&
+              fs::exists(options_.output_dir + "/" + kLastCheckpoint);
+  RETURN_IF_ERROR(LoadData());
+  RETURN_IF_ERROR(CatchTorch("invalid device",
+                             [&] { device_ = torch::Device(options_.device); }));
+  if (device_.is_cuda()) device_ = torch::Device(torch::kCUDA, dist_.local_rank);
+  RETURN_IF_ERROR(BuildModel());
+  ASSIGN_OR_RETURN(comm_, Communicator::Create(dist_));
   {
     std::vector<torch::Tensor> params;
-    for (auto& p : model->parameters()) params.push_back(p);
-    RETURN_IF_ERROR(comm->Broadcast(params));
+    for (auto& p : model_->parameters()) params.push_back(p);
+    RETURN_IF_ERROR(comm_->Broadcast(params));
   }
+  RETURN_IF_ERROR(BuildOptimizer());
+  RETURN_IF_ERROR(BuildLoader());
+  RETURN_IF_ERROR(Resume());
+  run_start_ = Clock::now();
+  start_step_ = state_.step;
+  return absl::OkStatus();
+}
 
-  // Parameter groups.
-  std::vector<torch::Tensor> decay, no_decay, trainable;
-  const std::vector<std::string> frozen = FrozenPrefixes(options);
-  for (auto& p : model->named_parameters()) {
+absl::Status Trainer::Impl::LoadData() {
+  ASSIGN_OR_RETURN(train_, PairDataset::Load(options_.train_labels,
+                                             options_.train_images));
+  if (!options_.val_labels.empty()) {
+    ASSIGN_OR_RETURN(val_, PairDataset::Load(options_.val_labels,
+                                             options_.val_images));
+  }
+  ASSIGN_OR_RETURN(tokenizer_, MakeTokenizer(options_, *train_, resuming_));
+  if (dist_.is_main()) {
+    RETURN_IF_ERROR(
+        tokenizer_->SaveOpenAi(options_.output_dir + "/bpe_vocab.txt.gz"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::Impl::BuildModel() {
+  torch::manual_seed(options_.seed);
+  if (!options_.init_weights.empty()) {
+    ASSIGN_OR_RETURN(model_, clip::LoadClipModel(options_.init_weights));
+    Say(absl::StrCat("loaded ", options_.init_weights, " (",
+                     model_->config().Describe(), ")"));
+  } else {
+    ASSIGN_OR_RETURN(clip::ClipConfig config,
+                     clip::PresetConfig(options_.architecture));
+    config.vocab_size = tokenizer_->vocab_size();
+    RETURN_IF_ERROR(config.Validate());
+    model_ = clip::ClipModel(config);
+    Say(absl::StrCat("new model ", options_.architecture, " (",
+                     config.Describe(), ")"));
+  }
+  if (tokenizer_->vocab_size() > model_->config().vocab_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the tokenizer has ", tokenizer_->vocab_size(),
+        " ids but the model embeds ", model_->config().vocab_size));
+  }
+  model_->to(device_);
+  model_->train();
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::Impl::BuildOptimizer() {
+  // Parameter groups: no weight decay on biases, norms and embeddings.
+  std::vector<torch::Tensor> decay, no_decay;
+  const std::vector<std::string> frozen = FrozenPrefixes(options_);
+  for (auto& p : model_->named_parameters()) {
     bool freeze = false;
     for (const auto& f : frozen) {
       if (p.key().rfind(f, 0) == 0) freeze = true;
     }
     p.value().set_requires_grad(!freeze);
     if (freeze) continue;
-    trainable.push_back(p.value());
+    trainable_.push_back(p.value());
     (NoDecay(p.key(), p.value()) ? no_decay : decay).push_back(p.value());
   }
   using torch::optim::AdamWOptions;
   auto make_opts = [&](double wd) {
-    auto o = std::make_unique<AdamWOptions>(options.lr);
-    o->betas({options.beta1, options.beta2}).eps(options.eps).weight_decay(wd);
+    auto o = std::make_unique<AdamWOptions>(options_.lr);
+    o->betas({options_.beta1, options_.beta2}).eps(options_.eps).weight_decay(wd);
     return o;
   };
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, make_opts(options.weight_decay));
+  groups.emplace_back(decay, make_opts(options_.weight_decay));
   groups.emplace_back(no_decay, make_opts(0.0));
-  torch::optim::AdamW optimizer(groups, AdamWOptions(options.lr));
+  optimizer_ = std::make_unique<torch::optim::AdamW>(groups, AdamWOptions(options_.lr));
+  return absl::OkStatus();
+}
 
-  clip::PreprocessOptions preprocess = options.preprocess;
-  preprocess.resolution = static_cast<int>(model->config().image_resolution);
-  LoaderOptions lo;
-  lo.batch_size = options.batch_size;
-  lo.rank = dist.rank;
-  lo.world_size = dist.world_size;
-  lo.seed = options.seed;
-  lo.workers = options.loader_workers;
-  lo.preprocess = preprocess;
-  lo.augment = options.augment;
-  lo.augment_options = options.augment_options;
-  lo.context_length = static_cast<int>(model->config().context_length);
-  lo.skip_bad_images = options.skip_bad_images;
-  DataLoader loader(&train, tokenizer.get(), lo);
-  const int64_t batches = loader.batches_per_epoch();
-  if (batches < options.grad_accum) {
+absl::Status Trainer::Impl::BuildLoader() {
+  preprocess_ = options_.preprocess;
+  preprocess_.resolution = static_cast<int>(model_->config().image_resolution);
+  LoaderOptions& lo = loader_options_;
+  lo.batch_size = options_.batch_size;
+  lo.rank = dist_.rank;
+  lo.world_size = dist_.world_size;
+  lo.seed = options_.seed;
+  lo.workers = options_.loader_workers;
+  lo.preprocess = preprocess_;
+  lo.augment = options_.augment;
+  lo.augment_options = options_.augment_options;
+  lo.context_length = static_cast<int>(model_->config().context_length);
+  lo.skip_bad_images = options_.skip_bad_images;
+  loader_ = std::make_unique<DataLoader>(&*train_, tokenizer_.get(), lo);
+  const int64_t batches = loader_->batches_per_epoch();
+  if (batches < options_.grad_accum) {
     return absl::InvalidArgumentError(absl::StrCat(
-        options.train_labels, " has ", train.pairs().size(),
+        options_.train_labels, " has ", train_->pairs().size(),
         " pairs: fewer than one optimiser step of ",
-        int64_t{options.batch_size} * dist.world_size * options.grad_accum));
+        int64_t{options_.batch_size} * dist_.world_size * options_.grad_accum));
   }
-  const int64_t steps_per_epoch = batches / options.grad_accum;
-  int64_t total_steps = steps_per_epoch * options.epochs;
-  if (options.max_steps > 0) total_steps = std::min<int64_t>(total_steps, options.max_steps);
+  steps_per_epoch_ = batches / options_.grad_accum;
+  total_steps_ = steps_per_epoch_ * options_.epochs;
+  if (options_.max_steps > 0) {
+    total_steps_ = std::min<int64_t>(total_steps_, options_.max_steps);
+  }
+  return absl::OkStatus();
+}
 
-  State state;
-  CsvLog steps_csv(options.output_dir + "/" + kStepsCsv, kStepsHeader);
-  CsvLog epochs_csv(options.output_dir + "/" + kEpochsCsv, kEpochsHeader);
-  if (resuming) {
-    RETURN_IF_ERROR(LoadCheckpoint(options.output_dir + "/" + kLastCheckpoint,
-                                   model, optimizer, state));
-    steps_csv.LoadExisting(state.step);
-    epochs_csv.LoadExisting(state.next_batch == 0 ? state.epoch : state.epoch + 1);
-    say(absl::StrCat("resumed at step ", state.step, " (epoch ", state.epoch + 1,
-                     ", batch ", state.next_batch, ")"));
+absl::Status Trainer::Impl::Resume() {
+  if (resuming_) {
+    RETURN_IF_ERROR(LoadCheckpoint(options_.output_dir + "/" + kLastCheckpoint,
+                                   model_, *optimizer_, state_));
+    steps_csv_.LoadExisting(state_.step);
+    epochs_csv_.LoadExisting(state_.next_batch == 0 ? state_.epoch
+                                                    : state_.epoch + 1);
+    Say(absl::StrCat("resumed at step ", state_.step, " (epoch ",
+                     state_.epoch + 1, ", batch ", state_.next_batch, ")"));
   }
+  result_.best_val_map10 = state_.best_map;
+  loss_points_ = PlotPoints(steps_csv_.rows(), 0, 2);
+  map_points_ = PlotPoints(epochs_csv_.rows(), 1, 3);
+  return absl::OkStatus();
+}
 
-  TrainResult result;
-  result.best_val_map10 = state.best_map;
-  const std::vector<std::string> lines_before = epochs_csv.rows();
-  std::vector<std::pair<double, double>> loss_points, map_points;
-  for (const auto& row : steps_csv.rows()) {
-    std::vector<std::string> c = absl::StrSplit(row, ',');
-    double s, l;
-    if (c.size() > 2 && absl::SimpleAtod(c[0], &s) && absl::SimpleAtod(c[2], &l)) {
-      loss_points.push_back({s, l});
+absl::Status Trainer::Impl::ForwardBackward(Batch& b, double* loss_sum) {
+  const int64_t r = preprocess_.resolution;
+  return CatchTorch("training step failed", [&] {
+    torch::Tensor images =
+        torch::from_blob(b.pixels.data(), {b.size, 3, r, r}).to(device_);
+    torch::Tensor tokens =
+        torch::from_blob(b.tokens.data(), {b.size, loader_options_.context_length},
+                         torch::kInt64)
+            .to(device_);
+    torch::Tensor ids =
+        torch::from_blob(b.attributes.data(), {b.size}, torch::kInt64).to(device_);
+    torch::Tensor img, txt;
+    {
+      clip::AutocastGuard autocast(device_.is_cuda(), options_.mixed_precision);
+      img = model_->EncodeImage(images);
+      txt = model_->EncodeText(tokens);
     }
-  }
-  for (const auto& row : epochs_csv.rows()) {
-    std::vector<std::string> c = absl::StrSplit(row, ',');
-    double s, m;
-    if (c.size() > 3 && absl::SimpleAtod(c[1], &s) && absl::SimpleAtod(c[3], &m) && m >= 0) {
-      map_points.push_back({s, m});
+    // The loss, and the gradient flowing back into the towers, in float32.
+    img = img.to(torch::kFloat32);
+    txt = txt.to(torch::kFloat32);
+    img = img / img.norm(2, -1, true);
+    txt = txt / txt.norm(2, -1, true);
+    torch::Tensor all_img = comm_->AllGather(img);
+    torch::Tensor all_txt = comm_->AllGather(txt);
+    torch::Tensor all_ids;
+    {
+      torch::NoGradGuard no_grad;
+      all_ids = comm_->AllGather(ids);
     }
-  }
+    torch::Tensor loss = MultiPositiveContrastiveLoss(all_img, all_txt, all_ids,
+                                                      model_->logit_scale) /
+                         options_.grad_accum;
+    loss.backward();
+    *loss_sum += loss.item<double>();
+  });
+}
 
-  const auto run_start = Clock::now();
-  const int64_t start_step = state.step;
-  const std::string weights_path = options.output_dir + "/model.safetensors";
-  bool stop = state.step >= total_steps;
-  for (int64_t epoch = state.epoch; epoch < options.epochs && !stop; ++epoch) {
-    const auto epoch_start = Clock::now();
-    loader.StartEpoch(epoch, epoch == state.epoch ? state.next_batch : 0);
-    double epoch_loss = 0;
-    int64_t epoch_steps = 0;
-    int64_t batch_index = epoch == state.epoch ? state.next_batch : 0;
-    while (!stop && batch_index + options.grad_accum <= steps_per_epoch * options.grad_accum) {
-      const auto step_start = Clock::now();
-      const double wait_before = loader.wait_seconds();
-      double step_loss = 0;
-      absl::Status step_status = absl::OkStatus();
-      for (int micro = 0; micro < options.grad_accum; ++micro) {
-        auto batch = loader.Next();
-        if (!batch.ok()) return batch.status();
-        if (!batch->has_value()) {
-          return absl::InternalError("data loader ended early");
-        }
-        Batch& b = **batch;
-        const int64_t r = preprocess.resolution;
-        step_status = CatchTorch("training step failed", [&] {
-          torch::Tensor images =
-              torch::from_blob(b.pixels.data(), {b.size, 3, r, r}).to(device);
-          torch::Tensor tokens =
-              torch::from_blob(b.tokens.data(), {b.size, lo.context_length},
-                               torch::kInt64)
-                  .to(device);
-          torch::Tensor ids =
-              torch::from_blob(b.attributes.data(), {b.size}, torch::kInt64).to(device);
-          torch::Tensor img, txt;
-          {
-            clip::AutocastGuard autocast(device.is_cuda(), options.mixed_precision);
-            img = model->EncodeImage(images);
-            txt = model->EncodeText(tokens);
-          }
-          // The loss, and the gradient flowing back into the towers, in float32.
-          img = img.to(torch::kFloat32);
-          txt = txt.to(torch::kFloat32);
-          img = img / img.norm(2, -1, true);
-          txt = txt / txt.norm(2, -1, true);
-          torch::Tensor all_img = comm->AllGather(img);
-          torch::Tensor all_txt = comm->AllGather(txt);
-          torch::Tensor all_ids;
-          {
-            torch::NoGradGuard no_grad;
-            all_ids = comm->AllGather(ids);
-          }
-          torch::Tensor loss = MultiPositiveContrastiveLoss(
-                                   all_img, all_txt, all_ids, model->logit_scale) /
-                               options.grad_accum;
-          loss.backward();
-          step_loss += loss.item<double>();
-        });
-        if (!step_status.ok()) return step_status;
-        ++batch_index;
-      }
-      RETURN_IF_ERROR(comm->AverageGradients(trainable));
-      const double lr = LearningRateAt(state.step, total_steps, options.warmup_steps,
-                                       options.lr, options.min_lr);
-      RETURN_IF_ERROR(CatchTorch("optimiser step failed", [&] {
-        if (options.clip_grad_norm > 0) {
-          torch::nn::utils::clip_grad_norm_(trainable, options.clip_grad_norm);
-        }
-        for (auto& g : optimizer.param_groups()) {
-          static_cast<AdamWOptions&>(g.options()).lr(lr);
-        }
-        optimizer.step();
-        optimizer.zero_grad();
-        torch::NoGradGuard no_grad;
-        model->logit_scale.clamp_(0, std::log(kMaxLogitScale));
-      }));
-      ++state.step;
-      state.epoch = epoch;
-      state.next_batch = batch_index;
-      epoch_loss += step_loss;
-      ++epoch_steps;
-      const auto now = Clock::now();
-      StepStats s;
-      s.step = state.step;
-      s.total_steps = total_steps;
-      s.epoch = static_cast<int>(epoch + 1);
-      s.loss = step_loss;
-      s.lr = lr;
-      s.logit_scale = std::exp(model->logit_scale.item<double>());
-      const double step_s = Seconds(step_start, now);
-      s.samples_per_second = int64_t{options.batch_size} * dist.world_size *
-                             options.grad_accum / step_s;
-      s.data_wait_share = (loader.wait_seconds() - wait_before) / step_s;
-      s.elapsed_seconds = Seconds(run_start, now);
-      s.eta_seconds = s.elapsed_seconds / (state.step - start_step) *
-                      (total_steps - state.step);
-      if (dist.is_main()) {
-        steps_csv.Add(absl::StrCat(s.step, ",", s.epoch, ",", Fmt(s.loss), ",",
-                                   Fmt(s.lr), ",", Fmt(s.logit_scale), ",",
-                                   Fmt(s.samples_per_second), ",",
-                                   Fmt(s.data_wait_share)));
-        loss_points.push_back({static_cast<double>(s.step), s.loss});
-      }
-      if (callbacks.on_step && dist.is_main()) callbacks.on_step(s);
-      if (state.step >= total_steps) stop = true;
-      if (options.interrupt_after_steps > 0 &&
-          state.step == options.interrupt_after_steps && !stop) {
-        if (dist.is_main()) {
-          RETURN_IF_ERROR(steps_csv.Flush());
-          RETURN_IF_ERROR(SaveCheckpoint(options.output_dir + "/" + kLastCheckpoint,
-                                         model, optimizer, state));
-        }
-        RETURN_IF_ERROR(comm->Barrier());
-        return absl::AbortedError(
-            absl::StrCat("interrupted after step ", state.step, " as asked"));
-      }
-      if (dist.is_main() && options.checkpoint_every_steps > 0 &&
-          state.step % options.checkpoint_every_steps == 0 && !stop) {
-        RETURN_IF_ERROR(steps_csv.Flush());
-        RETURN_IF_ERROR(SaveCheckpoint(options.output_dir + "/" + kLastCheckpoint,
-                                       model, optimizer, state));
-      }
+absl::StatusOr<double> Trainer::Impl::Step(int64_t epoch, int64_t* batch_index) {
+  const auto step_start = Clock::now();
+  const double wait_before = loader_->wait_seconds();
+  double step_loss = 0;
+  for (int micro = 0; micro < options_.grad_accum; ++micro) {
+    absl::StatusOr<std::optional<Batch>> batch = loader_->Next();
+    absl::Status loaded = batch.status();
+    if (loaded.ok() && !batch->has_value()) {
+      loaded = absl::InternalError("data loader ended early");
     }
-    const bool epoch_done = batch_index >= steps_per_epoch * options.grad_accum;
-    if (epoch_done) {
-      state.epoch = epoch + 1;
-      state.next_batch = 0;
-    }
-    // Validation on rank 0 while the others wait.
-    EpochStats es;
-    es.epoch = static_cast<int>(epoch + 1);
-    es.step = state.step;
-    es.train_loss = epoch_steps > 0 ? epoch_loss / epoch_steps : 0;
-    es.skipped_images = loader.skipped_images();
-    if (dist.is_main()) {
-      if (val.has_value()) {
-        model->eval();
-        ASSIGN_OR_RETURN(ValResult v, Validate(model, *val, *tokenizer, options,
-                                               preprocess, device));
-        model->train();
-        es.val_map10 = v.metrics.map_at_10;
-        es.val_recall1 = v.metrics.recall_at_1;
-        es.val_recall5 = v.metrics.recall_at_5;
-        es.val_recall10 = v.metrics.recall_at_10;
-        es.val_map10_pedestrian = v.pedestrian.num_queries ? v.pedestrian.map_at_10 : -1;
-        es.val_map10_vehicle = v.vehicle.num_queries ? v.vehicle.map_at_10 : -1;
-        result.last_val_map10 = es.val_map10;
-        map_points.push_back({static_cast<double>(state.step), es.val_map10});
-        if (es.val_map10 > state.best_map) {
-          state.best_map = es.val_map10;
-          result.best_val_map10 = es.val_map10;
-          RETURN_IF_ERROR(SaveCheckpoint(options.output_dir + "/" + kBestCheckpoint,
-                                         model, optimizer, state));
-          RETURN_IF_ERROR(clip::SaveClipModel(
-              model, weights_path,
-              {{"val_map10", Fmt(es.val_map10)}, {"step", absl::StrCat(state.step)}}));
-        }
-      }
-      es.seconds = Seconds(epoch_start, Clock::now());
-      epochs_csv.Add(absl::StrCat(es.epoch, ",", es.step, ",", Fmt(es.train_loss), ",",
-                                  Fmt(es.val_map10), ",", Fmt(es.val_recall1), ",",
-                                  Fmt(es.val_recall5), ",", Fmt(es.val_recall10), ",",
-                                  Fmt(es.val_map10_pedestrian), ",",
-                                  Fmt(es.val_map10_vehicle), ",", Fmt(es.seconds), ",",
-                                  es.skipped_images));
-      RETURN_IF_ERROR(steps_csv.Flush());
-      RETURN_IF_ERROR(epochs_csv.Flush());
-      RETURN_IF_ERROR(SaveCheckpoint(options.output_dir + "/" + kLastCheckpoint,
-                                     model, optimizer, state));
-      RETURN_IF_ERROR(WriteTrainingPlot(options.output_dir + "/training.png",
-                                        loss_points, map_points));
-    }
-    result.epochs.push_back(es);
-    if (callbacks.on_epoch && dist.is_main()) callbacks.on_epoch(es);
-    RETURN_IF_ERROR(comm->Barrier());
+    // A rank whose data failed (an unreadable image) stops every rank here,
+    // before the collectives of the forward pass.
+    RETURN_IF_ERROR(comm_->AgreeOn(
+        loaded, absl::StrCat("loading batch ", *batch_index, " of epoch ",
+                             epoch + 1)));
+    RETURN_IF_ERROR(ForwardBackward(**batch, &step_loss));
+    ++*batch_index;
   }
+  RETURN_IF_ERROR(comm_->AverageGradients(trainable_));
+  const double lr = LearningRateAt(state_.step, total_steps_, options_.warmup_steps,
+                                   options_.lr, options_.min_lr);
+  RETURN_IF_ERROR(CatchTorch("optimiser step failed", [&] {
+    if (options_.clip_grad_norm > 0) {
+      torch::nn::utils::clip_grad_norm_(trainable_, options_.clip_grad_norm);
+    }
+    for (auto& g : optimizer_->param_groups()) {
+      static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+    }
+    optimizer_->step();
+    optimizer_->zero_grad();
+    torch::NoGradGuard no_grad;
+    model_->logit_scale.clamp_(0, std::log(kMaxLogitScale));
+  }));
+  ++state_.step;
+  state_.epoch = epoch;
+  state_.next_batch = *batch_index;
+  ReportStep(epoch, step_loss, lr, step_start, wait_before);
+  return step_loss;
+}
 
-  result.steps = state.step;
-  result.weights_path = weights_path;
-  result.tokenizer_path = options.output_dir + "/bpe_vocab.txt.gz";
-  if (dist.is_main()) {
-    RETURN_IF_ERROR(clip::SaveClipModel(model, options.output_dir + "/model-last.safetensors",
-                                        {{"step", absl::StrCat(state.step)}}));
-    if (!val.has_value() || !fs::exists(weights_path)) {
-      RETURN_IF_ERROR(clip::SaveClipModel(model, weights_path,
-                                          {{"step", absl::StrCat(state.step)}}));
+void Trainer::Impl::ReportStep(int64_t epoch, double loss, double lr,
+                               Clock::time_point step_start, double wait_before) {
+  const auto now = Clock::now();
+  StepStats s;
+  s.step = state_.step;
+  s.total_steps = total_steps_;
+  s.epoch = static_cast<int>(epoch + 1);
+  s.loss = loss;
+  s.lr = lr;
+  s.logit_scale = std::exp(model_->logit_scale.item<double>());
+  const double step_s = Seconds(step_start, now);
+  s.samples_per_second =
+      int64_t{options_.batch_size} * dist_.world_size * options_.grad_accum / step_s;
+  s.data_wait_share = (loader_->wait_seconds() - wait_before) / step_s;
+  s.elapsed_seconds = Seconds(run_start_, now);
+  s.eta_seconds = s.elapsed_seconds / (state_.step - start_step_) *
+                  (total_steps_ - state_.step);
+  if (!dist_.is_main()) return;
+  steps_csv_.Add(absl::StrCat(s.step, ",", s.epoch, ",", Fmt(s.loss), ",",
+                              Fmt(s.lr), ",", Fmt(s.logit_scale), ",",
+                              Fmt(s.samples_per_second), ",",
+                              Fmt(s.data_wait_share)));
+  loss_points_.push_back({static_cast<double>(s.step), s.loss});
+  if (callbacks_.on_step) callbacks_.on_step(s);
+}
+
+absl::StatusOr<EpochStats> Trainer::Impl::RunEpoch() {
+  if (done()) return absl::FailedPreconditionError("training is already done");
+  const int64_t epoch = state_.epoch;
+  const auto epoch_start = Clock::now();
+  loader_->StartEpoch(epoch, state_.next_batch);
+  int64_t batch_index = state_.next_batch;
+  double epoch_loss = 0;
+  int64_t epoch_steps = 0;
+  const int64_t epoch_batches = steps_per_epoch_ * options_.grad_accum;
+  while (state_.step < total_steps_ &&
+         batch_index + options_.grad_accum <= epoch_batches) {
+    ASSIGN_OR_RETURN(const double loss, Step(epoch, &batch_index));
+    epoch_loss += loss;
+    ++epoch_steps;
+    const bool last = state_.step >= total_steps_;
+    if (options_.interrupt_after_steps > 0 &&
+        state_.step == options_.interrupt_after_steps && !last) {
+      absl::Status saved = absl::OkStatus();
+      if (dist_.is_main()) {
+        saved = steps_csv_.Flush();
+        if (saved.ok()) saved = SaveLastCheckpoint();
+      }
+      RETURN_IF_ERROR(comm_->AgreeOn(saved, "saving the checkpoint"));
+      interrupted_ = true;
+      return absl::AbortedError(
+          absl::StrCat("interrupted after step ", state_.step, " as asked"));
+    }
+    if (dist_.is_main() && options_.checkpoint_every_steps > 0 &&
+        state_.step % options_.checkpoint_every_steps == 0 && !last) {
+      RETURN_IF_ERROR(steps_csv_.Flush());
+      RETURN_IF_ERROR(SaveLastCheckpoint());
     }
   }
-  RETURN_IF_ERROR(comm->Barrier());
-  return result;
+  if (batch_index >= epoch_batches) {
+    state_.epoch = epoch + 1;
+    state_.next_batch = 0;
+  }
+  EpochStats es;
+  es.epoch = static_cast<int>(epoch + 1);
+  es.step = state_.step;
+  es.train_loss = epoch_steps > 0 ? epoch_loss / epoch_steps : 0;
+  es.skipped_images = loader_->skipped_images();
+  absl::Status main_status = absl::OkStatus();
+  if (dist_.is_main()) main_status = EndEpochOnMain(es, epoch_start);
+  // The other ranks wait here while rank 0 validates and writes; a failure
+  // there ends every rank now.
+  RETURN_IF_ERROR(comm_->AgreeOn(
+      main_status, absl::StrCat("at the end of epoch ", epoch + 1)));
+  result_.epochs.push_back(es);
+  if (callbacks_.on_epoch && dist_.is_main()) callbacks_.on_epoch(es);
+  return es;
+}
+
+absl::Status Trainer::Impl::EndEpochOnMain(EpochStats& es,
+                                           Clock::time_point epoch_start) {
+  if (val_.has_value()) {
+    model_->eval();
+    absl::StatusOr<ValResult> v =
+        Validate(model_, *val_, tokenizer_, options_, preprocess_, device_);
+    model_->train();
+    if (!v.ok()) return v.status();
+    es.val_map10 = v->metrics.map_at_10;
+    es.val_recall1 = v->metrics.recall_at_1;
+    es.val_recall5 = v->metrics.recall_at_5;
+    es.val_recall10 = v->metrics.recall_at_10;
+    es.val_map10_pedestrian = v->pedestrian.num_queries ? v->pedestrian.map_at_10 : -1;
+    es.val_map10_vehicle = v->vehicle.num_queries ? v->vehicle.map_at_10 : -1;
+    result_.last_val_map10 = es.val_map10;
+    map_points_.push_back({static_cast<double>(state_.step), es.val_map10});
+    if (es.val_map10 > state_.best_map) {
+      state_.best_map = es.val_map10;
+      result_.best_val_map10 = es.val_map10;
+      RETURN_IF_ERROR(SaveCheckpoint(options_.output_dir + "/" + kBestCheckpoint,
+                                     model_, *optimizer_, state_));
+      RETURN_IF_ERROR(clip::SaveClipModel(
+          model_, weights_path_,
+          {{"val_map10", Fmt(es.val_map10)}, {"step", absl::StrCat(state_.step)}}));
+    }
+  }
+  es.seconds = Seconds(epoch_start, Clock::now());
+  epochs_csv_.Add(absl::StrCat(
+      es.epoch, ",", es.step, ",", Fmt(es.train_loss), ",", Fmt(es.val_map10), ",",
+      Fmt(es.val_recall1), ",", Fmt(es.val_recall5), ",", Fmt(es.val_recall10), ",",
+      Fmt(es.val_map10_pedestrian), ",", Fmt(es.val_map10_vehicle), ",",
+      Fmt(es.seconds), ",", es.skipped_images));
+  RETURN_IF_ERROR(steps_csv_.Flush());
+  RETURN_IF_ERROR(epochs_csv_.Flush());
+  RETURN_IF_ERROR(SaveLastCheckpoint());
+  return WriteTrainingPlot(options_.output_dir + "/training.png", loss_points_,
+                           map_points_);
+}
+
+absl::StatusOr<TrainResult> Trainer::Impl::Finish() {
+  if (interrupted_) {
+    return absl::FailedPreconditionError("the run was interrupted");
+  }
+  result_.steps = state_.step;
+  result_.weights_path = weights_path_;
+  result_.tokenizer_path = options_.output_dir + "/bpe_vocab.txt.gz";
+  absl::Status saved = absl::OkStatus();
+  if (dist_.is_main()) {
+    saved = clip::SaveClipModel(model_, options_.output_dir + "/model-last.safetensors",
+                                {{"step", absl::StrCat(state_.step)}});
+    // Without validation (or before its first score) the final weights are
+    // the ones to serve.
+    if (saved.ok() && (!val_.has_value() || !fs::exists(weights_path_))) {
+      saved = clip::SaveClipModel(model_, weights_path_,
+                                  {{"step", absl::StrCat(state_.step)}});
+    }
+  }
+  RETURN_IF_ERROR(comm_->AgreeOn(saved, "writing the final weights"));
+  return result_;
+}
+
+Trainer::Trainer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Trainer::~Trainer() = default;
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
+    const TrainerOptions& options, const DistributedConfig& dist,
+    TrainerCallbacks callbacks) {
+  auto impl = std::make_unique<Impl>(options, dist, std::move(callbacks));
+  RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
+}
+
+bool Trainer::done() const { return impl_->done(); }
+
+absl::StatusOr<EpochStats> Trainer::RunEpoch() { return impl_->RunEpoch(); }
+
+absl::StatusOr<TrainResult> Trainer::Finish() { return impl_->Finish(); }
+
+absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
+                                  const DistributedConfig& dist,
+                                  const TrainerCallbacks& callbacks) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Trainer> trainer,
+                   Trainer::Create(options, dist, callbacks));
+  while (!trainer->done()) {
+    RETURN_IF_ERROR(trainer->RunEpoch().status());
+  }
+  return trainer->Finish();
 }
 
 }  // namespace trainer

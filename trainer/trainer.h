@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -123,8 +124,51 @@ struct TrainerCallbacks {
   std::function<void(const std::string&)> on_message;
 };
 
-// Runs the whole training. Every process of a distributed job calls it with
-// the same options; `dist` says which one this is.
+// One training run, an epoch at a time. Train() below drives it to the end;
+// a caller that wants control between epochs uses it directly:
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<Trainer> t,
+//                    Trainer::Create(options, dist, callbacks));
+//   while (!t->done()) ASSIGN_OR_RETURN(EpochStats e, t->RunEpoch());
+//   ASSIGN_OR_RETURN(TrainResult r, t->Finish());
+//
+// Every process of a distributed job makes the same calls in the same
+// order. What one rank alone does (rank 0 validates and writes every file;
+// each rank loads its own share of the data) ends in an agreement between
+// the ranks, so when it fails on one rank every rank's call fails within
+// that step: the failing rank with its own error, the others with ABORTED
+// naming it (trainer/distributed.h, Communicator::AgreeOn). A rank that
+// fails inside a collective of the forward or backward pass (e.g. out of
+// memory) still leaves the others to the collective timeout.
+//
+// Thread safety: one thread drives a Trainer.
+class Trainer {
+ public:
+  // Checks the options, loads the data and the tokenizer, builds or loads
+  // the model, joins the process group, and resumes from
+  // checkpoint-last.pt when options.resume and it exists.
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(
+      const TrainerOptions& options, const DistributedConfig& dist,
+      TrainerCallbacks callbacks = {});
+  ~Trainer();
+
+  // True once every epoch (or options.max_steps) has run.
+  bool done() const;
+  // Trains the rest of the current epoch (up to max_steps), then validates
+  // and writes the epoch's files on rank 0. ABORTED after
+  // options.interrupt_after_steps, with the checkpoint written.
+  absl::StatusOr<EpochStats> RunEpoch();
+  // Writes the final weights (rank 0) and returns the run's summary.
+  absl::StatusOr<TrainResult> Finish();
+
+ private:
+  class Impl;
+  explicit Trainer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Runs the whole training with a Trainer. Every process of a distributed
+// job calls it with the same options; `dist` says which one this is.
 absl::StatusOr<TrainResult> Train(const TrainerOptions& options,
                                   const DistributedConfig& dist,
                                   const TrainerCallbacks& callbacks = {});

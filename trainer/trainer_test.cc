@@ -2,15 +2,21 @@
 // a resumed run reaches the same weights as an uninterrupted one.
 #include "trainer/trainer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <numeric>
+#include <random>
 
 #include "clip/safetensors.h"
 #include "common/status_matchers.h"
+#include "eval/metric.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "trainer/datagen.h"
+#include "trainer/dataset.h"
 
 namespace trainer {
 namespace {
@@ -81,6 +87,62 @@ TEST_F(TrainerTest, TrainsValidatesAndWritesEverything) {
   }
   ASSERT_EQ(losses.size(), 12u);
   for (double l : losses) EXPECT_TRUE(std::isfinite(l));
+}
+
+// Expected val mAP@10 of a random ranking of the val gallery (the mean
+// over many seeded shuffles).
+double ChanceMap10(const PairDataset& val) {
+  std::mt19937_64 rng(7);
+  std::vector<int64_t> order(val.images().size());
+  std::iota(order.begin(), order.end(), 0);
+  constexpr int kTrials = 2000;
+  double sum = 0;
+  for (int t = 0; t < kTrials; ++t) {
+    std::shuffle(order.begin(), order.end(), rng);
+    eval::MetricAccumulator acc;
+    for (const auto& attrs : val.text_attributes()) {
+      acc.Add(eval::ScoreRankedList(order, [&](int64_t img) {
+        return std::find(attrs.begin(), attrs.end(),
+                         val.image_attribute()[img]) != attrs.end();
+      }));
+    }
+    sum += acc.Overall().map_at_10;
+  }
+  return sum / kTrials;
+}
+
+TEST_F(TrainerTest, EpochByEpochLearningLiftsValidationWellAboveChance) {
+  TrainerOptions o = Options("train_epochs");
+  o.val_labels = *data_ + "/val/val_label.txt";
+  o.val_images = *data_ + "/val/images";
+  o.epochs = 4;
+  auto val = PairDataset::Load(o.val_labels, o.val_images);
+  ASSERT_OK(val);
+  const double chance = ChanceMap10(*val);
+
+  auto trainer = Trainer::Create(o, DistributedConfig());
+  ASSERT_OK(trainer);
+  std::vector<double> map10;
+  while (!(*trainer)->done()) {
+    auto epoch = (*trainer)->RunEpoch();
+    ASSERT_OK(epoch);
+    EXPECT_EQ(epoch->epoch, static_cast<int>(map10.size()) + 1);
+    map10.push_back(epoch->val_map10);
+  }
+  ASSERT_EQ(map10.size(), 4u);
+  EXPECT_THAT((*trainer)->RunEpoch(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::_));
+  auto result = (*trainer)->Finish();
+  ASSERT_OK(result);
+  EXPECT_EQ(result->steps, 24);
+  EXPECT_DOUBLE_EQ(result->last_val_map10, map10.back());
+  EXPECT_DOUBLE_EQ(result->best_val_map10,
+                   *std::max_element(map10.begin(), map10.end()));
+  std::cout << "val mAP@10 by epoch:";
+  for (double m : map10) std::cout << " " << m;
+  std::cout << "; chance " << chance << "\n";
+  EXPECT_GT(chance, 0.0);
+  EXPECT_GT(map10.back(), 1.5 * chance);
 }
 
 TEST_F(TrainerTest, ResumedRunReachesTheSameWeights) {
