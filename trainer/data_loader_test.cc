@@ -8,7 +8,7 @@
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "trainer/datagen.h"
+#include "datagen/datagen.h"
 #include "trainer/dataset.h"
 
 namespace trainer {
@@ -22,7 +22,7 @@ class DataLoaderTest : public ::testing::Test {
   static void SetUpTestSuite() {
     root_ = new std::string(::testing::TempDir() + "/loader_data");
     std::filesystem::remove_all(*root_);
-    DatagenOptions o;
+    datagen::DatagenOptions o;
     o.output_dir = *root_;
     o.train_size = 24;
     o.val_size = 4;
@@ -30,7 +30,7 @@ class DataLoaderTest : public ::testing::Test {
     o.vehicle_pool_size = 4;
     o.pedestrian_pool_size = 4;
     o.threads = 1;
-    ASSERT_OK(GenerateDataset(o));
+    ASSERT_OK(datagen::GenerateDataset(o));
   }
   void SetUp() override {
     auto ds = PairDataset::Load(*root_ + "/train/train_label.txt",

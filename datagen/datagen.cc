@@ -1,4 +1,4 @@
-#include "trainer/datagen.h"
+#include "datagen/datagen.h"
 
 #include <algorithm>
 #include <atomic>
@@ -20,7 +20,7 @@
 #include "opencv2/imgcodecs.hpp"
 #include "opencv2/imgproc.hpp"
 
-namespace trainer {
+namespace datagen {
 namespace {
 
 // ---------------------------------------------------------------------------
@@ -1567,4 +1567,4 @@ absl::Status GenerateDataset(const DatagenOptions& options) {
   return st;
 }
 
-}  // namespace trainer
+}  // namespace datagen

@@ -1,4 +1,4 @@
-#include "trainer/datagen.h"
+#include "datagen/datagen.h"
 
 #include <unistd.h>
 
@@ -20,7 +20,7 @@
 #include "gtest/gtest.h"
 #include "opencv2/imgcodecs.hpp"
 
-namespace trainer {
+namespace datagen {
 namespace {
 
 namespace fs = std::filesystem;
@@ -566,4 +566,4 @@ TEST(GenerateDatasetTest, UnwritableParentFailsAndCleansUp) {
 }
 
 }  // namespace
-}  // namespace trainer
+}  // namespace datagen

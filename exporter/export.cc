@@ -1,4 +1,4 @@
-#include "trainer/export.h"
+#include "exporter/export.h"
 
 #include <algorithm>
 #include <chrono>
@@ -19,9 +19,9 @@
 #include "eval/labels.h"
 #include "index/gallery_index.h"
 #include "index/model_version.h"
-#include "trainer/image_stream.h"
+#include "pipeline/image_stream.h"
 
-namespace trainer {
+namespace exporter {
 namespace {
 
 namespace fs = std::filesystem;
@@ -123,7 +123,7 @@ absl::StatusOr<ExportResult> Export(
   ExportResult result;
   result.encoder_description = encoder->Describe();
   const int64_t dim = encoder->embed_dim();
-  ImageStreamOptions sopts;
+  pipeline::ImageStreamOptions sopts;
   sopts.preprocess.resolution = static_cast<int>(encoder->config().image_resolution);
   sopts.preprocess.mode = options.resize_mode;
   sopts.chunk_size = options.batch_size;
@@ -134,10 +134,10 @@ absl::StatusOr<ExportResult> Export(
   std::vector<eval::Category> categories;
   const auto encode_start = Clock::now();
   {
-    ImageStream stream(paths, sopts);
+    pipeline::ImageStream stream(paths, sopts);
     int64_t done = 0;
     while (true) {
-      ASSIGN_OR_RETURN(std::optional<ImageChunk> chunk, stream.Next());
+      ASSIGN_OR_RETURN(std::optional<pipeline::ImageChunk> chunk, stream.Next());
       if (!chunk.has_value()) break;
       ASSIGN_OR_RETURN(std::vector<float> e,
                        encoder->EncodeImages(chunk->pixels, chunk->size));
@@ -282,4 +282,4 @@ absl::StatusOr<ExportResult> Export(
   return result;
 }
 
-}  // namespace trainer
+}  // namespace exporter

@@ -1,4 +1,4 @@
-#include "trainer/export.h"
+#include "exporter/export.h"
 
 #include <torch/torch.h>
 
@@ -14,9 +14,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "index/model_version.h"
-#include "trainer/datagen.h"
+#include "datagen/datagen.h"
 
-namespace trainer {
+namespace exporter {
 namespace {
 
 namespace fs = std::filesystem;
@@ -29,7 +29,7 @@ class ExportTest : public ::testing::Test {
   static void SetUpTestSuite() {
     root_ = new std::string(::testing::TempDir() + "/export_data");
     fs::remove_all(*root_);
-    DatagenOptions o;
+    datagen::DatagenOptions o;
     o.output_dir = *root_ + "/data";
     o.train_size = 8;
     o.val_size = 4;
@@ -37,7 +37,7 @@ class ExportTest : public ::testing::Test {
     o.vehicle_pool_size = 4;
     o.pedestrian_pool_size = 4;
     o.threads = 1;
-    ASSERT_OK(GenerateDataset(o));
+    ASSERT_OK(datagen::GenerateDataset(o));
     // A tiny model with its tokenizer beside it.
     fs::create_directories(*root_ + "/model");
     clip::BpeTrainOptions t;
@@ -225,4 +225,4 @@ TEST_F(ExportTest, UnwritableModelsDirFailsBeforeEncoding) {
 }
 
 }  // namespace
-}  // namespace trainer
+}  // namespace exporter
