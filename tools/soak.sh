@@ -7,8 +7,9 @@
 #
 # Without --bin it builds the binaries with `bazel build` and takes them from
 # bazel-bin; --bin=DIR names a directory laid out like bazel-bin (server/,
-# client/, datagen/, trainer/, exporter/). --retrieval_server=, --loadgen=, --batch_client=,
-# --query=, --datagen=, --train=, --export= override single binaries.
+# client/, datagen/, trainer/, exporter/). --retrieval_server=, --loadgen=,
+# --batch_client=, --query=, --datagen=, --train=, --export= override single
+# binaries.
 #
 # Model: datagen writes a small synthetic dataset, train runs two steps of
 # the tiny architecture with its own vocabulary, export publishes version 1
