@@ -24,8 +24,8 @@ TARGETS=(
   //client:loadgen
   //client:evaluate
   //trainer:train
-  //trainer:export
-  //trainer:datagen
+  //exporter:export
+  //datagen:datagen
   //trainer:launch
   //clip:clip_embed
 )

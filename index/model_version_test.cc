@@ -8,9 +8,11 @@
 #include <vector>
 
 #include "common/file_util.h"
+#include "common/status_macros.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/gallery_version.h"
 
 namespace gallery {
 namespace {
@@ -29,35 +31,31 @@ std::string FreshDir(const std::string& name) {
   return d;
 }
 
-// Stages a complete small version and publishes it.
+// Publishes a small version: `n` random embeddings and stand-in weights.
 absl::StatusOr<int64_t> PublishVersion(const std::string& models_dir,
                                        int64_t n = 12) {
-  auto writer = VersionWriter::Begin(models_dir);
-  if (!writer.ok()) return writer.status();
-  std::mt19937 rng(n);
-  std::normal_distribution<float> normal;
-  std::vector<float> data(n * kDim);
-  for (float& v : data) v = normal(rng);
-  std::vector<std::string> names;
-  std::vector<Category> cats;
+  tests::GalleryVersion version;
   for (int64_t i = 0; i < n; ++i) {
-    names.push_back("i" + std::to_string(i) + ".jpg");
-    cats.push_back(i % 2 ? Category::kVehicle : Category::kPedestrian);
+    version.names.push_back("i" + std::to_string(i) + ".jpg");
+    version.categories.push_back(i % 2 ? Category::kVehicle
+                                       : Category::kPedestrian);
   }
-  auto index = GalleryIndex::Build(data, kDim, names, cats, {});
-  if (!index.ok()) return index.status();
-  const std::string dir = (*writer)->staging_dir();
-  absl::Status st = (*index)->Save(dir + "/index.faiss", dir + "/images.txt");
-  if (!st.ok()) return st;
-  st = common::WriteFileAtomically(dir + "/model.safetensors", "weights-bytes");
-  if (!st.ok()) return st;
-  Manifest m;
-  m.model_name = "test";
-  m.architecture = {{"embed_dim", std::to_string(kDim)}};
-  m.embedding_dim = kDim;
-  m.num_images = n;
-  m.image_resolution = 32;
-  return (*writer)->Publish(m);
+  version.manifest.model_name = "test";
+  version.manifest.architecture = {{"embed_dim", std::to_string(kDim)}};
+  version.manifest.embedding_dim = kDim;
+  version.manifest.image_resolution = 32;
+  return tests::PublishGalleryVersion(
+      models_dir, version,
+      [n](const std::string& dir,
+          Manifest&) -> absl::StatusOr<std::vector<float>> {
+        std::mt19937 rng(n);
+        std::normal_distribution<float> normal;
+        std::vector<float> data(n * kDim);
+        for (float& v : data) v = normal(rng);
+        RETURN_IF_ERROR(common::WriteFileAtomically(dir + "/model.safetensors",
+                                                    "weights-bytes"));
+        return data;
+      });
 }
 
 TEST(ModelVersionTest, PublishesIncreasingVersionsAndLoadsThem) {

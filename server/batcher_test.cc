@@ -27,8 +27,7 @@ class BatcherTest : public ::testing::Test {
     models_dir_ = ::testing::TempDir() + "/batcher_models";
     fs::remove_all(models_dir_);
     fs::create_directories(models_dir_);
-    tests::TestVersionOptions o;
-    o.texts = tests::SampleCaptions(12);
+    const tests::TestVersionOptions o = tests::SampleVersion(12);
     texts_ = o.texts;
     ASSERT_OK(tests::PublishTestVersion(models_dir_, o));
     ModelManager::Options mo;

@@ -1,6 +1,6 @@
 // retrieval_server: answers text queries with ranked gallery images over
 // gRPC (retrieval.v1.TextImageRetrieval), from the newest model version that
-// //trainer:export published.
+// //exporter:export published.
 //
 // Usage:
 //   retrieval_server --models_dir=models/traffic-clip --port=8500

@@ -27,10 +27,8 @@ std::string FreshDir(const std::string& name) {
 }
 
 int64_t Publish(const std::string& models, uint64_t seed) {
-  tests::TestVersionOptions o;
-  o.texts = tests::SampleCaptions(6);
-  o.seed = seed;
-  absl::StatusOr<int64_t> v = tests::PublishTestVersion(models, o);
+  absl::StatusOr<int64_t> v =
+      tests::PublishTestVersion(models, tests::SampleVersion(6, seed));
   EXPECT_OK(v);
   return v.ok() ? *v : -1;
 }

@@ -141,8 +141,7 @@ class ServerTest : public ::testing::Test {
 
 TEST_F(ServerTest, SearchRanksTheMatchingImageFirst) {
   const std::string models = FreshDir("e2e_search");
-  tests::TestVersionOptions v;
-  v.texts = tests::SampleCaptions(40);
+  const tests::TestVersionOptions v = tests::SampleVersion(40);
   ASSERT_OK(tests::PublishTestVersion(models, v));
   Start(BaseOptions(models));
   EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::SERVING);
@@ -179,8 +178,7 @@ TEST_F(ServerTest, SearchRanksTheMatchingImageFirst) {
 
 TEST_F(ServerTest, BatchSearchAnswersInOrderAndNamesTheBadRequest) {
   const std::string models = FreshDir("e2e_batch");
-  tests::TestVersionOptions v;
-  v.texts = tests::SampleCaptions(30);
+  const tests::TestVersionOptions v = tests::SampleVersion(30);
   ASSERT_OK(tests::PublishTestVersion(models, v));
   Start(BaseOptions(models));
   BatchSearchRequest req;
@@ -215,8 +213,7 @@ TEST_F(ServerTest, BatchSearchAnswersInOrderAndNamesTheBadRequest) {
 
 TEST_F(ServerTest, InvalidRequestsGetInvalidArgumentNamingTheField) {
   const std::string models = FreshDir("e2e_invalid");
-  tests::TestVersionOptions v;
-  v.texts = tests::SampleCaptions(10);
+  const tests::TestVersionOptions v = tests::SampleVersion(10);
   ASSERT_OK(tests::PublishTestVersion(models, v));
   Start(BaseOptions(models));
   SearchResponse resp;
@@ -243,8 +240,7 @@ TEST_F(ServerTest, UnavailableUntilAVersionLoadsThenServing) {
   EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   SearchResponse resp;
   EXPECT_EQ(Search("a white car", &resp).error_code(), grpc::StatusCode::UNAVAILABLE);
-  tests::TestVersionOptions v;
-  v.texts = tests::SampleCaptions(12);
+  const tests::TestVersionOptions v = tests::SampleVersion(12);
   ASSERT_OK(tests::PublishTestVersion(models, v));
   ASSERT_OK(server_->ReloadNow());
   EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::SERVING);
@@ -253,8 +249,7 @@ TEST_F(ServerTest, UnavailableUntilAVersionLoadsThenServing) {
 
 TEST_F(ServerTest, ExpiredDeadlineAndFullQueue) {
   const std::string models = FreshDir("e2e_deadline");
-  tests::TestVersionOptions v;
-  v.texts = tests::SampleCaptions(10);
+  const tests::TestVersionOptions v = tests::SampleVersion(10);
   ASSERT_OK(tests::PublishTestVersion(models, v));
   server::ServerOptions o = BaseOptions(models);
   o.max_queue = 1;
@@ -287,8 +282,7 @@ TEST_F(ServerTest, ExpiredDeadlineAndFullQueue) {
 
 TEST_F(ServerTest, BearerTokenIsRequiredWhenConfigured) {
   const std::string models = FreshDir("e2e_auth");
-  tests::TestVersionOptions v;
-  v.texts = tests::SampleCaptions(10);
+  const tests::TestVersionOptions v = tests::SampleVersion(10);
   ASSERT_OK(tests::PublishTestVersion(models, v));
   server::ServerOptions o = BaseOptions(models);
   o.auth_token_file = models + "/../token.txt";
@@ -307,8 +301,7 @@ TEST_F(ServerTest, BearerTokenIsRequiredWhenConfigured) {
 
 TEST_F(ServerTest, SeveralAuthorizationHeadersAreRefused) {
   const std::string models = FreshDir("e2e_auth_several");
-  tests::TestVersionOptions v;
-  v.texts = tests::SampleCaptions(10);
+  const tests::TestVersionOptions v = tests::SampleVersion(10);
   ASSERT_OK(tests::PublishTestVersion(models, v));
   server::ServerOptions o = BaseOptions(models);
   o.auth_token_file = models + "/../token_several.txt";
@@ -354,8 +347,7 @@ TEST_F(ServerTest, TokenFilesNoClientCanSendAreRefusedAtStartUp) {
 
 TEST_F(ServerTest, ReflectionFollowsTheReflectionOption) {
   const std::string models = FreshDir("e2e_reflection");
-  tests::TestVersionOptions v;
-  v.texts = tests::SampleCaptions(10);
+  const tests::TestVersionOptions v = tests::SampleVersion(10);
   ASSERT_OK(tests::PublishTestVersion(models, v));
   const std::string token_file = models + "/../token_reflection.txt";
   ASSERT_OK(common::WriteFileAtomically(token_file, "s3cret\n"));
@@ -415,8 +407,7 @@ TEST_F(ServerTest, TlsWithACertificateMadeHere) {
   const std::string dir = FreshDir("e2e_tls");
   const std::string models = dir + "/models";
   fs::create_directories(models);
-  tests::TestVersionOptions v;
-  v.texts = tests::SampleCaptions(10);
+  const tests::TestVersionOptions v = tests::SampleVersion(10);
   ASSERT_OK(tests::PublishTestVersion(models, v));
   const std::string cmd =
       "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
@@ -447,8 +438,7 @@ TEST_F(ServerTest, TlsWithACertificateMadeHere) {
 
 TEST_F(ServerTest, ReloadUnderLoadDropsNoRequestAndKeepsServingOnABrokenVersion) {
   const std::string models = FreshDir("e2e_reload");
-  tests::TestVersionOptions v;
-  v.texts = tests::SampleCaptions(30);
+  const tests::TestVersionOptions v = tests::SampleVersion(30);
   ASSERT_OK(tests::PublishTestVersion(models, v));
   server::ServerOptions o = BaseOptions(models);
   o.cache_size = 0;
@@ -495,8 +485,7 @@ TEST_F(ServerTest, ReloadUnderLoadDropsNoRequestAndKeepsServingOnABrokenVersion)
 
 TEST_F(ServerTest, GracefulShutdownFinishesInFlightCalls) {
   const std::string models = FreshDir("e2e_shutdown");
-  tests::TestVersionOptions v;
-  v.texts = tests::SampleCaptions(10);
+  const tests::TestVersionOptions v = tests::SampleVersion(10);
   ASSERT_OK(tests::PublishTestVersion(models, v));
   server::ServerOptions o = BaseOptions(models);
   o.batch_delay_for_testing_us = 300000;  // keeps the call in flight for 0.3 s
@@ -531,8 +520,7 @@ grpc::Status RawUnaryCall(grpc::Channel* channel, const std::string& method,
 
 TEST_F(ServerTest, BytesThatAreNotTheRequestMessageAreInvalidArgument) {
   const std::string models = FreshDir("e2e_unparsable");
-  tests::TestVersionOptions v;
-  v.texts = tests::SampleCaptions(10);
+  const tests::TestVersionOptions v = tests::SampleVersion(10);
   ASSERT_OK(tests::PublishTestVersion(models, v));
   Start(BaseOptions(models));
   // Field 1 (text) says 100 bytes follow; 3 do.
@@ -551,8 +539,7 @@ TEST_F(ServerTest, BytesThatAreNotTheRequestMessageAreInvalidArgument) {
 
 TEST_F(ServerTest, CancelledCallsAreDroppedUnencodedAndFreeTheQueue) {
   const std::string models = FreshDir("e2e_cancel");
-  tests::TestVersionOptions v;
-  v.texts = tests::SampleCaptions(10);
+  const tests::TestVersionOptions v = tests::SampleVersion(10);
   ASSERT_OK(tests::PublishTestVersion(models, v));
   server::ServerOptions o = BaseOptions(models);
   o.max_queue = 8;

@@ -11,20 +11,31 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "clip/config.h"
 #include "eval/labels.h"
 
 namespace tests {
 
 struct TestVersionOptions {
   std::vector<std::string> texts;  // one gallery image per text
-  std::vector<eval::Category> categories;  // empty: alternate pedestrian/vehicle
+  std::vector<eval::Category> categories;  // empty: alternate vehicle/pedestrian
   uint64_t seed = 1;
   std::string index_factory = "Flat";
 };
 
+// A version of SampleCaptions(num_images) with weights seeded by `seed`.
+TestVersionOptions SampleVersion(int num_images, uint64_t seed = 1);
+
 // Publishes a new version under `models_dir`; returns its number.
 absl::StatusOr<int64_t> PublishTestVersion(const std::string& models_dir,
                                            const TestVersionOptions& options);
+
+// Writes a tiny CLIP with weights seeded by `seed` and a BPE vocabulary of
+// `num_merges` merges trained on `texts` as dir/model.safetensors and
+// dir/bpe_vocab.txt.gz (`dir` must exist); returns the model's config.
+absl::StatusOr<clip::ClipConfig> WriteTestModel(
+    const std::string& dir, const std::vector<std::string>& texts,
+    int num_merges, uint64_t seed);
 
 // Captions in the competition's style, for galleries and queries.
 std::vector<std::string> SampleCaptions(int n);

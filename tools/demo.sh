@@ -8,7 +8,7 @@
 #                      [--precision=auto|fp32|bf16] [--fresh]
 #                      [-- extra train flags]
 #
-# Defaults: the built-in synthetic traffic dataset (//trainer:datagen) and a
+# Defaults: the built-in synthetic traffic dataset (//datagen:datagen) and a
 # small CLIP trained from scratch on the CPU, all under out/demo. A second run
 # reuses the dataset, the trained weights and the exported versions (pass
 # --fresh to redo everything).
@@ -66,7 +66,7 @@ deploy/install_deps.sh
 stage_end
 
 stage_start "build"
-bazel build //trainer:datagen //trainer:train //trainer:export \
+bazel build //datagen:datagen //trainer:train //exporter:export \
   //server:retrieval_server //client:batch_client //client:evaluate //client:query
 stage_end
 

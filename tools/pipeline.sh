@@ -3,7 +3,8 @@
 # batch client, evaluate. tools/demo.sh runs it after installing and
 # building; //tests:main_job_test runs it on the built binaries at a tiny size.
 #
-# Environment: BIN (directory holding trainer/, server/, client/ binaries),
+# Environment: BIN (directory holding datagen/, trainer/, exporter/, server/,
+# client/ binaries),
 # WORK (output directory), and optionally DATA, INIT, VOCAB, ARCH, EPOCHS,
 # DATAGEN_ARGS (extra datagen flags), STAGE_TIMES (lines to print first in
 # the summary), PRECISION (inference precision of export and server: auto,
@@ -43,7 +44,7 @@ if [[ -z "$DATA" ]]; then
   if [[ -f "$DATA/manifest.txt" ]]; then
     echo "reusing $DATA" >&2
   else
-    "$BIN/trainer/datagen" --output_dir="$DATA" ${DATAGEN_ARGS:-} 2>&1 | tail -1 >&2
+    "$BIN/datagen/datagen" --output_dir="$DATA" ${DATAGEN_ARGS:-} 2>&1 | tail -1 >&2
   fi
   stage_end
   # The demo recipe: a small CLIP (48 px, width-128 towers) from scratch with
@@ -80,7 +81,7 @@ export_gallery() {  # images_dir models_dir [labels] [precision]
     echo "reusing $models" >&2
     return
   fi
-  "$BIN/trainer/export" --weights="$RUN/model.safetensors" --images="$images" \
+  "$BIN/exporter/export" --weights="$RUN/model.safetensors" --images="$images" \
     ${labels:+--labels="$labels"} --models_dir="$models" --resize_mode="$RESIZE" \
     --model_name=traffic-clip --precision="$precision" 2>&1 | tee -a "$WORK/export.log" >&2
 }

@@ -7,8 +7,9 @@
 #
 # Without --bin it builds the binaries with `bazel build` and takes them from
 # bazel-bin; --bin=DIR names a directory laid out like bazel-bin (server/,
-# client/, trainer/). --retrieval_server=, --loadgen=, --batch_client=,
-# --query=, --datagen=, --train=, --export= override single binaries.
+# client/, datagen/, trainer/, exporter/). --retrieval_server=, --loadgen=,
+# --batch_client=, --query=, --datagen=, --train=, --export= override single
+# binaries.
 #
 # Model: datagen writes a small synthetic dataset, train runs two steps of
 # the tiny architecture with its own vocabulary, export publishes version 1
@@ -100,7 +101,7 @@ is_fraction "$RSS_TOLERANCE" \
   || { echo "soak: --rss_tolerance must be in [0, 1), got '$RSS_TOLERANCE'" >&2; exit 2; }
 
 TARGETS=(//server:retrieval_server //client:loadgen //client:batch_client //client:query
-         //trainer:datagen //trainer:train //trainer:export)
+         //datagen:datagen //trainer:train //exporter:export)
 if [[ -z "$BIN" ]]; then
   ROOT=$(cd "$(dirname "$0")/.." && pwd)
   echo "soak: building ${TARGETS[*]}" >&2
@@ -109,8 +110,8 @@ if [[ -z "$BIN" ]]; then
   (cd "$ROOT" && bazel shutdown)
 fi
 declare -A DEFAULT_PATH=([retrieval_server]=server/retrieval_server [loadgen]=client/loadgen
-  [batch_client]=client/batch_client [query]=client/query [datagen]=trainer/datagen
-  [train]=trainer/train [export]=trainer/export)
+  [batch_client]=client/batch_client [query]=client/query [datagen]=datagen/datagen
+  [train]=trainer/train [export]=exporter/export)
 for name in "${!DEFAULT_PATH[@]}"; do
   [[ -n "${BINARY[$name]:-}" ]] || BINARY[$name]="$BIN/${DEFAULT_PATH[$name]}"
   [[ -x "${BINARY[$name]}" ]] || { echo "soak: no executable ${BINARY[$name]} ($name)" >&2; exit 2; }

@@ -53,7 +53,7 @@ void DataLoader::StartEpoch(int64_t epoch, int64_t start_batch) {
   if (prefetcher_) finished_wait_seconds_ += prefetcher_->wait_seconds();
   prefetcher_.reset();
   auto order = std::make_shared<const std::vector<int32_t>>(EpochOrder(epoch));
-  prefetcher_ = std::make_unique<OrderedPrefetcher<Batch>>(
+  prefetcher_ = std::make_unique<pipeline::OrderedPrefetcher<Batch>>(
       start_batch, batches_per_epoch(), options_.workers,
       options_.prefetch_batches, [this, epoch, order](int64_t index) {
         return BuildBatch(epoch, index, *order);

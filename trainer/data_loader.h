@@ -26,7 +26,7 @@
 #include "clip/image_preprocess.h"
 #include "clip/tokenizer.h"
 #include "trainer/dataset.h"
-#include "trainer/ordered_prefetcher.h"
+#include "pipeline/ordered_prefetcher.h"
 
 namespace trainer {
 
@@ -93,7 +93,7 @@ class DataLoader {
   const PairDataset* dataset_;
   const clip::BpeTokenizer* tokenizer_;
   LoaderOptions options_;
-  std::unique_ptr<OrderedPrefetcher<Batch>> prefetcher_;
+  std::unique_ptr<pipeline::OrderedPrefetcher<Batch>> prefetcher_;
   std::atomic<int64_t> skipped_{0};
   double finished_wait_seconds_ = 0;  // of epochs before the current one
 };

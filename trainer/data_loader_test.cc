@@ -8,7 +8,7 @@
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "trainer/datagen.h"
+#include "tests/tiny_dataset.h"
 #include "trainer/dataset.h"
 
 namespace trainer {
@@ -21,16 +21,7 @@ class DataLoaderTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     root_ = new std::string(::testing::TempDir() + "/loader_data");
-    std::filesystem::remove_all(*root_);
-    DatagenOptions o;
-    o.output_dir = *root_;
-    o.train_size = 24;
-    o.val_size = 4;
-    o.test_size = 4;
-    o.vehicle_pool_size = 4;
-    o.pedestrian_pool_size = 4;
-    o.threads = 1;
-    ASSERT_OK(GenerateDataset(o));
+    ASSERT_OK(tests::GenerateTinyDataset(*root_));
   }
   void SetUp() override {
     auto ds = PairDataset::Load(*root_ + "/train/train_label.txt",

@@ -9,7 +9,7 @@
 //          --recall_texts=test/test_text.txt
 //
 // Creates models_dir/<next integer version>/ atomically (see
-// trainer/export.h) and prints its path, the throughput and, with --labels,
+// exporter/export.h) and prints its path, the throughput and, with --labels,
 // the share of images the label file gave a category to. Fails before
 // encoding when --models_dir cannot be written to, or when that share is
 // below --min_label_coverage (default 0.9; 0 disables the check).
@@ -24,7 +24,7 @@
 #include "absl/flags/usage.h"
 #include "clip/precision.h"
 #include "common/torch_threads.h"
-#include "trainer/export.h"
+#include "exporter/export.h"
 
 ABSL_FLAG(std::string, weights, "", "CLIP checkpoint (any supported format). Required.");
 ABSL_FLAG(std::string, vocab, "", "Tokenizer; default: the files beside --weights.");
@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
       "Encodes gallery images into a FAISS index and publishes a model version.");
   absl::ParseCommandLine(argc, argv);
   common::SetComputeThreads(absl::GetFlag(FLAGS_threads));
-  trainer::ExportOptions o;
+  exporter::ExportOptions o;
   o.weights = absl::GetFlag(FLAGS_weights);
   o.vocab = absl::GetFlag(FLAGS_vocab);
   o.images = absl::GetFlag(FLAGS_images);
@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   }
   o.precision = *precision;
   const bool tty = isatty(STDERR_FILENO);
-  auto result = trainer::Export(o, [&](int64_t done, int64_t total) {
+  auto result = exporter::Export(o, [&](int64_t done, int64_t total) {
     if (tty || done == total || done % 1024 < o.batch_size) {
       std::fprintf(stderr, "%sencoded %lld/%lld images%s", tty ? "\r\033[K" : "",
                    static_cast<long long>(done), static_cast<long long>(total),

@@ -17,8 +17,8 @@
 // never share a caption. The real data's spelling "wearning" is kept.
 //
 // Every function is pure and thread-safe.
-#ifndef TRAINER_CAPTION_TEMPLATES_H_
-#define TRAINER_CAPTION_TEMPLATES_H_
+#ifndef DATAGEN_CAPTION_TEMPLATES_H_
+#define DATAGEN_CAPTION_TEMPLATES_H_
 
 #include <array>
 #include <cstdint>
@@ -29,7 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace trainer {
+namespace datagen {
 
 // ---------------------------------------------------------------------------
 // Vehicles.
@@ -142,6 +142,6 @@ absl::StatusOr<PedestrianFlags> ParsePedestrianAttribute(
 // alternatives.
 std::string PedestrianCaption(const PedestrianFlags& flags, uint32_t variant);
 
-}  // namespace trainer
+}  // namespace datagen
 
-#endif  // TRAINER_CAPTION_TEMPLATES_H_
+#endif  // DATAGEN_CAPTION_TEMPLATES_H_

@@ -20,7 +20,7 @@
 #include "absl/status/status.h"
 #include "glog/logging.h"
 #include "opencv2/core/utility.hpp"
-#include "trainer/datagen.h"
+#include "datagen/datagen.h"
 
 ABSL_FLAG(std::string, output_dir, "",
           "Directory to create the dataset as (required). Must not exist or "
@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
 
-  trainer::DatagenOptions options;
+  datagen::DatagenOptions options;
   options.output_dir = absl::GetFlag(FLAGS_output_dir);
   options.overwrite = absl::GetFlag(FLAGS_overwrite);
   options.seed = absl::GetFlag(FLAGS_seed);
@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
   cv::setNumThreads(1);
 
   const auto start = std::chrono::steady_clock::now();
-  const absl::Status status = trainer::GenerateDataset(options);
+  const absl::Status status = datagen::GenerateDataset(options);
   if (!status.ok()) {
     std::cerr << "datagen: " << status << "\n";
     return 1;

@@ -1,4 +1,4 @@
-#include "trainer/datagen.h"
+#include "datagen/datagen.h"
 
 #include <unistd.h>
 
@@ -19,8 +19,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "opencv2/imgcodecs.hpp"
+#include "tests/tiny_dataset.h"
 
-namespace trainer {
+namespace datagen {
 namespace {
 
 namespace fs = std::filesystem;
@@ -38,16 +39,13 @@ std::string FreshPath(const std::string& name) {
 }
 
 DatagenOptions SmallOptions(const std::string& dir) {
-  DatagenOptions o;
-  o.output_dir = dir;
+  DatagenOptions o = tests::TinyDatasetOptions(dir, /*train_size=*/48,
+                                               /*val_size=*/12,
+                                               /*test_size=*/24);
   o.seed = 42;
-  o.train_size = 48;
-  o.val_size = 12;
-  o.test_size = 24;
   o.vehicle_pool_size = 12;
   o.pedestrian_pool_size = 10;
   o.pedestrian_caption_variants = 3;
-  o.threads = 1;
   return o;
 }
 
@@ -566,4 +564,4 @@ TEST(GenerateDatasetTest, UnwritableParentFailsAndCleansUp) {
 }
 
 }  // namespace
-}  // namespace trainer
+}  // namespace datagen

@@ -1,22 +1,17 @@
-#include "trainer/export.h"
-
-#include <torch/torch.h>
+#include "exporter/export.h"
 
 #include <filesystem>
 
-#include "clip/config.h"
-#include "clip/model.h"
 #include "clip/safetensors.h"
-#include "clip/tokenizer.h"
-#include "clip/weights.h"
 #include "common/file_util.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "index/model_version.h"
-#include "trainer/datagen.h"
+#include "tests/test_model.h"
+#include "tests/tiny_dataset.h"
 
-namespace trainer {
+namespace exporter {
 namespace {
 
 namespace fs = std::filesystem;
@@ -29,28 +24,13 @@ class ExportTest : public ::testing::Test {
   static void SetUpTestSuite() {
     root_ = new std::string(::testing::TempDir() + "/export_data");
     fs::remove_all(*root_);
-    DatagenOptions o;
-    o.output_dir = *root_ + "/data";
-    o.train_size = 8;
-    o.val_size = 4;
-    o.test_size = 40;
-    o.vehicle_pool_size = 4;
-    o.pedestrian_pool_size = 4;
-    o.threads = 1;
-    ASSERT_OK(GenerateDataset(o));
+    ASSERT_OK(tests::GenerateTinyDataset(*root_ + "/data", /*train_size=*/8,
+                                         /*val_size=*/4, /*test_size=*/40));
     // A tiny model with its tokenizer beside it.
     fs::create_directories(*root_ + "/model");
-    clip::BpeTrainOptions t;
-    t.num_merges = 50;
-    auto tok = clip::BpeTokenizer::Train({"a white audi", "a pedestrian"}, t);
-    ASSERT_OK(tok);
-    ASSERT_OK((*tok)->SaveOpenAi(*root_ + "/model/bpe_vocab.txt.gz"));
-    auto config = clip::PresetConfig("tiny");
-    ASSERT_OK(config);
-    config->vocab_size = (*tok)->vocab_size();
-    torch::manual_seed(0);
-    clip::ClipModel model(*config);
-    ASSERT_OK(clip::SaveClipModel(model, *root_ + "/model/model.safetensors"));
+    ASSERT_OK(tests::WriteTestModel(*root_ + "/model",
+                                    {"a white audi", "a pedestrian"},
+                                    /*num_merges=*/50, /*seed=*/0));
   }
   ExportOptions Options(const std::string& models) {
     ExportOptions o;
@@ -225,4 +205,4 @@ TEST_F(ExportTest, UnwritableModelsDirFailsBeforeEncoding) {
 }
 
 }  // namespace
-}  // namespace trainer
+}  // namespace exporter

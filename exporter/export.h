@@ -13,8 +13,8 @@
 // that it gives a category to at least min_label_coverage of the gallery's
 // images (images missing from it would be "unspecified" and never match a
 // category-filtered search). The coverage is recorded in the manifest.
-#ifndef TRAINER_EXPORT_H_
-#define TRAINER_EXPORT_H_
+#ifndef EXPORTER_EXPORT_H_
+#define EXPORTER_EXPORT_H_
 
 #include <cstdint>
 #include <functional>
@@ -24,7 +24,7 @@
 #include "clip/image_preprocess.h"
 #include "clip/precision.h"
 
-namespace trainer {
+namespace exporter {
 
 struct ExportOptions {
   std::string weights;     // any format clip/weights.h reads
@@ -80,6 +80,6 @@ absl::StatusOr<ExportResult> Export(
     const ExportOptions& options,
     const std::function<void(int64_t done, int64_t total)>& progress = {});
 
-}  // namespace trainer
+}  // namespace exporter
 
-#endif  // TRAINER_EXPORT_H_
+#endif  // EXPORTER_EXPORT_H_

@@ -1,4 +1,4 @@
-#include "trainer/caption_templates.h"
+#include "datagen/caption_templates.h"
 
 #include <cctype>
 #include <vector>
@@ -8,7 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "common/mix.h"
 
-namespace trainer {
+namespace datagen {
 namespace {
 
 // Vehicle types, indices into VehicleTypeNames().
@@ -444,4 +444,4 @@ std::string PedestrianCaption(const PedestrianFlags& f, uint32_t variant) {
   return out;
 }
 
-}  // namespace trainer
+}  // namespace datagen

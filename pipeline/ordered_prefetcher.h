@@ -5,8 +5,8 @@
 //
 // Thread safety: one consumer thread calls Next; `build` runs on the
 // workers, concurrently for different indices.
-#ifndef TRAINER_ORDERED_PREFETCHER_H_
-#define TRAINER_ORDERED_PREFETCHER_H_
+#ifndef PIPELINE_ORDERED_PREFETCHER_H_
+#define PIPELINE_ORDERED_PREFETCHER_H_
 
 #include <chrono>
 #include <condition_variable>
@@ -21,7 +21,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace trainer {
+namespace pipeline {
 
 template <typename T>
 class OrderedPrefetcher {
@@ -109,6 +109,6 @@ class OrderedPrefetcher {
   double wait_seconds_ = 0;
 };
 
-}  // namespace trainer
+}  // namespace pipeline
 
-#endif  // TRAINER_ORDERED_PREFETCHER_H_
+#endif  // PIPELINE_ORDERED_PREFETCHER_H_

@@ -1,4 +1,4 @@
-#include "trainer/caption_templates.h"
+#include "datagen/caption_templates.h"
 
 #include <fstream>
 #include <map>
@@ -16,7 +16,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
-namespace trainer {
+namespace datagen {
 namespace {
 
 using ::common_testing::StatusIs;
@@ -343,4 +343,4 @@ TEST(PedestrianCaptionTest, DistinctFlagsNeverShareACaption) {
 }
 
 }  // namespace
-}  // namespace trainer
+}  // namespace datagen

@@ -1,10 +1,10 @@
-#include "trainer/image_stream.h"
+#include "pipeline/image_stream.h"
 
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
 
-namespace trainer {
+namespace pipeline {
 
 ImageStream::ImageStream(std::vector<std::string> paths,
                          ImageStreamOptions options)
@@ -50,4 +50,4 @@ absl::StatusOr<std::optional<ImageChunk>> ImageStream::Next() {
   return prefetcher_->Next();
 }
 
-}  // namespace trainer
+}  // namespace pipeline
