@@ -128,7 +128,7 @@ std::string ManifestText(const DatasetPlan& plan,
   // "generator" names the generator in every dataset it writes; it is part
   // of the output bytes.
   return absl::StrCat(
-      "generator=trainer/datagen\n", "datagen_version=", kDatagenVersion,
+      "generator=datagen/datagen\n", "datagen_version=", kDatagenVersion,
       "\n", "seed=", options.seed, "\n", "train_size=", plan.train.size(),
       "\n", "val_size=", plan.val.size(), "\n", "test_size=",
       plan.test.size(), "\n", "num_queries=", plan.queries.size(), "\n",

@@ -27,7 +27,7 @@
 #include "trainer/data_loader.h"
 #include "trainer/dataset.h"
 #include "trainer/distributed.h"
-#include "trainer/image_stream.h"
+#include "pipeline/image_stream.h"
 #include "trainer/plot.h"
 
 namespace trainer {
@@ -235,14 +235,14 @@ absl::StatusOr<ValResult> Validate(const clip::ClipModel& model,
   for (size_t i = 0; i < val.images().size(); ++i) {
     paths.push_back(val.ImagePath(static_cast<int32_t>(i)));
   }
-  ImageStreamOptions stream_options;
+  pipeline::ImageStreamOptions stream_options;
   stream_options.preprocess = preprocess;
   stream_options.chunk_size = options.val_batch_size;
   stream_options.workers = std::max(1, options.loader_workers);
-  ImageStream stream(paths, stream_options);
+  pipeline::ImageStream stream(paths, stream_options);
   std::vector<float> image_rows;
   while (true) {
-    ASSIGN_OR_RETURN(std::optional<ImageChunk> chunk, stream.Next());
+    ASSIGN_OR_RETURN(std::optional<pipeline::ImageChunk> chunk, stream.Next());
     if (!chunk.has_value()) break;
     ASSIGN_OR_RETURN(std::vector<float> e,
                      encoder->EncodeImages(chunk->pixels, chunk->size));

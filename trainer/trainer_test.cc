@@ -15,7 +15,7 @@
 #include "eval/metric.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "trainer/datagen.h"
+#include "tests/tiny_dataset.h"
 #include "trainer/dataset.h"
 
 namespace trainer {
@@ -28,16 +28,8 @@ class TrainerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     data_ = new std::string(::testing::TempDir() + "/trainer_data");
-    fs::remove_all(*data_);
-    DatagenOptions o;
-    o.output_dir = *data_;
-    o.train_size = 48;
-    o.val_size = 16;
-    o.test_size = 8;
-    o.vehicle_pool_size = 4;
-    o.pedestrian_pool_size = 4;
-    o.threads = 1;
-    ASSERT_OK(GenerateDataset(o));
+    ASSERT_OK(tests::GenerateTinyDataset(*data_, /*train_size=*/48,
+                                         /*val_size=*/16, /*test_size=*/8));
   }
   TrainerOptions Options(const std::string& out) {
     TrainerOptions o;
