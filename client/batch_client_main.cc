@@ -32,8 +32,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/batch_client.h"
-#include "client/cli_util.h"
 #include "client/grpc_client.h"
+#include "common/exit_code.h"
 #include "common/status_macros.h"
 
 ABSL_FLAG(std::string, server, "",
@@ -150,7 +150,7 @@ absl::StatusOr<client::BatchClientOptions> OptionsFromFlags(
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::vector<char*> positional = client::ParseFlagsOrExit(
+  const std::vector<char*> positional = common::ParseFlagsOrExit(
       argc, argv,
       "Writes the competition submission JSON for a query file.\n"
       "  batch_client --server=HOST:PORT --queries=test_text.txt "
@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "batch_client: unexpected argument \"%s\" (see --help)\n",
                  positional[1]);
-    return client::kExitBadFlags;
+    return common::kExitUsage;
   }
   client::ConnectionOptions connection;
   absl::StatusOr<client::BatchClientOptions> options =
@@ -167,14 +167,14 @@ int main(int argc, char** argv) {
   if (!options.ok()) {
     std::fprintf(stderr, "batch_client: %s\n",
                  std::string(options.status().message()).c_str());
-    return client::kExitBadFlags;
+    return common::kExitUsage;
   }
   absl::StatusOr<std::unique_ptr<client::RetrievalClient>> retrieval =
       client::RetrievalClient::Connect(connection, options->call.retry);
   if (!retrieval.ok()) {
     std::fprintf(stderr, "batch_client: %s\n",
                  retrieval.status().ToString().c_str());
-    return client::kExitFailure;
+    return common::kExitFailure;
   }
 
   // The first Ctrl-C stops taking new chunks (finished ones stay in the
@@ -224,9 +224,9 @@ int main(int argc, char** argv) {
   }
   if (!status.ok()) {
     std::fprintf(stderr, "batch_client: %s\n", status.ToString().c_str());
-    return client::kExitFailure;
+    return common::kExitFailure;
   }
   std::fprintf(stderr, "batch_client: %s\n",
                client::DescribeWrittenOutput(*options, summary).c_str());
-  return client::kExitOk;
+  return common::kExitOk;
 }

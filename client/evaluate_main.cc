@@ -30,11 +30,10 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/exit_code.h"
 #include "common/status_macros.h"
 #include "eval/labels.h"
 #include "eval/metric.h"
@@ -77,7 +76,9 @@ void PrintRow(const char* name, const eval::RetrievalMetrics& m) {
               m.map_at_10, m.recall_at_1, m.recall_at_5, m.recall_at_10);
 }
 
-absl::Status Run() {
+// INVALID_ARGUMENT for a missing or inconsistent combination of flags, or a
+// bad --relevance.
+absl::Status CheckFlags() {
   const std::string predictions_path = absl::GetFlag(FLAGS_predictions);
   const std::string ground_truth_path = absl::GetFlag(FLAGS_ground_truth);
   const std::string labels_path = absl::GetFlag(FLAGS_labels);
@@ -95,6 +96,14 @@ absl::Status Run() {
     return absl::InvalidArgumentError(
         "--predictions needs --ground_truth or --labels");
   }
+  return eval::ParseRelevance(absl::GetFlag(FLAGS_relevance)).status();
+}
+
+absl::Status Run() {
+  const std::string predictions_path = absl::GetFlag(FLAGS_predictions);
+  const std::string ground_truth_path = absl::GetFlag(FLAGS_ground_truth);
+  const std::string labels_path = absl::GetFlag(FLAGS_labels);
+  const std::string write_path = absl::GetFlag(FLAGS_write_ground_truth);
   ASSIGN_OR_RETURN(const eval::Relevance relevance,
                    eval::ParseRelevance(absl::GetFlag(FLAGS_relevance)));
 
@@ -198,22 +207,26 @@ absl::Status Run() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  const std::vector<char*> positional = common::ParseFlagsOrExit(
+      argc, argv,
       "Scores a submission JSON with the competition's mAP@10.\n"
       "  evaluate --predictions=sub.json --ground_truth=gt.txt\n"
       "  evaluate --predictions=sub.json --labels=val_label.txt "
       "[--relevance=exact|pedestrian_subset]\n"
       "  evaluate --labels=val_label.txt --write_ground_truth=gt.txt");
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {
     std::fprintf(stderr, "evaluate: unexpected argument \"%s\" (see --help)\n",
                  positional[1]);
-    return 1;
+    return common::kExitUsage;
+  }
+  if (const absl::Status flags = CheckFlags(); !flags.ok()) {
+    std::fprintf(stderr, "evaluate: %s\n", flags.ToString().c_str());
+    return common::kExitUsage;
   }
   const absl::Status status = Run();
   if (!status.ok()) {
     std::fprintf(stderr, "evaluate: %s\n", status.ToString().c_str());
-    return 1;
+    return common::kExitFailure;
   }
-  return 0;
+  return common::kExitOk;
 }

@@ -63,28 +63,28 @@ std::vector<std::string> FakeImageNames(const std::string& text, int top_k,
 }
 
 void FakeRetrievalService::SetDelay(absl::Duration delay) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   delay_ = delay;
 }
 
 void FakeRetrievalService::RequireToken(const std::string& token) {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   required_token_ = token;
 }
 
 std::vector<std::vector<std::string>> FakeRetrievalService::answered_batches()
     const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return answered_batches_;
 }
 
 std::vector<std::string> FakeRetrievalService::search_texts() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return search_texts_;
 }
 
 std::vector<std::string> FakeRetrievalService::authorizations() const {
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   return authorizations_;
 }
 
@@ -99,7 +99,7 @@ grpc::Status FakeRetrievalService::Admit(grpc::ServerContext* context) {
   absl::Duration delay;
   std::string required_token;
   {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     authorizations_.push_back(authorization);
     delay = delay_;
     required_token = required_token_;
@@ -127,7 +127,7 @@ grpc::Status FakeRetrievalService::Search(grpc::ServerContext* context,
   grpc::Status status = Admit(context);
   if (!status.ok()) return status;
   {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     search_texts_.push_back(request->text());
   }
   status = Validate(*request, "");
@@ -153,7 +153,7 @@ grpc::Status FakeRetrievalService::BatchSearch(
   for (const SearchRequest& one : request->requests()) {
     Answer(one, response->add_responses());
   }
-  absl::MutexLock lock(&mu_);
+  common::MutexLock lock(&mu_);
   answered_batches_.push_back(std::move(texts));
   return grpc::Status::OK;
 }

@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "retrieval/v1/retrieval.grpc.pb.h"
 
 namespace client_testing {
@@ -82,7 +82,7 @@ class FakeRetrievalService final
   std::atomic<int> fail_next_{0};
   std::atomic<int> fail_code_{static_cast<int>(grpc::StatusCode::UNAVAILABLE)};
   std::atomic<int> total_calls_{0};
-  mutable absl::Mutex mu_;
+  mutable common::Mutex mu_;
   absl::Duration delay_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
   std::string required_token_ ABSL_GUARDED_BY(mu_);
   std::vector<std::vector<std::string>> answered_batches_ ABSL_GUARDED_BY(mu_);

@@ -51,9 +51,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "client/cli_util.h"
 #include "client/grpc_client.h"
 #include "client/loadgen.h"
+#include "common/exit_code.h"
 #include "common/status_macros.h"
 #include "eval/labels.h"
 
@@ -170,7 +170,7 @@ absl::Status ParseFlags(client::ConnectionOptions* connection,
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::vector<char*> positional = client::ParseFlagsOrExit(
+  const std::vector<char*> positional = common::ParseFlagsOrExit(
       argc, argv,
       "Sends Search calls from concurrent streams and reports QPS, latency "
       "percentiles and status codes.\n"
@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
   if (positional.size() > 1) {
     std::fprintf(stderr, "loadgen: unexpected argument \"%s\" (see --help)\n",
                  positional[1]);
-    return client::kExitBadFlags;
+    return common::kExitUsage;
   }
   client::ConnectionOptions connection;
   client::LoadgenOptions options;
@@ -188,19 +188,19 @@ int main(int argc, char** argv) {
           ParseFlags(&connection, &options, &queries_path);
       !status.ok()) {
     std::fprintf(stderr, "loadgen: %s\n", std::string(status.message()).c_str());
-    return client::kExitBadFlags;
+    return common::kExitUsage;
   }
   const absl::StatusOr<std::vector<std::string>> queries =
       eval::ReadQueryFile(queries_path);
   if (!queries.ok()) {
     std::fprintf(stderr, "loadgen: %s\n", queries.status().ToString().c_str());
-    return client::kExitFailure;
+    return common::kExitFailure;
   }
   absl::StatusOr<std::unique_ptr<client::RetrievalClient>> retrieval =
       client::RetrievalClient::Connect(connection);
   if (!retrieval.ok()) {
     std::fprintf(stderr, "loadgen: %s\n", retrieval.status().ToString().c_str());
-    return client::kExitFailure;
+    return common::kExitFailure;
   }
   std::fprintf(stderr,
                "loadgen: %d streams, %zu queries, stopping after %s%s%s\n",
@@ -228,11 +228,11 @@ int main(int argc, char** argv) {
       client::RunLoadgen(options, *queries, **retrieval);
   if (!stats.ok()) {
     std::fprintf(stderr, "loadgen: %s\n", stats.status().ToString().c_str());
-    return client::kExitFailure;
+    return common::kExitFailure;
   }
   std::fputs(client::FormatLoadStats(*stats).c_str(), stdout);
   std::fflush(stdout);
-  int exit_code = client::kExitOk;
+  int exit_code = common::kExitOk;
   if (absl::GetFlag(FLAGS_check_codes)) {
     const absl::Status check = client::CheckCodes(*stats);
     if (check.ok()) {
@@ -242,17 +242,17 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr, "loadgen: --check_codes failed: %s\n",
                    std::string(check.message()).c_str());
-      exit_code = client::kExitFailure;
+      exit_code = common::kExitFailure;
     }
   } else if (stats->ok == 0) {
     std::fprintf(stderr, "loadgen: no call succeeded\n");
-    exit_code = client::kExitFailure;
+    exit_code = common::kExitFailure;
   }
   if (stats->interrupted) {
     const int signal_number = stop_signal.load();
     std::fprintf(stderr, "loadgen: interrupted by %s\n",
                  signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
-    return 128 + (signal_number == SIGTERM ? SIGTERM : SIGINT);
+    return common::ExitCodeForSignal(signal_number == SIGTERM ? SIGTERM : SIGINT);
   }
   return exit_code;
 }

@@ -30,6 +30,7 @@
 #include "client/cli_util.h"
 #include "client/contact_sheet.h"
 #include "client/grpc_client.h"
+#include "common/exit_code.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -223,7 +224,7 @@ absl::Status Run(const QueryFlags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::vector<char*> positional = client::ParseFlagsOrExit(
+  const std::vector<char*> positional = common::ParseFlagsOrExit(
       argc, argv,
       "Sends one text query and prints the ranked images.\n"
       "  query --server=HOST:PORT --text=\"This is a white Audi.\" "
@@ -231,20 +232,20 @@ int main(int argc, char** argv) {
   if (positional.size() > 1) {
     std::fprintf(stderr, "query: unexpected argument \"%s\" (see --help)\n",
                  positional[1]);
-    return client::kExitBadFlags;
+    return common::kExitUsage;
   }
   const absl::StatusOr<QueryFlags> flags = FlagsToOptions();
   if (!flags.ok()) {
     std::fprintf(stderr, "query: %s\n",
                  std::string(flags.status().message()).c_str());
-    return client::kExitBadFlags;
+    return common::kExitUsage;
   }
   const absl::Status status = Run(*flags);
   if (!status.ok()) {
     // The message may quote the server.
     std::fprintf(stderr, "query: %s\n",
                  client::EscapeForTerminal(status.ToString()).c_str());
-    return client::kExitFailure;
+    return common::kExitFailure;
   }
-  return client::kExitOk;
+  return common::kExitOk;
 }

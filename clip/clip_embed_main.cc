@@ -11,9 +11,8 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "clip/embed_tool.h"
+#include "common/exit_code.h"
 #include "common/torch_threads.h"
 
 ABSL_FLAG(std::string, weights, "",
@@ -39,9 +38,9 @@ ABSL_FLAG(std::string, precision, "fp32",
           "or auto (bf16 on CPUs with AVX512_BF16 or AMX, else fp32).");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  common::ParseFlagsOrExit(
+      argc, argv,
       "Encodes texts and images with a CLIP checkpoint into a safetensors file.");
-  absl::ParseCommandLine(argc, argv);
   common::SetComputeThreads(absl::GetFlag(FLAGS_threads));
   clip::EmbedToolOptions options;
   options.weights = absl::GetFlag(FLAGS_weights);
@@ -53,20 +52,24 @@ int main(int argc, char** argv) {
   auto mode = clip::ParseResizeMode(absl::GetFlag(FLAGS_resize_mode));
   if (!mode.ok()) {
     std::cerr << "clip_embed: " << mode.status() << "\n";
-    return 2;
+    return common::kExitUsage;
   }
   options.resize_mode = *mode;
   auto precision = clip::ParsePrecision(absl::GetFlag(FLAGS_precision));
   if (!precision.ok()) {
     std::cerr << "clip_embed: --precision: " << precision.status() << "\n";
-    return 2;
+    return common::kExitUsage;
   }
   options.precision = *precision;
+  if (absl::Status st = clip::ValidateEmbedToolOptions(options); !st.ok()) {
+    std::cerr << "clip_embed: " << st << "\n";
+    return common::kExitUsage;
+  }
   absl::Status st = clip::RunEmbedTool(options);
   if (!st.ok()) {
     std::cerr << "clip_embed: " << st << "\n";
-    return 1;
+    return common::kExitFailure;
   }
   std::cout << "wrote " << options.output << "\n";
-  return 0;
+  return common::kExitOk;
 }

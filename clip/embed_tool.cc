@@ -93,13 +93,18 @@ absl::StatusOr<std::vector<std::string>> ListImages(
   return out;
 }
 
-absl::Status RunEmbedTool(const EmbedToolOptions& options) {
+absl::Status ValidateEmbedToolOptions(const EmbedToolOptions& options) {
   if (options.weights.empty() || options.output.empty()) {
     return absl::InvalidArgumentError("--weights and --output are required");
   }
   if (options.texts.empty() && options.images.empty()) {
     return absl::InvalidArgumentError("give --texts, --images or both");
   }
+  return absl::OkStatus();
+}
+
+absl::Status RunEmbedTool(const EmbedToolOptions& options) {
+  RETURN_IF_ERROR(ValidateEmbedToolOptions(options));
   // Inputs first, so that their errors come before the model is loaded.
   std::vector<std::string> texts;
   if (!options.texts.empty()) {

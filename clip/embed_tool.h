@@ -41,6 +41,10 @@ absl::StatusOr<std::vector<std::string>> ListImages(const std::string& dir_or_li
 // or an image list without an image, is INVALID_ARGUMENT naming it.
 absl::Status RunEmbedTool(const EmbedToolOptions& options);
 
+// The check RunEmbedTool starts with: INVALID_ARGUMENT when --weights or
+// --output is missing, or neither --texts nor --images is given.
+absl::Status ValidateEmbedToolOptions(const EmbedToolOptions& options);
+
 }  // namespace clip
 
 #endif  // CLIP_EMBED_TOOL_H_

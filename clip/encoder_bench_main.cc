@@ -23,11 +23,11 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_split.h"
 #include "clip/config.h"
 #include "clip/encoder.h"
 #include "clip/onednn_linear.h"
+#include "common/exit_code.h"
 #include "common/file_util.h"
 #include "common/torch_threads.h"
 #include "eval/labels.h"
@@ -76,24 +76,28 @@ double TransformerFlops(double layers, double tokens, double w) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  common::ParseFlagsOrExit(
+      argc, argv,
+      "Speed of CLIP text and image encoding on this machine.\n"
+      "  encoder_bench [--arch=ViT-B-16] [--precision=auto|fp32|bf16] "
+      "[--threads=0] [--captions=FILE]");
   const int threads = common::SetComputeThreads(absl::GetFlag(FLAGS_threads));
   auto config = clip::PresetConfig(absl::GetFlag(FLAGS_arch));
   if (!config.ok()) {
     std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
-    return 2;
+    return common::kExitUsage;
   }
   auto tokenizer = clip::BpeTokenizer::LoadOpenAi(FromWorkspace(absl::GetFlag(FLAGS_vocab)));
   if (!tokenizer.ok()) {
     std::fprintf(stderr, "%s\n", tokenizer.status().ToString().c_str());
-    return 2;
+    return common::kExitFailure;
   }
   eval::LabelReaderOptions lopts;
   lopts.allow_extra_fields = true;
   auto records = eval::ReadLabelFile(FromWorkspace(absl::GetFlag(FLAGS_captions)), lopts);
   if (!records.ok()) {
     std::fprintf(stderr, "%s\n", records.status().ToString().c_str());
-    return 2;
+    return common::kExitFailure;
   }
   std::vector<std::string> captions;
   for (const auto& r : *records) captions.push_back(r.text);
@@ -103,7 +107,7 @@ int main(int argc, char** argv) {
   auto precision = clip::ParsePrecision(absl::GetFlag(FLAGS_precision));
   if (!precision.ok()) {
     std::fprintf(stderr, "--precision: %s\n", precision.status().ToString().c_str());
-    return 2;
+    return common::kExitUsage;
   }
   clip::EncoderOptions eopts;
   eopts.max_batch_size = 64;
@@ -112,7 +116,7 @@ int main(int argc, char** argv) {
                                                  /*seed=*/0, eopts);
   if (!encoder.ok()) {
     std::fprintf(stderr, "%s\n", encoder.status().ToString().c_str());
-    return 2;
+    return common::kExitFailure;
   }
   auto& enc = **encoder;
   std::printf("architecture %s (%s), %d threads\n",
@@ -145,7 +149,7 @@ int main(int argc, char** argv) {
     auto b = Clock::now();
     if (!e.ok()) {
       std::fprintf(stderr, "%s\n", e.status().ToString().c_str());
-      return 1;
+      return common::kExitFailure;
     }
     ms.push_back(1000 * Seconds(a, b));
     flops1 += TransformerFlops(config->transformer_layers, lengths[i],
@@ -177,7 +181,7 @@ int main(int argc, char** argv) {
     auto a = Clock::now();
     for (int i = 0; i < n; i += 32) {
       auto e = enc.EncodeTexts(absl::MakeSpan(batch).subspan(i, 32));
-      if (!e.ok()) return 1;
+      if (!e.ok()) return common::kExitFailure;
     }
     auto b = Clock::now();
     std::printf("text batch 32: %.1f texts/s (%.0f GFLOP/s effective)\n",
@@ -198,7 +202,7 @@ int main(int argc, char** argv) {
     auto a = Clock::now();
     for (int i = 0; i < absl::GetFlag(FLAGS_image_batches); ++i) {
       auto e = enc.EncodeImages(pixels, bs);
-      if (!e.ok()) return 1;
+      if (!e.ok()) return common::kExitFailure;
     }
     auto b = Clock::now();
     const double n = bs * absl::GetFlag(FLAGS_image_batches);
@@ -212,5 +216,5 @@ int main(int argc, char** argv) {
                 static_cast<long long>(r), bs, n / Seconds(a, b), flops / 1e9,
                 n * flops / Seconds(a, b) / 1e9);
   }
-  return 0;
+  return common::kExitOk;
 }

@@ -13,7 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 
 namespace clip {
 namespace {
@@ -87,7 +87,7 @@ class KernelCache {
   template <typename Make>
   std::shared_ptr<const Kernel> Find(const Key& key, Make make) {
     {
-      absl::MutexLock lock(&mu_);
+      common::MutexLock lock(&mu_);
       auto it = index_.find(key);
       if (it != index_.end()) {
         lru_.splice(lru_.begin(), lru_, it->second);
@@ -98,7 +98,7 @@ class KernelCache {
     // may run meanwhile. Two threads racing on one key both build; the
     // first insert is kept.
     std::shared_ptr<const Kernel> kernel = make();
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     auto it = index_.find(key);
     if (it != index_.end()) return it->second->second;
     lru_.emplace_front(key, std::move(kernel));
@@ -111,12 +111,12 @@ class KernelCache {
   }
 
   size_t size() const {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     return lru_.size();
   }
 
   void SetCapacity(size_t capacity) {
-    absl::MutexLock lock(&mu_);
+    common::MutexLock lock(&mu_);
     capacity_ = std::max<size_t>(capacity, 1);
     while (lru_.size() > capacity_) {
       index_.erase(lru_.back().first);
@@ -126,7 +126,7 @@ class KernelCache {
 
  private:
   using Entry = std::pair<Key, std::shared_ptr<const Kernel>>;
-  mutable absl::Mutex mu_;
+  mutable common::Mutex mu_;
   size_t capacity_ ABSL_GUARDED_BY(mu_) = OneDnnLinear::kDefaultKernelCacheCapacity;
   std::list<Entry> lru_ ABSL_GUARDED_BY(mu_);  // front = most recent
   absl::flat_hash_map<Key, std::list<Entry>::iterator> index_ ABSL_GUARDED_BY(mu_);

@@ -30,8 +30,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
+#include "common/mutex.h"
 
 namespace clip {
 
@@ -176,7 +176,7 @@ class BpeTokenizer {
   int32_t sot_id_ = -1;
   int32_t eot_id_ = -1;
 
-  mutable absl::Mutex cache_mutex_;
+  mutable common::Mutex cache_mutex_;
   mutable absl::flat_hash_map<std::string, std::vector<int32_t>> cache_
       ABSL_GUARDED_BY(cache_mutex_);
   mutable absl::flat_hash_map<std::string, std::vector<int32_t>> old_cache_

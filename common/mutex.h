@@ -10,7 +10,8 @@
 // (tools/check_thread_safety.sh).
 //
 // Use common::Mutex, common::MutexLock and absl::Condition in concurrent
-// code that TSan should check (server/).
+// code that TSan should check: every lock in server/, client/ and clip/ is
+// one.
 #ifndef COMMON_MUTEX_H_
 #define COMMON_MUTEX_H_
 

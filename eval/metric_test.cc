@@ -167,8 +167,10 @@ TEST(MetricAccumulatorTest, MeanRecallAndCategories) {
 // The official baseline's val predictions: infer.txt line i holds a val label
 // (fields 1-3) and the baseline's top 10 for that line's text (fields 4-13).
 // Each line is one query; the relevant images are the val images whose
-// attribute matches the line's attribute. The expected numbers were computed
-// independently with the official formula (hits starting at 1e-6).
+// attribute matches the line's attribute. The expected numbers are computed
+// with the official formula (hits starting at 1e-6) by eval/metric_golden.py,
+// a Python implementation independent of this code that prints `cases`:
+//   eval/metric_golden.py [path/to/infer.txt]
 TEST(RealDataTest, OfficialBaselineMapOnInferTxt) {
   REQUIRE_SHARED_PATH(path, "data/track2/open-transmind/infer.txt");
   LabelReaderOptions options;

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "common/exit_code.h"
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 int main(int argc, char** argv) {
@@ -27,12 +29,12 @@ int main(int argc, char** argv) {
       files.push_back(arg);
     } else {
       std::fprintf(stderr, "%s: no such file or directory\n", argv[i]);
-      return 1;
+      return common::kExitFailure;
     }
   }
   if (files.empty()) {
     std::fprintf(stderr, "no input files\n");
-    return 1;
+    return common::kExitFailure;
   }
   std::sort(files.begin(), files.end());
   for (const auto& path : files) {
@@ -41,7 +43,7 @@ int main(int argc, char** argv) {
                             std::istreambuf_iterator<char>());
     if (!in.good() && !in.eof()) {
       std::fprintf(stderr, "%s: read error\n", path.c_str());
-      return 1;
+      return common::kExitFailure;
     }
     std::fprintf(stderr, "replaying %s (%zu bytes)\n", path.c_str(),
                  bytes.size());
@@ -49,5 +51,5 @@ int main(int argc, char** argv) {
                            bytes.size());
   }
   std::fprintf(stderr, "%zu inputs replayed\n", files.size());
-  return 0;
+  return common::kExitOk;
 }

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
+#include "common/exit_code.h"
 #include "index/gallery_index.h"
 
 ABSL_FLAG(int64_t, gallery, 17611, "Images in the exact gallery (the competition's).");
@@ -83,7 +83,11 @@ void TimeSearch(const gallery::GalleryIndex& index, const std::vector<float>& qu
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  common::ParseFlagsOrExit(
+      argc, argv,
+      "Search latency of gallery indexes on synthetic embeddings.\n"
+      "  search_bench [--gallery=17611] [--dim=512] [--queries=200] "
+      "[--ann_gallery=1000000] [--ann_index=IVF4096,PQ64]");
   const int64_t dim = absl::GetFlag(FLAGS_dim);
   const int nq = absl::GetFlag(FLAGS_queries);
   {
@@ -92,7 +96,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> names(n, "x.jpg");
     std::vector<gallery::Category> cats(n, gallery::Category::kUnspecified);
     auto index = gallery::GalleryIndex::Build(data, dim, names, cats, {});
-    if (!index.ok()) return 1;
+    if (!index.ok()) return common::kExitFailure;
     std::vector<float> queries = Clustered(64, dim, 500, 2);
     char label[64];
     std::snprintf(label, sizeof(label), "Flat %lld x %lld", static_cast<long long>(n),
@@ -112,7 +116,7 @@ int main(int argc, char** argv) {
     auto index = gallery::GalleryIndex::Build(data, dim, names, cats, opts);
     if (!index.ok()) {
       std::fprintf(stderr, "%s\n", index.status().ToString().c_str());
-      return 1;
+      return common::kExitFailure;
     }
     std::printf("%s over %lld x %lld: built in %.1f s\n", opts.factory.c_str(),
                 static_cast<long long>(big), static_cast<long long>(dim),
@@ -132,7 +136,7 @@ int main(int argc, char** argv) {
     }
     auto truth = gallery::BruteForceTopK(data.data(), big, queries.data(), rq, dim, 10);
     auto hits = (*index)->Search(queries.data(), rq, 10);
-    if (!hits.ok()) return 1;
+    if (!hits.ok()) return common::kExitFailure;
     std::printf("recall@10 vs exact (%d queries): %.4f\n", rq,
                 gallery::RecallAtK(truth, *hits, 10));
     TimeSearch(**index, queries, dim, nq, opts.factory.c_str());
@@ -140,5 +144,5 @@ int main(int argc, char** argv) {
     auto flat = gallery::GalleryIndex::Build(data, dim, names, cats, {});
     if (flat.ok()) TimeSearch(**flat, queries, dim, std::min(nq, 20), "Flat (same gallery)");
   }
-  return 0;
+  return common::kExitOk;
 }

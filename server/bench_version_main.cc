@@ -12,12 +12,12 @@
 #include <random>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "clip/config.h"
 #include "clip/model.h"
 #include "clip/tokenizer.h"
 #include "clip/weights.h"
+#include "common/exit_code.h"
 #include "index/gallery_index.h"
 #include "index/model_version.h"
 
@@ -28,10 +28,14 @@ ABSL_FLAG(int64_t, gallery, 17611, "Gallery images (random unit vectors).");
 ABSL_FLAG(std::string, index, "Flat", "FAISS index_factory string.");
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  common::ParseFlagsOrExit(
+      argc, argv,
+      "Publishes a model version with random weights for server benchmarks.\n"
+      "  bench_version --models_dir=DIR --arch=ViT-B-16 --vocab=FILE "
+      "--gallery=17611");
   auto fail = [](const absl::Status& s) {
     std::fprintf(stderr, "bench_version: %s\n", s.ToString().c_str());
-    return 1;
+    return common::kExitFailure;
   };
   auto config = clip::PresetConfig(absl::GetFlag(FLAGS_arch));
   if (!config.ok()) return fail(config.status());
@@ -80,5 +84,5 @@ int main(int argc, char** argv) {
   if (!v.ok()) return fail(v.status());
   std::printf("published version %lld in %s\n", static_cast<long long>(*v),
               absl::GetFlag(FLAGS_models_dir).c_str());
-  return 0;
+  return common::kExitOk;
 }

@@ -21,9 +21,8 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "clip/precision.h"
+#include "common/exit_code.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, models_dir, "",
@@ -75,8 +74,8 @@ ABSL_FLAG(std::string, precision, "auto",
           "the precision the gallery was exported in.");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Serves text-to-image retrieval over gRPC.");
-  absl::ParseCommandLine(argc, argv);
+  common::ParseFlagsOrExit(argc, argv,
+                           "Serves text-to-image retrieval over gRPC.");
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
   // Signals are taken by one thread with sigwait; block them everywhere else
@@ -106,7 +105,7 @@ int main(int argc, char** argv) {
       server::ParseReflectionMode(absl::GetFlag(FLAGS_reflection));
   if (!reflection.ok()) {
     std::cerr << "retrieval_server: " << reflection.status() << "\n";
-    return 2;
+    return common::kExitUsage;
   }
   o.reflection = *reflection;
   o.grace_period_s = absl::GetFlag(FLAGS_grace_period_s);
@@ -114,17 +113,17 @@ int main(int argc, char** argv) {
   auto precision = clip::ParsePrecision(absl::GetFlag(FLAGS_precision));
   if (!precision.ok()) {
     std::cerr << "retrieval_server: --precision: " << precision.status() << "\n";
-    return 2;
+    return common::kExitUsage;
   }
   o.precision = *precision;
   if (absl::Status st = server::ValidateServerOptions(o); !st.ok()) {
     std::cerr << "retrieval_server: " << st << "\n";
-    return 2;
+    return common::kExitUsage;
   }
   auto srv = server::Server::Create(o);
   if (!srv.ok()) {
     std::cerr << "retrieval_server: " << srv.status() << "\n";
-    return 1;
+    return common::kExitFailure;
   }
   std::printf("listening on %s\n", (*srv)->address().c_str());
   if ((*srv)->metrics_port() >= 0) {
@@ -139,5 +138,5 @@ int main(int argc, char** argv) {
   (*srv)->Shutdown(std::chrono::milliseconds(
       static_cast<int64_t>(o.grace_period_s * 1000)));
   LOG(INFO) << "stopped";
-  return 0;
+  return common::kExitOk;
 }
