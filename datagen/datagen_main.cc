@@ -14,9 +14,8 @@
 #include <iostream>
 #include <string>
 
+#include "common/exit_code.h"
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "glog/logging.h"
 #include "opencv2/core/utility.hpp"
@@ -51,9 +50,7 @@ ABSL_FLAG(int, jpeg_quality, 90,
 ABSL_FLAG(int, threads, 2, "Rendering threads; does not change the output.");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "Writes a synthetic traffic text-to-image retrieval dataset.");
-  absl::ParseCommandLine(argc, argv);
+  common::ParseFlagsOrExit(argc, argv, "Writes a synthetic traffic text-to-image retrieval dataset.");
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
 
@@ -81,7 +78,7 @@ int main(int argc, char** argv) {
   const absl::Status status = datagen::GenerateDataset(options);
   if (!status.ok()) {
     std::cerr << "datagen: " << status << "\n";
-    return 1;
+    return common::kExitFailure;
   }
   const double seconds = std::chrono::duration<double>(
                              std::chrono::steady_clock::now() - start)
@@ -89,5 +86,5 @@ int main(int argc, char** argv) {
   LOG(INFO) << "wrote " << options.output_dir << " (seed " << options.seed
             << ", " << options.train_size << "/" << options.val_size << "/"
             << options.test_size << " images) in " << seconds << " s";
-  return 0;
+  return common::kExitOk;
 }

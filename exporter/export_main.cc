@@ -19,9 +19,8 @@
 #include <iostream>
 #include <string>
 
+#include "common/exit_code.h"
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "clip/precision.h"
 #include "common/torch_threads.h"
 #include "exporter/export.h"
@@ -70,9 +69,7 @@ ABSL_FLAG(bool, gpu_index, false,
           "Build the index on the GPU (CUDA builds of FAISS; ignored otherwise).");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "Encodes gallery images into a FAISS index and publishes a model version.");
-  absl::ParseCommandLine(argc, argv);
+  common::ParseFlagsOrExit(argc, argv, "Encodes gallery images into a FAISS index and publishes a model version.");
   common::SetComputeThreads(absl::GetFlag(FLAGS_threads));
   exporter::ExportOptions o;
   o.weights = absl::GetFlag(FLAGS_weights);
@@ -82,6 +79,10 @@ int main(int argc, char** argv) {
   o.min_label_coverage = absl::GetFlag(FLAGS_min_label_coverage);
   o.models_dir = absl::GetFlag(FLAGS_models_dir);
   o.model_name = absl::GetFlag(FLAGS_model_name);
+  if (o.weights.empty() || o.images.empty() || o.models_dir.empty()) {
+    std::cerr << "export: give --weights, --images and --models_dir\n";
+    return common::kExitUsage;
+  }
   o.index_factory = absl::GetFlag(FLAGS_index);
   o.nprobe = absl::GetFlag(FLAGS_nprobe);
   o.ef_search = absl::GetFlag(FLAGS_ef_search);
@@ -95,13 +96,13 @@ int main(int argc, char** argv) {
   auto mode = clip::ParseResizeMode(absl::GetFlag(FLAGS_resize_mode));
   if (!mode.ok()) {
     std::cerr << "export: --resize_mode: " << mode.status() << "\n";
-    return 2;
+    return common::kExitUsage;
   }
   o.resize_mode = *mode;
   auto precision = clip::ParsePrecision(absl::GetFlag(FLAGS_precision));
   if (!precision.ok()) {
     std::cerr << "export: --precision: " << precision.status() << "\n";
-    return 2;
+    return common::kExitUsage;
   }
   o.precision = *precision;
   const bool tty = isatty(STDERR_FILENO);
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
   });
   if (!result.ok()) {
     std::cerr << "export: " << result.status() << "\n";
-    return 1;
+    return common::kExitFailure;
   }
   std::printf(
       "encoder %s\nversion %lld\ndir %s\nimages %lld (skipped %lld)\nencode %.1fs, %.2f "
@@ -135,5 +136,5 @@ int main(int argc, char** argv) {
   if (result->recall_at_10 >= 0) {
     std::printf("recall@10 vs exact %.4f\n", result->recall_at_10);
   }
-  return 0;
+  return common::kExitOk;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The exit codes of the built binaries (common/exit_code.h, README "Exit
 # codes"): 2 for an unknown flag, a missing or invalid flag and an unexpected
-# argument, 0 for --help, 1 for work that fails.
+# argument, 0 for --help, 1 for work that fails; launch passes on the
+# first failing child's code.
 set -uo pipefail
 BIN="$TEST_SRCDIR/$TEST_WORKSPACE"
 failed=0
@@ -44,5 +45,15 @@ expect 1 clip/clip_embed --weights="$missing" --vocab="$missing" \
 expect 2 server/retrieval_server --no_such_flag=1
 expect 2 server/retrieval_server  # no --models_dir
 expect 0 server/retrieval_server --helpfull
+expect 2 trainer/train --no_such_flag=1
+expect 2 trainer/train --output_dir="$TEST_TMPDIR/run"  # no --data_dir
+expect 1 trainer/train --data_dir="$missing" --output_dir="$TEST_TMPDIR/run"
+expect 0 trainer/train --help
+expect 2 trainer/launch --nproc_per_node=1  # no program after --
+expect 2 trainer/launch --nproc_per_node=0 -- /bin/true
+expect 3 trainer/launch --nproc_per_node=1 -- /bin/sh -c 'exit 3'  # the child's code
+expect 2 datagen/datagen --no_such_flag=1
+expect 2 exporter/export --no_such_flag=1
+expect 2 exporter/export  # no --weights
 
 exit "$failed"

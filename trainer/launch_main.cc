@@ -24,9 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/exit_code.h"
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 
 ABSL_FLAG(int, nproc_per_node, 1, "Processes to start on this node.");
@@ -47,13 +46,13 @@ void OnSignal(int sig) { g_signal = sig; }
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  std::vector<char*> rest = common::ParseFlagsOrExit(
+      argc, argv,
       "Starts N training processes with torchrun-style environment variables.\n"
       "  launch [flags] -- PROGRAM [ARGS...]");
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() < 2) {
     std::fprintf(stderr, "launch: give the program after --\n");
-    return 2;
+    return common::kExitUsage;
   }
   const int nproc = absl::GetFlag(FLAGS_nproc_per_node);
   const int nnodes = absl::GetFlag(FLAGS_nnodes);
@@ -64,7 +63,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "launch: need nproc_per_node >= 1, nnodes >= 1, 0 <= "
                  "node_rank < nnodes, 1 <= master_port <= 65535\n");
-    return 2;
+    return common::kExitUsage;
   }
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
@@ -77,7 +76,7 @@ int main(int argc, char** argv) {
     if (pid < 0) {
       std::perror("launch: fork");
       for (pid_t c : children) kill(c, SIGTERM);
-      return 1;
+      return common::kExitFailure;
     }
     if (pid == 0) {
       setenv("RANK", absl::StrCat(node_rank * nproc + i).c_str(), 1);
@@ -97,7 +96,7 @@ int main(int argc, char** argv) {
     children.push_back(pid);
   }
 
-  int exit_code = 0;
+  int exit_code = common::kExitOk;
   size_t running = children.size();
   bool terminating = false;
   auto term_deadline = std::chrono::steady_clock::time_point::max();
@@ -107,7 +106,7 @@ int main(int argc, char** argv) {
         if (c > 0) kill(c, g_signal);
       }
       terminating = true;
-      exit_code = 128 + g_signal;
+      exit_code = common::ExitCodeForSignal(g_signal);
       term_deadline = std::chrono::steady_clock::now() +
                       std::chrono::seconds(absl::GetFlag(FLAGS_kill_timeout_s));
     }
@@ -119,7 +118,7 @@ int main(int argc, char** argv) {
         c = -1;
         --running;
         int code = WIFEXITED(status) ? WEXITSTATUS(status)
-                                     : 128 + WTERMSIG(status);
+                                     : common::ExitCodeForSignal(WTERMSIG(status));
         if (code != 0 && exit_code == 0) {
           exit_code = code;
           std::fprintf(stderr,

@@ -22,9 +22,8 @@
 #include <iostream>
 #include <string>
 
+#include "common/exit_code.h"
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
 #include "common/torch_threads.h"
 #include "trainer/distributed_config.h"
@@ -107,12 +106,11 @@ std::string Or(const std::string& a, const std::string& b) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Fine-tunes CLIP on image-text pairs.");
-  absl::ParseCommandLine(argc, argv);
+  common::ParseFlagsOrExit(argc, argv, "Fine-tunes CLIP on image-text pairs.");
   auto dist = trainer::DistributedConfigFromEnv();
   if (!dist.ok()) {
     std::cerr << "train: " << dist.status() << "\n";
-    return 2;
+    return common::kExitUsage;
   }
   int threads = absl::GetFlag(FLAGS_threads);
   if (threads <= 0) {
@@ -138,7 +136,7 @@ int main(int argc, char** argv) {
                     data.empty() ? "" : data + "/val/images");
   if (o.train_labels.empty()) {
     std::cerr << "train: give --data_dir or --train_labels/--train_images\n";
-    return 2;
+    return common::kExitUsage;
   }
   o.skip_bad_images = absl::GetFlag(FLAGS_skip_bad_images);
   o.init_weights = absl::GetFlag(FLAGS_init_weights);
@@ -148,7 +146,7 @@ int main(int argc, char** argv) {
   auto mode = clip::ParseResizeMode(absl::GetFlag(FLAGS_resize_mode));
   if (!mode.ok()) {
     std::cerr << "train: --resize_mode: " << mode.status() << "\n";
-    return 2;
+    return common::kExitUsage;
   }
   o.preprocess.mode = *mode;
   o.augment = absl::GetFlag(FLAGS_augment);
@@ -174,7 +172,7 @@ int main(int argc, char** argv) {
     auto mp = clip::ParsePrecision(absl::GetFlag(FLAGS_mixed_precision));
     if (!mp.ok()) {
       std::cerr << "train: --mixed_precision: " << mp.status() << "\n";
-      return 2;
+      return common::kExitUsage;
     }
     o.mixed_precision = *mp;
   }
@@ -209,12 +207,12 @@ int main(int argc, char** argv) {
   auto result = trainer::Train(o, *dist, cb);
   if (!result.ok()) {
     std::cerr << "\ntrain (rank " << dist->rank << "): " << result.status() << "\n";
-    return 1;
+    return common::kExitFailure;
   }
   if (dist->is_main()) {
     std::printf("steps %lld\nbest val mAP@10 %.4f\nweights %s\ntokenizer %s\n",
                 static_cast<long long>(result->steps), result->best_val_map10,
                 result->weights_path.c_str(), result->tokenizer_path.c_str());
   }
-  return 0;
+  return common::kExitOk;
 }
