@@ -57,9 +57,9 @@ absl::Status OpenJournal(const BatchClientOptions& options,
                          JournalWriter* journal) {
   if (FileExists(journal_path)) {
     if (!options.resume) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "a journal of an unfinished run exists: ", journal_path,
-          "; resume it (--resume) or delete it to start over"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("a journal of an unfinished run exists: ", journal_path,
+                       "; resume it (--resume) or delete it to start over"));
     }
     ASSIGN_OR_RETURN(const int64_t valid_bytes,
                      LoadJournal(journal_path, header, chunks));
@@ -135,12 +135,14 @@ absl::Status CheckRunComplete(const BatchClientOptions& options,
   }
   if (!summary.failures.empty() && !options.allow_failures) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "the server rejected ", Plural(summary.failures.size(), "line", "lines"),
+        "the server rejected ",
+        Plural(summary.failures.size(), "line", "lines"),
         " (the first: ", options.queries_path, ":", summary.failures[0].line,
         ": ", summary.failures[0].message,
         "); no output written; fix the lines, or rerun with --resume "
         "--allow_failures to write empty lists for them (all answers are "
-        "saved in ", journal_path, ")"));
+        "saved in ",
+        journal_path, ")"));
   }
   return absl::OkStatus();
 }
@@ -209,10 +211,9 @@ absl::Status ValidateBatchClientOptions(const BatchClientOptions& options) {
         absl::StrCat("concurrency must be >= 1, got ", options.concurrency));
   }
   if (options.chunk_size < 1 || options.chunk_size > kMaxChunkSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("chunk size must be in [1, ", kMaxChunkSize,
-                     "] (the API's limit per BatchSearch), got ",
-                     options.chunk_size));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "chunk size must be in [1, ", kMaxChunkSize,
+        "] (the API's limit per BatchSearch), got ", options.chunk_size));
   }
   if (options.call.deadline <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
@@ -252,9 +253,8 @@ absl::Status RunBatchClient(const BatchClientOptions& options,
       OpenJournal(options, header, journal_path, &chunks, &journal));
 
   // From here on `seconds` is set however the run ends.
-  const absl::Status status = RunAndWrite(options, client, queries,
-                                          journal_path, &chunks, &journal,
-                                          summary);
+  const absl::Status status = RunAndWrite(
+      options, client, queries, journal_path, &chunks, &journal, summary);
   summary->seconds = absl::ToDoubleSeconds(absl::Now() - start);
   return status;
 }

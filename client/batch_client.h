@@ -56,10 +56,10 @@ struct BatchClientOptions {
   std::string output_path;   // submission JSON
   int top_k = 10;            // hits per query, in [1, 1000]
   retrieval::v1::Category category = retrieval::v1::CATEGORY_UNSPECIFIED;
-  int concurrency = 4;       // concurrent calls, >= 1
-  int chunk_size = 64;       // texts per BatchSearch, in [1, kMaxChunkSize]
-  CallOptions call;          // per-call deadline and retries
-  bool resume = false;       // continue from the journal
+  int concurrency = 4;          // concurrent calls, >= 1
+  int chunk_size = 64;          // texts per BatchSearch, in [1, kMaxChunkSize]
+  CallOptions call;             // per-call deadline and retries
+  bool resume = false;          // continue from the journal
   bool allow_failures = false;  // write empty lists for rejected lines
 
   // Progress report; null: none. With progress_bar a single line is redrawn
@@ -85,18 +85,18 @@ struct LineFailure {
 };
 
 struct BatchClientSummary {
-  int64_t queries = 0;         // lines of the queries file
-  int64_t queries_this_run = 0;  // lines answered by this run's calls
-  int64_t queries_resumed = 0;   // lines taken from the journal
-  int64_t chunks = 0;          // chunks of the whole file
-  int64_t chunks_resumed = 0;  // chunks taken from the journal
-  int64_t chunks_done = 0;     // chunks finished (journal + this run)
+  int64_t queries = 0;               // lines of the queries file
+  int64_t queries_this_run = 0;      // lines answered by this run's calls
+  int64_t queries_resumed = 0;       // lines taken from the journal
+  int64_t chunks = 0;                // chunks of the whole file
+  int64_t chunks_resumed = 0;        // chunks taken from the journal
+  int64_t chunks_done = 0;           // chunks finished (journal + this run)
   int64_t chunks_with_fallback = 0;  // re-sent line by line (this run)
-  int64_t retries = 0;         // retried attempts (this run)
+  int64_t retries = 0;               // retried attempts (this run)
   // Rejected lines, sorted by line (journal + this run).
   std::vector<LineFailure> failures;
   std::vector<int64_t> model_versions;  // distinct versions seen, ascending
-  double seconds = 0.0;        // wall time of this run
+  double seconds = 0.0;                 // wall time of this run
   bool output_written = false;
 };
 

@@ -44,7 +44,8 @@ ABSL_FLAG(std::string, queries, "",
 ABSL_FLAG(std::string, output, "",
           "Submission JSON to write (atomically, when the run is complete). "
           "The journal goes next to it as OUTPUT.partial.jsonl. Required.");
-ABSL_FLAG(int, top_k, 10, "Image names per query, in [1, 1000]. Default: 10, "
+ABSL_FLAG(int, top_k, 10,
+          "Image names per query, in [1, 1000]. Default: 10, "
           "the competition's cut-off.");
 ABSL_FLAG(int, concurrency, 4,
           "BatchSearch calls in flight at once. Default: 4.");
@@ -203,9 +204,8 @@ int main(int argc, char** argv) {
   }
   if (status.ok() || summary.chunks_done > 0) {
     // The rate counts the queries this run sent.
-    const double rate = summary.seconds > 0
-                            ? summary.queries_this_run / summary.seconds
-                            : 0.0;
+    const double rate =
+        summary.seconds > 0 ? summary.queries_this_run / summary.seconds : 0.0;
     const int64_t done = summary.queries_resumed + summary.queries_this_run;
     std::string queries =
         done == summary.queries
@@ -218,9 +218,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "batch_client: %s, %zu failures, %.1f s, %.1f queries/s, "
                  "%lld retries\n",
-                 queries.c_str(),
-                 summary.failures.size(), summary.seconds, rate,
-                 static_cast<long long>(summary.retries));
+                 queries.c_str(), summary.failures.size(), summary.seconds,
+                 rate, static_cast<long long>(summary.retries));
   }
   if (!status.ok()) {
     std::fprintf(stderr, "batch_client: %s\n", status.ToString().c_str());

@@ -15,8 +15,9 @@ namespace client {
 
 std::string DescribeModelVersions(const std::vector<int64_t>& versions) {
   if (versions.empty()) return "no model version: no query was sent";
-  return absl::StrCat(versions.size() == 1 ? "model version " : "model versions ",
-                      absl::StrJoin(versions, ", "));
+  return absl::StrCat(
+      versions.size() == 1 ? "model version " : "model versions ",
+      absl::StrJoin(versions, ", "));
 }
 
 std::string DescribeWrittenOutput(const BatchClientOptions& options,
@@ -50,8 +51,8 @@ std::string FormatProgress(int64_t done, int64_t total, int64_t done_this_run,
   if (done >= total) {
     eta = FormatEta(0);
   } else if (rate > 0) {
-    eta = FormatEta(
-        static_cast<int64_t>(std::ceil(static_cast<double>(total - done) / rate)));
+    eta = FormatEta(static_cast<int64_t>(
+        std::ceil(static_cast<double>(total - done) / rate)));
   }
   if (bar) {
     constexpr int kWidth = 30;

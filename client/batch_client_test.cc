@@ -31,7 +31,9 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+bool Exists(const std::string& path) {
+  return ::access(path.c_str(), F_OK) == 0;
+}
 
 class BatchClientTest : public ::testing::Test {
  protected:
@@ -43,8 +45,8 @@ class BatchClientTest : public ::testing::Test {
         "");
     const ::testing::TestInfo* info =
         ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = absl::StrCat(::testing::TempDir(), "/batch_client_test_",
-                        info->name());
+    dir_ =
+        absl::StrCat(::testing::TempDir(), "/batch_client_test_", info->name());
     ASSERT_OK(common::MakeDirs(dir_));
     ::unlink(Output().c_str());
     ::unlink(JournalPathFor(Output()).c_str());
@@ -112,8 +114,7 @@ TEST_F(BatchClientTest, KeepsOrderDuplicatesAndBytes) {
   BatchClientSummary summary;
   ASSERT_OK(RunBatchClient(Options(queries), *client_, &summary));
 
-  absl::StatusOr<eval::Submission> submission =
-      eval::ReadSubmission(Output());
+  absl::StatusOr<eval::Submission> submission = eval::ReadSubmission(Output());
   ASSERT_OK(submission);
   ASSERT_EQ(submission->results.size(), texts.size());
   for (size_t i = 0; i < texts.size(); ++i) {
@@ -179,11 +180,10 @@ TEST_F(BatchClientTest, RejectedLinesAreNamedAndNothingIsWritten) {
   options.chunk_size = 2;
   BatchClientSummary summary;
   const absl::Status status = RunBatchClient(options, *client_, &summary);
-  EXPECT_THAT(status,
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       AllOf(HasSubstr("rejected 2 lines"),
-                             HasSubstr(queries + ":2: text: empty"),
-                             HasSubstr("--allow_failures"))));
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument,
+                               AllOf(HasSubstr("rejected 2 lines"),
+                                     HasSubstr(queries + ":2: text: empty"),
+                                     HasSubstr("--allow_failures"))));
   ASSERT_EQ(summary.failures.size(), 2u);
   EXPECT_EQ(summary.failures[0].line, 2);
   EXPECT_EQ(summary.failures[1].line, 5);
@@ -255,11 +255,11 @@ TEST_F(BatchClientTest, PersistentUnavailableFailsAndKeepsTheJournal) {
   options.concurrency = 1;
   options.call.retry.max_retries = 2;
   BatchClientSummary summary;
-  EXPECT_THAT(RunBatchClient(options, *client_, &summary),
-              StatusIs(absl::StatusCode::kUnavailable,
-                       AllOf(HasSubstr("BatchSearch for " + queries + ":1-4"),
-                             HasSubstr("after 3 attempts"),
-                             HasSubstr("--resume"))));
+  EXPECT_THAT(
+      RunBatchClient(options, *client_, &summary),
+      StatusIs(absl::StatusCode::kUnavailable,
+               AllOf(HasSubstr("BatchSearch for " + queries + ":1-4"),
+                     HasSubstr("after 3 attempts"), HasSubstr("--resume"))));
   EXPECT_FALSE(Exists(Output()));
   EXPECT_TRUE(Exists(JournalPathFor(Output())));
   EXPECT_EQ(server_.service().total_calls(), 3);
@@ -303,7 +303,8 @@ TEST_F(BatchClientTest, RidesThroughAServerRestartWithDefaultRetries) {
   clean.output_path = Output("clean.json");
   BatchClientSummary clean_summary;
   ASSERT_OK(RunBatchClient(clean, *client_, &clean_summary));
-  EXPECT_EQ(*common::ReadFile(Output()), *common::ReadFile(Output("clean.json")));
+  EXPECT_EQ(*common::ReadFile(Output()),
+            *common::ReadFile(Output("clean.json")));
 }
 
 TEST_F(BatchClientTest, ResumeAfterInterruptedRunSendsNoChunkTwice) {
@@ -335,7 +336,8 @@ TEST_F(BatchClientTest, ResumeAfterInterruptedRunSendsNoChunkTwice) {
   BatchClientOptions clean = Options(queries);
   clean.output_path = Output("clean.json");
   ASSERT_OK(RunBatchClient(clean, *client_, &summary));
-  EXPECT_EQ(*common::ReadFile(Output()), *common::ReadFile(Output("clean.json")));
+  EXPECT_EQ(*common::ReadFile(Output()),
+            *common::ReadFile(Output("clean.json")));
 }
 
 TEST_F(BatchClientTest, ResumeDropsATornLastLine) {
@@ -377,15 +379,15 @@ TEST_F(BatchClientTest, ResumeRefusesAJournalOfAnotherRun) {
                              HasSubstr("--resume"))));
   options.resume = true;
   options.chunk_size = 5;
-  EXPECT_THAT(RunBatchClient(options, *client_, &summary),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       AllOf(HasSubstr("chunk size 4"),
-                             HasSubstr("--chunk_size=4"))));
+  EXPECT_THAT(
+      RunBatchClient(options, *client_, &summary),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               AllOf(HasSubstr("chunk size 4"), HasSubstr("--chunk_size=4"))));
   options.chunk_size = 4;
   options.top_k = 10;
-  EXPECT_THAT(RunBatchClient(options, *client_, &summary),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("top_k 3")));
+  EXPECT_THAT(
+      RunBatchClient(options, *client_, &summary),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("top_k 3")));
   options.top_k = 3;
   WriteQueries(NumberedQueries(11));
   EXPECT_THAT(RunBatchClient(options, *client_, &summary),
@@ -439,9 +441,9 @@ TEST_F(BatchClientTest, CancelStopsBeforeSending) {
 TEST_F(BatchClientTest, InvalidUtf8QueryNamesTheLine) {
   const std::string queries = WriteQueries("good\nbad \xff byte\n");
   BatchClientSummary summary;
-  EXPECT_THAT(RunBatchClient(Options(queries), *client_, &summary),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr(queries + ":2")));
+  EXPECT_THAT(
+      RunBatchClient(Options(queries), *client_, &summary),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(queries + ":2")));
   EXPECT_EQ(server_.service().total_calls(), 0);
 }
 
@@ -481,9 +483,9 @@ TEST(BatchClientOptionsTest, RejectsOutOfRangeValues) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("top_k")));
   options.top_k = 10;
   options.concurrency = 0;
-  EXPECT_THAT(ValidateBatchClientOptions(options),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("concurrency")));
+  EXPECT_THAT(
+      ValidateBatchClientOptions(options),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("concurrency")));
 }
 
 TEST(FormatProgressTest, ShowsRateAndEta) {
@@ -505,7 +507,8 @@ TEST(DescribeWrittenOutputTest, NamesTheOutputAndTheModelVersion) {
   BatchClientSummary summary;
   summary.queries = 3;
   summary.model_versions = {7};
-  EXPECT_EQ(DescribeWrittenOutput(options, summary), "wrote o.json (model version 7)");
+  EXPECT_EQ(DescribeWrittenOutput(options, summary),
+            "wrote o.json (model version 7)");
 }
 
 TEST(DescribeModelVersionsTest, NamesTheVersionsOrSaysThereAreNone) {

@@ -30,10 +30,11 @@ struct StoredHeader {
 absl::Status Mismatch(const std::string& journal, absl::string_view what,
                       const std::string& was, const std::string& now,
                       absl::string_view fix) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      "cannot resume from ", journal, ": it was written for ", what, " ", was,
-      " but this run has ", now, "; ", fix, " or delete the journal to start "
-      "over"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("cannot resume from ", journal, ": it was written for ",
+                   what, " ", was, " but this run has ", now, "; ", fix,
+                   " or delete the journal to start "
+                   "over"));
 }
 
 // The complete lines of `contents` (without their '\n'); `valid_bytes` gets
@@ -66,8 +67,8 @@ absl::StatusOr<StoredHeader> ParseHeaderLine(const std::string& path,
   if (header.is_discarded() || format == nullptr || !format->is_string() ||
       *format != kJournalFormat || version == nullptr ||
       !version->is_number_integer()) {
-    return absl::DataLossError(absl::StrCat(
-        path, ":1: not a batch_client journal header"));
+    return absl::DataLossError(
+        absl::StrCat(path, ":1: not a batch_client journal header"));
   }
   if (*version != kJournalVersion) {
     return absl::FailedPreconditionError(
@@ -84,9 +85,10 @@ absl::StatusOr<StoredHeader> ParseHeaderLine(const std::string& path,
       !chunk_size->is_number_integer() || top_k == nullptr ||
       !top_k->is_number_integer() || category == nullptr ||
       !category->is_string()) {
-    return absl::DataLossError(absl::StrCat(
-        path, ":1: the journal header lacks a field (queries_sha256, "
-              "num_queries, chunk_size, top_k or category)"));
+    return absl::DataLossError(
+        absl::StrCat(path,
+                     ":1: the journal header lacks a field (queries_sha256, "
+                     "num_queries, chunk_size, top_k or category)"));
   }
   return StoredHeader{*sha, *num, *chunk_size, *top_k, *category};
 }
@@ -99,18 +101,17 @@ absl::Status CheckHeaderMatches(const std::string& path,
   const std::string sha = stored.queries_sha256.get<std::string>();
   const int64_t num = stored.num_queries.get<int64_t>();
   if (sha != expected.queries_sha256 || num != expected.num_queries) {
-    return Mismatch(
-        path, "a queries file with",
-        absl::StrCat(num, " lines and SHA-256 ", sha),
-        absl::StrCat(expected.num_queries, " lines and SHA-256 ",
-                     expected.queries_sha256),
-        "restore the original queries file");
+    return Mismatch(path, "a queries file with",
+                    absl::StrCat(num, " lines and SHA-256 ", sha),
+                    absl::StrCat(expected.num_queries, " lines and SHA-256 ",
+                                 expected.queries_sha256),
+                    "restore the original queries file");
   }
   if (stored.chunk_size.get<int64_t>() != expected.chunk_size) {
-    return Mismatch(path, "chunk size", stored.chunk_size.dump(),
-                    absl::StrCat(expected.chunk_size),
-                    absl::StrCat("rerun with --chunk_size=",
-                                 stored.chunk_size.dump()));
+    return Mismatch(
+        path, "chunk size", stored.chunk_size.dump(),
+        absl::StrCat(expected.chunk_size),
+        absl::StrCat("rerun with --chunk_size=", stored.chunk_size.dump()));
   }
   if (stored.top_k.get<int64_t>() != expected.top_k) {
     return Mismatch(path, "top_k", stored.top_k.dump(),
@@ -127,13 +128,11 @@ absl::Status CheckHeaderMatches(const std::string& path,
 
 // Reads the entry's "names": one list of strings per line of the chunk.
 absl::Status ParseNames(const std::string& where, const Json& entry,
-                        int64_t chunk, int64_t num_lines,
-                        ChunkResult* result) {
+                        int64_t chunk, int64_t num_lines, ChunkResult* result) {
   const Json& names = entry.contains("names") ? entry["names"] : Json();
   if (!names.is_array() || static_cast<int64_t>(names.size()) != num_lines) {
     return absl::DataLossError(absl::StrCat(
-        where, "chunk ", chunk, " needs \"names\" with ", num_lines,
-        " lists"));
+        where, "chunk ", chunk, " needs \"names\" with ", num_lines, " lists"));
   }
   for (const Json& list : names) {
     if (!list.is_array()) {
@@ -166,15 +165,15 @@ absl::Status ParseFailures(const std::string& where, const Json& entry,
   }
   for (const Json& failure : failures) {
     if (!failure.is_object() || !failure.contains("line") ||
-        !failure["line"].is_number_integer() ||
-        !failure.contains("message") || !failure["message"].is_string()) {
+        !failure["line"].is_number_integer() || !failure.contains("message") ||
+        !failure["message"].is_string()) {
       return absl::DataLossError(
           absl::StrCat(where, "malformed entry in \"failures\""));
     }
     const int64_t line = failure["line"].get<int64_t>();
     if (line <= begin || line > end) {
-      return absl::DataLossError(absl::StrCat(
-          where, "failure line ", line, " is outside chunk ", chunk));
+      return absl::DataLossError(absl::StrCat(where, "failure line ", line,
+                                              " is outside chunk ", chunk));
     }
     result->failures.push_back(
         {static_cast<int>(line), failure["message"].get<std::string>()});

@@ -146,10 +146,10 @@ absl::StatusOr<ChunkResult> Runner::RunChunk(int64_t chunk) {
   retries_.fetch_add(stats.attempts - 1);
   if (response.ok()) {
     if (response->responses_size() != end - begin) {
-      return absl::InternalError(absl::StrCat(
-          "BatchSearch for ", LineRange(begin, end), ": the server sent ",
-          response->responses_size(), " responses for ", end - begin,
-          " requests"));
+      return absl::InternalError(
+          absl::StrCat("BatchSearch for ", LineRange(begin, end),
+                       ": the server sent ", response->responses_size(),
+                       " responses for ", end - begin, " requests"));
     }
     ChunkResult result;
     for (const retrieval::v1::SearchResponse& one : response->responses()) {
@@ -159,10 +159,9 @@ absl::StatusOr<ChunkResult> Runner::RunChunk(int64_t chunk) {
     return result;
   }
   if (response.status().code() != absl::StatusCode::kInvalidArgument) {
-    return absl::Status(
-        response.status().code(),
-        absl::StrCat("BatchSearch for ", LineRange(begin, end), ": ",
-                     response.status().message()));
+    return absl::Status(response.status().code(),
+                        absl::StrCat("BatchSearch for ", LineRange(begin, end),
+                                     ": ", response.status().message()));
   }
   // Some line of the chunk is invalid: find which, one Search per line.
   fallbacks_.fetch_add(1);
@@ -182,8 +181,8 @@ absl::StatusOr<ChunkResult> Runner::RunChunkLineByLine(int64_t begin,
       result.model_versions.insert(one->model_version());
     } else if (one.status().code() == absl::StatusCode::kInvalidArgument) {
       result.names.emplace_back();
-      result.failures.push_back({static_cast<int>(line + 1),
-                                 std::string(one.status().message())});
+      result.failures.push_back(
+          {static_cast<int>(line + 1), std::string(one.status().message())});
     } else {
       return absl::Status(one.status().code(),
                           absl::StrCat("Search for ", LineRange(line, line + 1),

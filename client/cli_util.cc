@@ -50,8 +50,8 @@ std::string EscapeForTerminal(absl::string_view text) {
     }
     if (c >= 0x80) {
       const size_t length = Utf8SequenceLength(text, i);
-      const bool c1_control =
-          length == 2 && c == 0xc2 && static_cast<unsigned char>(text[i + 1]) < 0xa0;
+      const bool c1_control = length == 2 && c == 0xc2 &&
+                              static_cast<unsigned char>(text[i + 1]) < 0xa0;
       if (length > 0 && !c1_control) {
         out.append(text.data() + i, length);
         i += length;

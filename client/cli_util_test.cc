@@ -21,8 +21,12 @@ TEST(EscapeForTerminalTest, EscapesControlBytesAndKeepsPrintableText) {
   // Valid UTF-8 stays; C1 controls (U+009B is CSI) and invalid bytes do not.
   EXPECT_EQ(EscapeForTerminal("\xe8\xa1\x8c\xe4\xba\xba \xc3\xa9"),
             "\xe8\xa1\x8c\xe4\xba\xba \xc3\xa9");
-  EXPECT_EQ(EscapeForTerminal("\xc2\x9b" "2J"), "\\xc2\\x9b2J");
-  EXPECT_EQ(EscapeForTerminal("\x9b" "2J"), "\\x9b2J");
+  EXPECT_EQ(EscapeForTerminal("\xc2\x9b"
+                              "2J"),
+            "\\xc2\\x9b2J");
+  EXPECT_EQ(EscapeForTerminal("\x9b"
+                              "2J"),
+            "\\x9b2J");
   EXPECT_EQ(EscapeForTerminal("\xe8\xa1"), "\\xe8\\xa1");
   EXPECT_EQ(EscapeForTerminal("\xc0\xaf"), "\\xc0\\xaf");  // overlong '/'
   EXPECT_EQ(EscapeForTerminal("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // surrogate

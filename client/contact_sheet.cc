@@ -109,7 +109,8 @@ void DrawPlaceholder(cv::Mat& sheet, const std::string& name,
     lines.push_back(rest.substr(0, take));
     rest.erase(0, take);
   }
-  if (!rest.empty()) lines.back() = FitText(lines.back() + rest, kLabelScale, width);
+  if (!rest.empty())
+    lines.back() = FitText(lines.back() + rest, kLabelScale, width);
   int y = box.y + box.height / 2 - 6;
   PutText(sheet, missing, {box.x + 4, y}, kLabelScale, kPlaceholderText);
   for (const std::string& line : lines) {
@@ -126,9 +127,9 @@ absl::Status ValidateContactSheetOptions(const ContactSheetOptions& options) {
         absl::StrCat("columns must be >= 1, got ", options.columns));
   }
   if (options.thumb_size < 32 || options.thumb_size > 1024) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "thumbnail size must be in [32, 1024] pixels, got ",
-        options.thumb_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("thumbnail size must be in [32, 1024] pixels, got ",
+                     options.thumb_size));
   }
   return absl::OkStatus();
 }
@@ -148,11 +149,10 @@ cv::Rect ThumbnailBox(int index, int num_entries,
   const int columns = Columns(num_entries, options);
   const int row = index / columns;
   const int column = index % columns;
-  return cv::Rect(
-      kSheetMargin + column * (options.thumb_size + kSheetMargin),
-      kSheetTitleHeight +
-          row * (options.thumb_size + kSheetLabelHeight + kSheetMargin),
-      options.thumb_size, options.thumb_size);
+  return cv::Rect(kSheetMargin + column * (options.thumb_size + kSheetMargin),
+                  kSheetTitleHeight + row * (options.thumb_size +
+                                             kSheetLabelHeight + kSheetMargin),
+                  options.thumb_size, options.thumb_size);
 }
 
 std::string ToDrawableAscii(absl::string_view text) {
@@ -174,12 +174,13 @@ std::string ToDrawableAscii(absl::string_view text) {
   return out;
 }
 
-absl::StatusOr<cv::Mat> DrawContactSheet(
-    const std::string& images_dir, const std::vector<SheetEntry>& entries,
-    const ContactSheetOptions& options,
-    std::vector<std::string>* placeholders,
-    std::vector<std::string>* refused) {
-  if (absl::Status status = ValidateContactSheetOptions(options); !status.ok()) {
+absl::StatusOr<cv::Mat> DrawContactSheet(const std::string& images_dir,
+                                         const std::vector<SheetEntry>& entries,
+                                         const ContactSheetOptions& options,
+                                         std::vector<std::string>* placeholders,
+                                         std::vector<std::string>* refused) {
+  if (absl::Status status = ValidateContactSheetOptions(options);
+      !status.ok()) {
     return status;
   }
   const int n = static_cast<int>(entries.size());
@@ -190,8 +191,8 @@ absl::StatusOr<cv::Mat> DrawContactSheet(
       WrapText(ToDrawableAscii(options.title), kTitleScale,
                size.width - 2 * kSheetMargin, 2);
   for (size_t i = 0; i < title.size(); ++i) {
-    PutText(sheet, title[i],
-            {kSheetMargin, 18 + static_cast<int>(i) * 20}, kTitleScale, kText);
+    PutText(sheet, title[i], {kSheetMargin, 18 + static_cast<int>(i) * 20},
+            kTitleScale, kText);
   }
   if (n == 0) {
     PutText(sheet, "(no results)", {kSheetMargin, kSheetTitleHeight - 4},
@@ -252,9 +253,9 @@ absl::StatusOr<std::string> ImageExtension(const std::string& path) {
   for (const char* candidate : {".png", ".jpg", ".jpeg"}) {
     if (absl::EndsWith(lower, candidate)) return std::string(candidate);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "cannot tell the image format of ", path,
-      " (use a .png, .jpg or .jpeg name)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("cannot tell the image format of ", path,
+                   " (use a .png, .jpg or .jpeg name)"));
 }
 
 absl::Status WriteImageFile(const std::string& path, const cv::Mat& sheet) {

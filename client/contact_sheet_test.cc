@@ -47,10 +47,8 @@ void ExpectColor(const cv::Vec3b& pixel, int b, int g, int r) {
 
 TEST_F(ContactSheetTest, DrawsThumbnailsAndPlaceholders) {
   const std::vector<SheetEntry> entries = {
-      {1, 0.91f, "red.png", "vehicle"},
-      {2, 0.85f, "missing.jpg", ""},
-      {3, 0.80f, "green.jpg", ""},
-      {4, 0.75f, "blue.png", ""},
+      {1, 0.91f, "red.png", "vehicle"}, {2, 0.85f, "missing.jpg", ""},
+      {3, 0.80f, "green.jpg", ""},      {4, 0.75f, "blue.png", ""},
       {5, 0.70f, "broken.png", ""},
   };
   ContactSheetOptions options;
@@ -114,8 +112,8 @@ TEST_F(ContactSheetTest, WithoutAnImagesDirEveryEntryIsAPlaceholder) {
   ContactSheetOptions options;
   options.thumb_size = 32;
   std::vector<std::string> placeholders;
-  ASSERT_OK(DrawContactSheet("", {{1, 0.5f, "red.png", ""}}, options,
-                             &placeholders));
+  ASSERT_OK(
+      DrawContactSheet("", {{1, 0.5f, "red.png", ""}}, options, &placeholders));
   EXPECT_THAT(placeholders, ElementsAre("red.png"));
 }
 
@@ -139,13 +137,14 @@ TEST_F(ContactSheetTest, NamesThatLeaveTheImagesDirAreNotOpened) {
       DrawContactSheet(images, entries, options, &placeholders, &refused);
   ASSERT_OK(sheet);
   EXPECT_TRUE(placeholders.empty());
-  EXPECT_THAT(refused, ElementsAre(HasSubstr("../red.png: "),
-                                   HasSubstr(absolute + ": "),
-                                   HasSubstr("sub/../../blue.png: ")));
+  EXPECT_THAT(refused,
+              ElementsAre(HasSubstr("../red.png: "), HasSubstr(absolute + ": "),
+                          HasSubstr("sub/../../blue.png: ")));
   for (int i : {0, 1, 3}) {
     const cv::Rect box = ThumbnailBox(i, 4, options);
     EXPECT_EQ(At(*sheet, box.x + 1, box.y + 1), cv::Vec3b(128, 128, 128)) << i;
-    EXPECT_EQ(At(*sheet, box.x + 62, box.y + 62), cv::Vec3b(128, 128, 128)) << i;
+    EXPECT_EQ(At(*sheet, box.x + 62, box.y + 62), cv::Vec3b(128, 128, 128))
+        << i;
   }
   const cv::Rect inside = ThumbnailBox(2, 4, options);
   EXPECT_EQ(At(*sheet, inside.x + 32, inside.y + 32), cv::Vec3b(255, 0, 0));
@@ -154,8 +153,9 @@ TEST_F(ContactSheetTest, NamesThatLeaveTheImagesDirAreNotOpened) {
 TEST(ContactSheetOptionsTest, RejectsOutOfRangeValues) {
   ContactSheetOptions options;
   options.columns = 0;
-  EXPECT_THAT(DrawContactSheet("", {}, options),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("columns")));
+  EXPECT_THAT(
+      DrawContactSheet("", {}, options),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("columns")));
   options.columns = 2;
   options.thumb_size = 8;
   EXPECT_THAT(ValidateContactSheetOptions(options),

@@ -157,9 +157,9 @@ absl::Status Run() {
 
   ASSIGN_OR_RETURN(const eval::Submission predictions,
                    eval::ReadSubmission(predictions_path));
-  ASSIGN_OR_RETURN(const eval::SubmissionScore score,
-                   eval::ScoreSubmission(predictions, truth, categories,
-                                         predictions_path));
+  ASSIGN_OR_RETURN(
+      const eval::SubmissionScore score,
+      eval::ScoreSubmission(predictions, truth, categories, predictions_path));
   const int short_lists = score.short_lists;
   const int lists_with_repeats = score.lists_with_repeats;
   const eval::MetricAccumulator& accumulator = score.metrics;
@@ -195,10 +195,12 @@ absl::Status Run() {
   }
   const std::string compare_path = absl::GetFlag(FLAGS_compare_with);
   if (!compare_path.empty()) {
-    ASSIGN_OR_RETURN(const eval::Submission other, eval::ReadSubmission(compare_path));
-    ASSIGN_OR_RETURN(double overlap,
-                     eval::TopKOverlap(predictions, other, eval::kOfficialCutoff));
-    std::printf("top-10 overlap with %s: %.4f\n", compare_path.c_str(), overlap);
+    ASSIGN_OR_RETURN(const eval::Submission other,
+                     eval::ReadSubmission(compare_path));
+    ASSIGN_OR_RETURN(double overlap, eval::TopKOverlap(predictions, other,
+                                                       eval::kOfficialCutoff));
+    std::printf("top-10 overlap with %s: %.4f\n", compare_path.c_str(),
+                overlap);
   }
   std::printf("mAP@10 %.6f\n", overall.map_at_10);
   return absl::OkStatus();

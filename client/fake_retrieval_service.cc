@@ -22,8 +22,10 @@ using retrieval::v1::SearchResponse;
 grpc::Status Validate(const SearchRequest& request, const std::string& prefix) {
   int top_k = 0;
   absl::Status st = server::ValidateText(request.text(), prefix + "text");
-  if (st.ok()) st = server::ValidateTopK(request.top_k(), prefix + "top_k", &top_k);
-  if (st.ok()) st = server::ValidateCategory(request.category(), prefix + "category");
+  if (st.ok())
+    st = server::ValidateTopK(request.top_k(), prefix + "top_k", &top_k);
+  if (st.ok())
+    st = server::ValidateCategory(request.category(), prefix + "category");
   return common::ToGrpcStatus(st);
 }
 
@@ -142,7 +144,8 @@ grpc::Status FakeRetrievalService::BatchSearch(
     retrieval::v1::BatchSearchResponse* response) {
   grpc::Status status = Admit(context);
   if (!status.ok()) return status;
-  status = common::ToGrpcStatus(server::ValidateBatchSize(request->requests_size()));
+  status =
+      common::ToGrpcStatus(server::ValidateBatchSize(request->requests_size()));
   if (!status.ok()) return status;
   std::vector<std::string> texts;
   for (int i = 0; i < request->requests_size(); ++i) {

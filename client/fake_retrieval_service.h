@@ -33,9 +33,9 @@ inline constexpr int64_t kFakeModelVersion = 7;
 
 // The names the fake answers for `text`: "<16 hex digits of FNV-1a(text)>_
 // <rank>[_p|_v].jpg" for ranks 0 .. top_k-1 (top_k 0 means 10).
-std::vector<std::string> FakeImageNames(const std::string& text, int top_k,
-                                        retrieval::v1::Category category =
-                                            retrieval::v1::CATEGORY_UNSPECIFIED);
+std::vector<std::string> FakeImageNames(
+    const std::string& text, int top_k,
+    retrieval::v1::Category category = retrieval::v1::CATEGORY_UNSPECIFIED);
 
 class FakeRetrievalService final
     : public retrieval::v1::TextImageRetrieval::Service {

@@ -107,8 +107,8 @@ absl::Status ValidateConnectionOptions(const ConnectionOptions& options) {
 ReconnectBackoff ReconnectBackoffFor(const RetryPolicy& policy) {
   auto to_ms = [](absl::Duration d, int floor_ms) {
     const int64_t ms = absl::ToInt64Milliseconds(d);
-    return static_cast<int>(std::min<int64_t>(
-        std::max<int64_t>(ms, floor_ms), std::numeric_limits<int>::max()));
+    return static_cast<int>(std::min<int64_t>(std::max<int64_t>(ms, floor_ms),
+                                              std::numeric_limits<int>::max()));
   };
   ReconnectBackoff backoff;
   backoff.initial_ms = to_ms(policy.initial_backoff, 100);
@@ -142,9 +142,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(
   } else {
     ASSIGN_OR_RETURN(std::string roots, common::ReadFile(options.tls_ca_file));
     if (!absl::StrContains(roots, "-----BEGIN CERTIFICATE-----")) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("CA file ", options.tls_ca_file,
-                       " holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "CA file ", options.tls_ca_file,
+          " holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
     }
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = std::move(roots);
@@ -163,10 +163,10 @@ absl::Status ValidateRetryPolicy(const RetryPolicy& policy) {
   }
   if (policy.initial_backoff < absl::ZeroDuration() ||
       policy.max_backoff < policy.initial_backoff) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "backoff must satisfy 0 <= initial (",
-        absl::FormatDuration(policy.initial_backoff), ") <= max (",
-        absl::FormatDuration(policy.max_backoff), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("backoff must satisfy 0 <= initial (",
+                     absl::FormatDuration(policy.initial_backoff), ") <= max (",
+                     absl::FormatDuration(policy.max_backoff), ")"));
   }
   if (!(policy.multiplier >= 1.0)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -192,15 +192,13 @@ bool IsRetryable(grpc::StatusCode code, const RetryPolicy& policy) {
   }
 }
 
-absl::Duration BackoffDelay(const RetryPolicy& policy, int retry,
-                            double unit) {
+absl::Duration BackoffDelay(const RetryPolicy& policy, int retry, double unit) {
   // Exponent capped so that pow() stays finite; the result is clamped to
   // max_backoff anyway.
   const int exponent = std::min(std::max(retry - 1, 0), 60);
-  const double base_s =
-      std::min(absl::ToDoubleSeconds(policy.initial_backoff) *
-                   std::pow(policy.multiplier, exponent),
-               absl::ToDoubleSeconds(policy.max_backoff));
+  const double base_s = std::min(absl::ToDoubleSeconds(policy.initial_backoff) *
+                                     std::pow(policy.multiplier, exponent),
+                                 absl::ToDoubleSeconds(policy.max_backoff));
   const double factor = 1.0 - policy.jitter + 2.0 * policy.jitter * unit;
   return absl::Seconds(std::max(0.0, base_s * factor));
 }
@@ -296,9 +294,8 @@ absl::StatusOr<Response> RetrievalClient::CallWithRetry(
   }
   absl::Status error = common::FromGrpcStatus(status);
   if (s.attempts > 1) {
-    error = absl::Status(error.code(),
-                         absl::StrCat(error.message(), " (after ", s.attempts,
-                                      " attempts)"));
+    error = absl::Status(error.code(), absl::StrCat(error.message(), " (after ",
+                                                    s.attempts, " attempts)"));
   }
   return error;
 }

@@ -127,8 +127,7 @@ bool IsRetryable(grpc::StatusCode code, const RetryPolicy& policy);
 // The delay before retry number `retry` (1-based) for a uniform random draw
 // `unit` in [0, 1): see RetryPolicy. Deterministic, for testing; callers draw
 // `unit` themselves.
-absl::Duration BackoffDelay(const RetryPolicy& policy, int retry,
-                            double unit);
+absl::Duration BackoffDelay(const RetryPolicy& policy, int retry, double unit);
 
 // Absolute deadline `timeout` from now for grpc::ClientContext::set_deadline.
 std::chrono::system_clock::time_point DeadlineFromNow(absl::Duration timeout);

@@ -61,34 +61,35 @@ TEST(ValidateServerAddressTest, RejectsMalformedAddresses) {
   EXPECT_THAT(ValidateServerAddress("localhost"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("\"localhost\" has no port")));
-  EXPECT_THAT(ValidateServerAddress("host:0"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("[1, 65535]")));
-  EXPECT_THAT(ValidateServerAddress("host:65536"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("[1, 65535]")));
-  EXPECT_THAT(ValidateServerAddress("host:http"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("port \"http\"")));
-  EXPECT_THAT(ValidateServerAddress(":50051"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("no host")));
-  EXPECT_THAT(ValidateServerAddress("::1:50051"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("brackets")));
+  EXPECT_THAT(
+      ValidateServerAddress("host:0"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("[1, 65535]")));
+  EXPECT_THAT(
+      ValidateServerAddress("host:65536"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("[1, 65535]")));
+  EXPECT_THAT(
+      ValidateServerAddress("host:http"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("port \"http\"")));
+  EXPECT_THAT(
+      ValidateServerAddress(":50051"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no host")));
+  EXPECT_THAT(
+      ValidateServerAddress("::1:50051"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("brackets")));
 }
 
 TEST(ReadBearerTokenTest, StripsLineEndAndRejectsBadTokens) {
   ASSERT_THAT(ReadBearerToken(WriteTemp("token_ok", "abc.DEF-123\n")),
               ::testing::Eq(absl::StatusOr<std::string>("abc.DEF-123")));
-  EXPECT_THAT(ReadBearerToken(WriteTemp("token_empty", " \n")),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("is empty")));
-  EXPECT_THAT(ReadBearerToken(WriteTemp("token_space", "two words\n")),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("offset 3")));
-  EXPECT_THAT(ReadBearerToken(::testing::TempDir() + "/no_such_token"),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no_such_token")));
+  EXPECT_THAT(
+      ReadBearerToken(WriteTemp("token_empty", " \n")),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is empty")));
+  EXPECT_THAT(
+      ReadBearerToken(WriteTemp("token_space", "two words\n")),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("offset 3")));
+  EXPECT_THAT(
+      ReadBearerToken(::testing::TempDir() + "/no_such_token"),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("no_such_token")));
 }
 
 TEST(RetryPolicyTest, BackoffGrowsExponentiallyUpToTheCap) {
@@ -154,17 +155,19 @@ TEST(RetryPolicyTest, ValidationNamesTheBadValue) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("-1")));
   policy = RetryPolicy();
   policy.jitter = 1.5;
-  EXPECT_THAT(ValidateRetryPolicy(policy),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("jitter")));
+  EXPECT_THAT(
+      ValidateRetryPolicy(policy),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("jitter")));
 }
 
 TEST(CategoryTest, ParsesNamesAndRejectsOthers) {
-  EXPECT_THAT(ParseCategory(""), ::testing::Eq(absl::StatusOr<retrieval::v1::Category>(
-                                     retrieval::v1::CATEGORY_UNSPECIFIED)));
+  EXPECT_THAT(ParseCategory(""),
+              ::testing::Eq(absl::StatusOr<retrieval::v1::Category>(
+                  retrieval::v1::CATEGORY_UNSPECIFIED)));
   EXPECT_EQ(*ParseCategory("Vehicle"), retrieval::v1::CATEGORY_VEHICLE);
   EXPECT_EQ(*ParseCategory("pedestrian"), retrieval::v1::CATEGORY_PEDESTRIAN);
-  EXPECT_THAT(ParseCategory("car"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"car\"")));
+  EXPECT_THAT(ParseCategory("car"), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("\"car\"")));
   EXPECT_STREQ(CategoryName(retrieval::v1::CATEGORY_VEHICLE), "vehicle");
 }
 
@@ -172,8 +175,8 @@ TEST(CreateChannelTest, ChecksTlsFiles) {
   ConnectionOptions options;
   options.server = "127.0.0.1:1";
   options.tls_ca_file = ::testing::TempDir() + "/no_such_ca.pem";
-  EXPECT_THAT(CreateChannel(options),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no_such_ca.pem")));
+  EXPECT_THAT(CreateChannel(options), StatusIs(absl::StatusCode::kNotFound,
+                                               HasSubstr("no_such_ca.pem")));
   options.tls_ca_file = WriteTemp("not_pem.pem", "hello");
   EXPECT_THAT(CreateChannel(options),
               StatusIs(absl::StatusCode::kInvalidArgument,
@@ -243,7 +246,8 @@ TEST(RetrievalClientTest, DoesNotRetryInvalidArgument) {
   auto client = ConnectTo(server.address());
   CallStats stats;
   EXPECT_THAT(client->Search(Request("   "), FastRetries(5), &stats),
-              StatusIs(absl::StatusCode::kInvalidArgument, "text: empty or only whitespace"));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "text: empty or only whitespace"));
   EXPECT_EQ(stats.attempts, 1);
   EXPECT_EQ(server.service().total_calls(), 1);
 }
@@ -255,8 +259,9 @@ TEST(RetrievalClientTest, DeadlineExceededIsRetriedThenReported) {
   CallOptions options = FastRetries(1);
   options.deadline = absl::Milliseconds(50);
   CallStats stats;
-  EXPECT_THAT(client->Search(Request("x"), options, &stats),
-              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("after 2")));
+  EXPECT_THAT(
+      client->Search(Request("x"), options, &stats),
+      StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("after 2")));
   EXPECT_EQ(stats.attempts, 2);
 }
 
@@ -298,9 +303,9 @@ TestCertificate MakeSelfSignedCertificate() {
   X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
   X509_set_pubkey(cert, key);
   X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("localhost"),
-                             -1, -1, 0);
+  X509_NAME_add_entry_by_txt(
+      name, "CN", MBSTRING_ASC,
+      reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
   X509_set_issuer_name(cert, name);
   X509V3_CTX context;
   X509V3_set_ctx_nodb(&context);
@@ -308,7 +313,8 @@ TestCertificate MakeSelfSignedCertificate() {
   for (const auto& [nid, value] :
        {std::pair<int, const char*>{NID_subject_alt_name,
                                     "DNS:localhost,IP:127.0.0.1"},
-        std::pair<int, const char*>{NID_basic_constraints, "critical,CA:TRUE"}}) {
+        std::pair<int, const char*>{NID_basic_constraints,
+                                    "critical,CA:TRUE"}}) {
     X509_EXTENSION* extension =
         X509V3_EXT_conf_nid(nullptr, &context, nid, value);
     X509_add_ext(cert, extension, -1);

@@ -162,10 +162,10 @@ std::string FormatLoadStats(const LoadStats& stats) {
                     "interrupted: statistics of the calls made until then\n");
   }
   absl::StrAppend(
-      &text, absl::StrFormat("%d requests in %.2f s: %.1f requests/s (OK "
-                             "%.1f/s)\n",
-                             stats.requests, stats.seconds, stats.qps,
-                             stats.ok_qps));
+      &text,
+      absl::StrFormat("%d requests in %.2f s: %.1f requests/s (OK "
+                      "%.1f/s)\n",
+                      stats.requests, stats.seconds, stats.qps, stats.ok_qps));
   if (stats.ok > 0) {
     absl::StrAppend(&text, latency_line("OK calls", stats.ok_latency));
   } else {
@@ -180,17 +180,17 @@ std::string FormatLoadStats(const LoadStats& stats) {
     return it == counts.end() ? 0 : it->second;
   };
   if (stats.invalid_requests > 0) {
-    absl::StrAppend(
-        &text, absl::StrFormat("invalid requests: %d of %d (%.1f%%)\n",
-                               stats.invalid_requests, stats.requests,
-                               100.0 * stats.invalid_requests /
-                                   std::max<int64_t>(stats.requests, 1)));
+    absl::StrAppend(&text,
+                    absl::StrFormat("invalid requests: %d of %d (%.1f%%)\n",
+                                    stats.invalid_requests, stats.requests,
+                                    100.0 * stats.invalid_requests /
+                                        std::max<int64_t>(stats.requests, 1)));
   }
   for (const auto& [code, count] : stats.status_counts) {
     absl::StrAppend(&text, "status ", common::GrpcCodeName(code), ": ", count);
     if (stats.invalid_requests > 0) {
-      absl::StrAppend(&text, " (valid ", count_of(stats.valid_status_counts, code),
-                      ", invalid ",
+      absl::StrAppend(&text, " (valid ",
+                      count_of(stats.valid_status_counts, code), ", invalid ",
                       count_of(stats.invalid_status_counts, code), ")");
     }
     absl::StrAppend(&text, "\n");
@@ -230,17 +230,16 @@ absl::Status CheckCodes(const LoadStats& stats) {
     for (const auto& [code, count] : codes) {
       if (code == grpc::StatusCode::INVALID_ARGUMENT) continue;
       wrong_invalid += count;
-      invalid_parts.push_back(absl::StrCat(InvalidKindName(kind), ": ",
-                                           common::GrpcCodeName(code), " ", count));
+      invalid_parts.push_back(absl::StrCat(
+          InvalidKindName(kind), ": ", common::GrpcCodeName(code), " ", count));
     }
   }
   if (failed_valid == 0 && wrong_invalid == 0) return absl::OkStatus();
   std::vector<std::string> problems;
   if (failed_valid > 0) {
-    problems.push_back(absl::StrCat(failed_valid, " of ",
-                                    stats.requests - stats.invalid_requests,
-                                    " valid requests failed (",
-                                    absl::StrJoin(valid_parts, ", "), ")"));
+    problems.push_back(absl::StrCat(
+        failed_valid, " of ", stats.requests - stats.invalid_requests,
+        " valid requests failed (", absl::StrJoin(valid_parts, ", "), ")"));
   }
   if (wrong_invalid > 0) {
     problems.push_back(absl::StrCat(
@@ -275,9 +274,8 @@ absl::Status ValidateLoadgenOptions(const LoadgenOptions& options) {
     return absl::InvalidArgumentError("the deadline must be positive");
   }
   if (!(options.invalid_fraction >= 0.0 && options.invalid_fraction <= 1.0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid_fraction must be in [0, 1], got ",
-                     options.invalid_fraction));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid_fraction must be in [0, 1], got ", options.invalid_fraction));
   }
   return ValidateRetryPolicy(options.backoff);
 }
@@ -293,7 +291,8 @@ absl::StatusOr<LoadStats> RunLoadgen(const LoadgenOptions& options,
   }
   const absl::Time start = absl::Now();
   const bool timed = options.duration > absl::ZeroDuration();
-  const absl::Time end = timed ? start + options.duration : absl::InfiniteFuture();
+  const absl::Time end =
+      timed ? start + options.duration : absl::InfiniteFuture();
   auto cancelled = [&] {
     return options.cancel != nullptr && options.cancel->load();
   };

@@ -104,14 +104,14 @@ struct BackoffCount {
 };
 
 struct LoadStats {
-  int64_t requests = 0;     // calls finished (any status)
-  int64_t ok = 0;           // calls finished with OK
+  int64_t requests = 0;          // calls finished (any status)
+  int64_t ok = 0;                // calls finished with OK
   int64_t invalid_requests = 0;  // of `requests`, made invalid on purpose
-  double seconds = 0.0;     // wall time of the run
-  double qps = 0.0;         // requests / seconds
-  double ok_qps = 0.0;      // ok / seconds
-  LatencySummary ok_latency;   // OK calls only
-  LatencySummary all_latency;  // every call
+  double seconds = 0.0;          // wall time of the run
+  double qps = 0.0;              // requests / seconds
+  double ok_qps = 0.0;           // ok / seconds
+  LatencySummary ok_latency;     // OK calls only
+  LatencySummary all_latency;    // every call
   std::map<grpc::StatusCode, int64_t> status_counts;  // code -> calls
   // The same split into valid and invalid requests.
   std::map<grpc::StatusCode, int64_t> valid_status_counts;
@@ -147,7 +147,6 @@ std::string FormatLoadStats(const LoadStats& stats);
 // that failed (by code) and the invalid ones that got another code (by kind
 // and code). FAILED_PRECONDITION too when no request finished.
 absl::Status CheckCodes(const LoadStats& stats);
-
 
 // The waits of a load run: 20 ms doubling up to 2 s, +-20% jitter.
 RetryPolicy DefaultLoadgenBackoff();

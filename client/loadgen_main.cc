@@ -128,15 +128,15 @@ absl::Status ParseFlags(client::ConnectionOptions* connection,
   options->concurrency = absl::GetFlag(FLAGS_concurrency);
   const double duration_s = absl::GetFlag(FLAGS_duration_s);
   if (!(duration_s >= 0) || duration_s > 7 * 24 * 3600) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--duration_s must be in [0, 604800], got ", duration_s));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--duration_s must be in [0, 604800], got ", duration_s));
   }
   options->requests = absl::GetFlag(FLAGS_requests);
   if (options->requests < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("--requests must be >= 0, got ", options->requests));
   }
-  options->duration = duration_s > 0 ? absl::Seconds(duration_s)
+  options->duration = duration_s > 0          ? absl::Seconds(duration_s)
                       : options->requests > 0 ? absl::ZeroDuration()
                                               : absl::Seconds(10);
   options->top_k = absl::GetFlag(FLAGS_top_k);
@@ -151,9 +151,9 @@ absl::Status ParseFlags(client::ConnectionOptions* connection,
   const int backoff_initial_ms = absl::GetFlag(FLAGS_backoff_initial_ms);
   const int backoff_max_ms = absl::GetFlag(FLAGS_backoff_max_ms);
   if (backoff_initial_ms < 0 || backoff_max_ms < backoff_initial_ms) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "need 0 <= --backoff_initial_ms (", backoff_initial_ms,
-        ") <= --backoff_max_ms (", backoff_max_ms, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("need 0 <= --backoff_initial_ms (", backoff_initial_ms,
+                     ") <= --backoff_max_ms (", backoff_max_ms, ")"));
   }
   options->backoff.initial_backoff = absl::Milliseconds(backoff_initial_ms);
   options->backoff.max_backoff = absl::Milliseconds(backoff_max_ms);
@@ -187,7 +187,8 @@ int main(int argc, char** argv) {
   if (const absl::Status status =
           ParseFlags(&connection, &options, &queries_path);
       !status.ok()) {
-    std::fprintf(stderr, "loadgen: %s\n", std::string(status.message()).c_str());
+    std::fprintf(stderr, "loadgen: %s\n",
+                 std::string(status.message()).c_str());
     return common::kExitUsage;
   }
   const absl::StatusOr<std::vector<std::string>> queries =
@@ -199,21 +200,20 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<client::RetrievalClient>> retrieval =
       client::RetrievalClient::Connect(connection);
   if (!retrieval.ok()) {
-    std::fprintf(stderr, "loadgen: %s\n", retrieval.status().ToString().c_str());
+    std::fprintf(stderr, "loadgen: %s\n",
+                 retrieval.status().ToString().c_str());
     return common::kExitFailure;
   }
-  std::fprintf(stderr,
-               "loadgen: %d streams, %zu queries, stopping after %s%s%s\n",
-               options.concurrency, queries->size(),
-               options.requests > 0
-                   ? absl::StrCat(options.requests, " requests").c_str()
-                   : "",
-               options.requests > 0 && options.duration > absl::ZeroDuration()
-                   ? " or "
-                   : "",
-               options.duration > absl::ZeroDuration()
-                   ? absl::FormatDuration(options.duration).c_str()
-                   : "");
+  std::fprintf(
+      stderr, "loadgen: %d streams, %zu queries, stopping after %s%s%s\n",
+      options.concurrency, queries->size(),
+      options.requests > 0 ? absl::StrCat(options.requests, " requests").c_str()
+                           : "",
+      options.requests > 0 && options.duration > absl::ZeroDuration() ? " or "
+                                                                      : "",
+      options.duration > absl::ZeroDuration()
+          ? absl::FormatDuration(options.duration).c_str()
+          : "");
   // The first SIGINT / SIGTERM ends the run with a report; a second one
   // kills the process at once.
   struct sigaction action = {};
@@ -252,7 +252,8 @@ int main(int argc, char** argv) {
     const int signal_number = stop_signal.load();
     std::fprintf(stderr, "loadgen: interrupted by %s\n",
                  signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
-    return common::ExitCodeForSignal(signal_number == SIGTERM ? SIGTERM : SIGINT);
+    return common::ExitCodeForSignal(signal_number == SIGTERM ? SIGTERM
+                                                              : SIGINT);
   }
   return exit_code;
 }

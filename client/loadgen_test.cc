@@ -23,8 +23,8 @@ using ::testing::DoubleEq;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using ::testing::StartsWith;
 using ::testing::Pair;
+using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
 
 std::vector<double> OneToN(int n) {
@@ -51,7 +51,8 @@ TEST(PercentileTest, NearestRank) {
 }
 
 TEST(SummarizeLatenciesTest, SortsAndSummarises) {
-  const LatencySummary summary = SummarizeLatencies({9, 1, 5, 3, 7, 2, 8, 4, 6, 10});
+  const LatencySummary summary =
+      SummarizeLatencies({9, 1, 5, 3, 7, 2, 8, 4, 6, 10});
   EXPECT_EQ(summary.count, 10);
   EXPECT_THAT(summary.mean_ms, DoubleEq(5.5));
   EXPECT_EQ(summary.p50_ms, 5);
@@ -65,7 +66,8 @@ TEST(SummarizeLatenciesTest, SortsAndSummarises) {
 
 TEST(ComputeLoadStatsTest, CountsCodesAndSeparatesOkLatency) {
   std::vector<CallRecord> calls;
-  for (int i = 1; i <= 8; ++i) calls.push_back({double(i), grpc::StatusCode::OK});
+  for (int i = 1; i <= 8; ++i)
+    calls.push_back({double(i), grpc::StatusCode::OK});
   calls.push_back({100.0, grpc::StatusCode::DEADLINE_EXCEEDED});
   calls.push_back({0.5, grpc::StatusCode::UNAVAILABLE});
   calls.push_back({0.7, grpc::StatusCode::UNAVAILABLE});
@@ -83,8 +85,10 @@ TEST(ComputeLoadStatsTest, CountsCodesAndSeparatesOkLatency) {
                           Pair(grpc::StatusCode::DEADLINE_EXCEEDED, 1),
                           Pair(grpc::StatusCode::UNAVAILABLE, 2)));
   const std::string report = FormatLoadStats(stats);
-  EXPECT_THAT(report, HasSubstr("11 requests in 2.00 s: 5.5 requests/s (OK 4.0/s)"));
-  EXPECT_THAT(report, HasSubstr("latency of OK calls (ms): p50 4.00  p90 8.00"));
+  EXPECT_THAT(report,
+              HasSubstr("11 requests in 2.00 s: 5.5 requests/s (OK 4.0/s)"));
+  EXPECT_THAT(report,
+              HasSubstr("latency of OK calls (ms): p50 4.00  p90 8.00"));
   EXPECT_THAT(report, HasSubstr("max 100.00"));  // the all-calls line
   EXPECT_THAT(report, HasSubstr("status UNAVAILABLE: 2\n"));
   EXPECT_THAT(report, HasSubstr("status DEADLINE_EXCEEDED: 1\n"));
@@ -137,7 +141,8 @@ TEST(MakeInvalidTest, BreaksTheNamedField) {
   EXPECT_EQ(broken(InvalidKind::kLargeTopK).text(), valid.text());
   EXPECT_FALSE(retrieval::v1::Category_IsValid(
       broken(InvalidKind::kUnknownCategory).category()));
-  EXPECT_EQ(InvalidKindName(InvalidKind::kUnknownCategory), std::string("unknown_category"));
+  EXPECT_EQ(InvalidKindName(InvalidKind::kUnknownCategory),
+            std::string("unknown_category"));
 }
 
 TEST(CheckCodesTest, FailsForFailedValidAndWronglyAnsweredInvalidRequests) {
@@ -150,15 +155,17 @@ TEST(CheckCodesTest, FailsForFailedValidAndWronglyAnsweredInvalidRequests) {
   calls.push_back({1.0, grpc::StatusCode::UNAVAILABLE, std::nullopt});
   calls.push_back({1.0, grpc::StatusCode::OK, InvalidKind::kLongText});
   const LoadStats stats = ComputeLoadStats(calls, 1.0);
-  EXPECT_THAT(CheckCodes(stats),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       AllOf(HasSubstr("1 of 2 valid requests failed (UNAVAILABLE 1)"),
-                             HasSubstr("1 of 3 invalid requests got another code"),
-                             HasSubstr("long_text: OK 1"))));
+  EXPECT_THAT(
+      CheckCodes(stats),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               AllOf(HasSubstr("1 of 2 valid requests failed (UNAVAILABLE 1)"),
+                     HasSubstr("1 of 3 invalid requests got another code"),
+                     HasSubstr("long_text: OK 1"))));
   const std::string report = FormatLoadStats(stats);
   EXPECT_THAT(report, HasSubstr("invalid requests: 3 of 5 (60.0%)\n"));
   EXPECT_THAT(report, HasSubstr("status OK: 2 (valid 1, invalid 1)\n"));
-  EXPECT_THAT(report, HasSubstr("status INVALID_ARGUMENT: 2 (valid 0, invalid 2)\n"));
+  EXPECT_THAT(report,
+              HasSubstr("status INVALID_ARGUMENT: 2 (valid 0, invalid 2)\n"));
   EXPECT_THAT(report, HasSubstr("invalid long_text: OK 1\n"));
 
   EXPECT_THAT(CheckCodes(ComputeLoadStats({}, 1.0)),
@@ -170,14 +177,15 @@ TEST(ValidateLoadgenOptionsTest, RequiresABound) {
   LoadgenOptions options;
   EXPECT_OK(ValidateLoadgenOptions(options));
   options.duration = absl::ZeroDuration();
-  EXPECT_THAT(ValidateLoadgenOptions(options),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bounded")));
+  EXPECT_THAT(
+      ValidateLoadgenOptions(options),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bounded")));
   options.requests = 10;
   EXPECT_OK(ValidateLoadgenOptions(options));
   options.concurrency = 0;
-  EXPECT_THAT(ValidateLoadgenOptions(options),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("concurrency")));
+  EXPECT_THAT(
+      ValidateLoadgenOptions(options),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("concurrency")));
 }
 
 class LoadgenRunTest : public ::testing::Test {
@@ -262,7 +270,8 @@ TEST_F(LoadgenRunTest, InvalidRequestsAreCountedApartFromValidOnes) {
               ElementsAre(Pair(grpc::StatusCode::OK, 300 - planned)));
   EXPECT_THAT(stats->invalid_status_counts,
               ElementsAre(Pair(grpc::StatusCode::INVALID_ARGUMENT, planned)));
-  EXPECT_EQ(stats->invalid_by_kind.size(), static_cast<size_t>(kNumInvalidKinds));
+  EXPECT_EQ(stats->invalid_by_kind.size(),
+            static_cast<size_t>(kNumInvalidKinds));
   EXPECT_OK(CheckCodes(*stats));
   EXPECT_THAT(FormatLoadStats(*stats),
               HasSubstr(absl::StrCat("status INVALID_ARGUMENT: ", planned,
@@ -281,7 +290,8 @@ TEST_F(LoadgenRunTest, BacksOffAfterResourceExhaustedAndUnavailable) {
   ASSERT_OK(stats);
   EXPECT_EQ(stats->ok, 3);
   ASSERT_EQ(stats->backoff.count(grpc::StatusCode::RESOURCE_EXHAUSTED), 1u);
-  const BackoffCount waits = stats->backoff.at(grpc::StatusCode::RESOURCE_EXHAUSTED);
+  const BackoffCount waits =
+      stats->backoff.at(grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(waits.waits, 3);
   EXPECT_GE(waits.seconds, 0.04 + 0.08 + 0.16);  // doubling while failing
   EXPECT_THAT(FormatLoadStats(*stats),
@@ -317,8 +327,9 @@ TEST_F(LoadgenRunTest, CancelEndsTheRunWithTheCallsMadeSoFar) {
 }
 
 TEST_F(LoadgenRunTest, RejectsEmptyQueries) {
-  EXPECT_THAT(RunLoadgen(LoadgenOptions(), {}, *client_),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no queries")));
+  EXPECT_THAT(
+      RunLoadgen(LoadgenOptions(), {}, *client_),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no queries")));
 }
 
 }  // namespace

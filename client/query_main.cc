@@ -94,9 +94,11 @@ absl::Status CheckHealth(const QueryFlags& flags) {
   grpc::health::v1::HealthCheckRequest request;
   request.set_service("retrieval.v1.TextImageRetrieval");
   grpc::health::v1::HealthCheckResponse response;
-  RETURN_IF_ERROR(common::FromGrpcStatus(stub->Check(&ctx, request, &response)));
+  RETURN_IF_ERROR(
+      common::FromGrpcStatus(stub->Check(&ctx, request, &response)));
   std::printf("%s\n", grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
-                          response.status()).c_str());
+                          response.status())
+                          .c_str());
   if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
     return absl::UnavailableError("the server is not serving");
   }
@@ -171,9 +173,9 @@ void PrintTable(const retrieval::v1::SearchResponse& response) {
 
 absl::Status Run(const QueryFlags& flags) {
   if (flags.health) return CheckHealth(flags);
-  ASSIGN_OR_RETURN(std::unique_ptr<client::RetrievalClient> retrieval,
-                   client::RetrievalClient::Connect(flags.connection,
-                                                    flags.call.retry));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<client::RetrievalClient> retrieval,
+      client::RetrievalClient::Connect(flags.connection, flags.call.retry));
   const absl::Time start = absl::Now();
   ASSIGN_OR_RETURN(const retrieval::v1::SearchResponse response,
                    retrieval->Search(flags.request, flags.call));
@@ -204,7 +206,8 @@ absl::Status Run(const QueryFlags& flags) {
                                &placeholders, &refused));
   RETURN_IF_ERROR(client::WriteImageFile(flags.sheet, sheet));
   for (const std::string& name : placeholders) {
-    std::fprintf(stderr, "query: no readable image %s/%s (drawn as a placeholder)\n",
+    std::fprintf(stderr,
+                 "query: no readable image %s/%s (drawn as a placeholder)\n",
                  client::EscapeForTerminal(flags.images_dir).c_str(),
                  client::EscapeForTerminal(name).c_str());
   }

@@ -38,9 +38,9 @@ ABSL_FLAG(std::string, precision, "fp32",
           "or auto (bf16 on CPUs with AVX512_BF16 or AMX, else fp32).");
 
 int main(int argc, char** argv) {
-  common::ParseFlagsOrExit(
-      argc, argv,
-      "Encodes texts and images with a CLIP checkpoint into a safetensors file.");
+  common::ParseFlagsOrExit(argc, argv,
+                           "Encodes texts and images with a CLIP checkpoint "
+                           "into a safetensors file.");
   common::SetComputeThreads(absl::GetFlag(FLAGS_threads));
   clip::EmbedToolOptions options;
   options.weights = absl::GetFlag(FLAGS_weights);

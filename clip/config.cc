@@ -80,10 +80,9 @@ absl::StatusOr<std::vector<int64_t>> ShapeOf(
         "cannot infer the CLIP architecture: tensor '", name, "' is missing"));
   }
   if (it->second.size() != rank) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("tensor '", name, "' has rank ", it->second.size(),
-                     ", expected ", rank, " (shape [",
-                     absl::StrJoin(it->second, ","), "])"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tensor '", name, "' has rank ", it->second.size(), ", expected ", rank,
+        " (shape [", absl::StrJoin(it->second, ","), "])"));
   }
   return it->second;
 }
@@ -100,15 +99,14 @@ int64_t CountLayers(const std::map<std::string, std::vector<int64_t>>& shapes,
 absl::Status ClipConfig::Validate() const {
   for (const Field& f : kFields) {
     if (this->*f.member <= 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("CLIP config: ", f.name, " must be positive, got ",
-                       this->*f.member));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "CLIP config: ", f.name, " must be positive, got ", this->*f.member));
     }
   }
   if (vision_width % vision_heads != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "CLIP config: vision_width ", vision_width,
-        " is not divisible by vision_heads ", vision_heads));
+    return absl::InvalidArgumentError(
+        absl::StrCat("CLIP config: vision_width ", vision_width,
+                     " is not divisible by vision_heads ", vision_heads));
   }
   if (transformer_width % transformer_heads != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -148,9 +146,9 @@ absl::StatusOr<ClipConfig> PresetConfig(absl::string_view name) {
   for (const Preset& p : Presets()) {
     if (name == p.name) return p.config;
   }
-  return absl::NotFoundError(absl::StrCat("unknown CLIP preset '", name,
-                                          "'; known: ",
-                                          absl::StrJoin(PresetNames(), ", ")));
+  return absl::NotFoundError(
+      absl::StrCat("unknown CLIP preset '", name,
+                   "'; known: ", absl::StrJoin(PresetNames(), ", ")));
 }
 
 std::vector<std::string> PresetNames() {
@@ -188,9 +186,9 @@ absl::StatusOr<ClipConfig> InferConfig(
   if (!vpos.ok()) return vpos.status();
   int64_t grid = static_cast<int64_t>(std::lround(std::sqrt((*vpos)[0] - 1)));
   if (grid * grid + 1 != (*vpos)[0]) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tensor 'visual.positional_embedding' has ", (*vpos)[0],
-        " rows, not a square grid plus the class token"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor 'visual.positional_embedding' has ", (*vpos)[0],
+                     " rows, not a square grid plus the class token"));
   }
   c.image_resolution = grid * c.vision_patch_size;
   c.vision_layers = CountLayers(shapes, "visual.transformer.resblocks.");
@@ -210,9 +208,9 @@ absl::StatusOr<ClipConfig> InferConfig(
   auto tproj = ShapeOf(shapes, "text_projection", 2);
   if (!tproj.ok()) return tproj.status();
   if ((*tproj)[1] != c.embed_dim) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tensor 'text_projection' projects to ", (*tproj)[1],
-        " but 'visual.proj' to ", c.embed_dim));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor 'text_projection' projects to ", (*tproj)[1],
+                     " but 'visual.proj' to ", c.embed_dim));
   }
   c.vision_heads = c.vision_width / 64 > 0 ? c.vision_width / 64 : 1;
   c.transformer_heads =

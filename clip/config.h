@@ -69,8 +69,7 @@ absl::StatusOr<ClipConfig> InferConfig(
 // Parses a key/value form written by ToMetadata (extra keys are ignored).
 // Missing keys keep the values of `base`.
 absl::StatusOr<ClipConfig> ConfigFromMetadata(
-    const std::map<std::string, std::string>& metadata,
-    const ClipConfig& base);
+    const std::map<std::string, std::string>& metadata, const ClipConfig& base);
 
 }  // namespace clip
 

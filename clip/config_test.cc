@@ -25,8 +25,8 @@ std::map<std::string, std::vector<int64_t>> ShapesOf(const ClipConfig& c) {
   s["ln_final.weight"] = {c.transformer_width};
   s["text_projection"] = {c.transformer_width, c.embed_dim};
   for (int i = 0; i < c.transformer_layers; ++i) {
-    s["transformer.resblocks." + std::to_string(i) + ".attn.in_proj_weight"] =
-        {3 * c.transformer_width, c.transformer_width};
+    s["transformer.resblocks." + std::to_string(i) + ".attn.in_proj_weight"] = {
+        3 * c.transformer_width, c.transformer_width};
   }
   return s;
 }
@@ -55,9 +55,9 @@ TEST(ClipConfigTest, HeadsDefaultToWidthOver64) {
 TEST(ClipConfigTest, MissingTensorIsNamed) {
   auto shapes = ShapesOf(*PresetConfig("tiny"));
   shapes.erase("visual.proj");
-  EXPECT_THAT(InferConfig(shapes, {}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("'visual.proj'")));
+  EXPECT_THAT(
+      InferConfig(shapes, {}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'visual.proj'")));
 }
 
 TEST(ClipConfigTest, ValidateRejectsIndivisibleHeads) {
@@ -77,8 +77,9 @@ TEST(ClipConfigTest, MetadataRoundTrip) {
   auto back = ConfigFromMetadata(c.ToMetadata(), ClipConfig());
   ASSERT_OK(back);
   EXPECT_EQ(*back, c);
-  EXPECT_THAT(ConfigFromMetadata({{"embed_dim", "x"}}, c),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("embed_dim")));
+  EXPECT_THAT(
+      ConfigFromMetadata({{"embed_dim", "x"}}, c),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("embed_dim")));
 }
 
 }  // namespace

@@ -37,7 +37,8 @@ std::string DefaultVocab(const std::string& weights) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> ReadTextsFile(const std::string& path) {
+absl::StatusOr<std::vector<std::string>> ReadTextsFile(
+    const std::string& path) {
   ASSIGN_OR_RETURN(std::string content, common::ReadFile(path));
   std::vector<std::string> lines = absl::StrSplit(content, '\n');
   if (!lines.empty() && lines.back().empty()) lines.pop_back();
@@ -127,10 +128,10 @@ absl::Status RunEmbedTool(const EmbedToolOptions& options) {
   enc.precision = options.precision;
   ASSIGN_OR_RETURN(
       auto encoder,
-      ClipEncoder::Load(options.weights,
-                        options.vocab.empty() ? DefaultVocab(options.weights)
-                                              : options.vocab,
-                        enc));
+      ClipEncoder::Load(
+          options.weights,
+          options.vocab.empty() ? DefaultVocab(options.weights) : options.vocab,
+          enc));
   const int64_t dim = encoder->embed_dim();
   const int64_t ctx = encoder->config().context_length;
   const int64_t res = encoder->config().image_resolution;
@@ -140,8 +141,10 @@ absl::Status RunEmbedTool(const EmbedToolOptions& options) {
     std::vector<int64_t> tokens =
         encoder->tokenizer().TokenizeBatch(texts, static_cast<int>(ctx));
     ASSIGN_OR_RETURN(std::vector<float> embeds, encoder->EncodeTextsRaw(texts));
-    RETURN_IF_ERROR(writer.Add("text_tokens", DType::kI64, {m, ctx}, Bytes(tokens)));
-    RETURN_IF_ERROR(writer.Add("text_embeds", DType::kF32, {m, dim}, Bytes(embeds)));
+    RETURN_IF_ERROR(
+        writer.Add("text_tokens", DType::kI64, {m, ctx}, Bytes(tokens)));
+    RETURN_IF_ERROR(
+        writer.Add("text_embeds", DType::kF32, {m, dim}, Bytes(embeds)));
   }
   if (!options.images.empty()) {
     const int64_t n = static_cast<int64_t>(paths.size());
@@ -150,12 +153,15 @@ absl::Status RunEmbedTool(const EmbedToolOptions& options) {
     pre.mode = options.resize_mode;
     std::vector<float> pixels(n * 3 * res * res);
     for (int64_t i = 0; i < n; ++i) {
-      RETURN_IF_ERROR(PreprocessFile(paths[i], pre, pixels.data() + i * 3 * res * res));
+      RETURN_IF_ERROR(
+          PreprocessFile(paths[i], pre, pixels.data() + i * 3 * res * res));
     }
     ASSIGN_OR_RETURN(std::vector<float> embeds,
                      encoder->EncodeImages(pixels, n, /*normalize=*/false));
-    RETURN_IF_ERROR(writer.Add("image_input", DType::kF32, {n, 3, res, res}, Bytes(pixels)));
-    RETURN_IF_ERROR(writer.Add("image_embeds", DType::kF32, {n, dim}, Bytes(embeds)));
+    RETURN_IF_ERROR(writer.Add("image_input", DType::kF32, {n, 3, res, res},
+                               Bytes(pixels)));
+    RETURN_IF_ERROR(
+        writer.Add("image_embeds", DType::kF32, {n, dim}, Bytes(embeds)));
     nlohmann::json names = paths;
     writer.SetMetadata("images", names.dump());
   }

@@ -15,10 +15,12 @@ namespace clip {
 
 struct EmbedToolOptions {
   std::string weights;  // any format clip/weights.h reads
-  std::string vocab;    // tokenizer (clip/encoder.h LoadTokenizer); "" = beside the weights
-  std::string texts;    // .jsonl of JSON strings or .txt one per line; "" = none
-  std::string images;   // a directory (sorted by name) or a .txt list of paths; "" = none
-  std::string output;   // .safetensors
+  std::string vocab;    // tokenizer (clip/encoder.h LoadTokenizer); "" = beside
+                        // the weights
+  std::string texts;   // .jsonl of JSON strings or .txt one per line; "" = none
+  std::string images;  // a directory (sorted by name) or a .txt list of paths;
+                       // "" = none
+  std::string output;  // .safetensors
   ResizeMode resize_mode = ResizeMode::kCenterCrop;
   int batch_size = 32;
   Precision precision = Precision::kFp32;  // clip/precision.h
@@ -32,7 +34,8 @@ absl::StatusOr<std::vector<std::string>> ReadTextsFile(const std::string& path);
 // Image paths from a directory (files with an image extension, sorted by
 // name) or from a .txt list (one path per line, order kept; relative paths
 // are relative to the list's directory).
-absl::StatusOr<std::vector<std::string>> ListImages(const std::string& dir_or_list);
+absl::StatusOr<std::vector<std::string>> ListImages(
+    const std::string& dir_or_list);
 
 // Writes text_tokens I64 [m, ctx], text_embeds F32 [m, D], image_input F32
 // [n, 3, R, R], image_embeds F32 [n, D] (embeddings unnormalised, as

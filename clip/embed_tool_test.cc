@@ -25,8 +25,9 @@ TEST(EmbedToolTest, MatchesOpenAiReferenceFromRawInputs) {
   // Images in the fixture's row order (images.json).
   const std::string list = ::testing::TempDir() + "/images.txt";
   ASSERT_OK(common::WriteFileAtomically(
-      list, fixture + "/images/090004.jpg\n" + fixture + "/images/090007.jpg\n" +
-                fixture + "/images/0002_c002_00030670_0.jpg\n" + fixture +
+      list, fixture + "/images/090004.jpg\n" + fixture +
+                "/images/090007.jpg\n" + fixture +
+                "/images/0002_c002_00030670_0.jpg\n" + fixture +
                 "/images/0014_c012_00040750_0.jpg\n"));
   EmbedToolOptions options;
   options.weights = fixture + "/model.safetensors";
@@ -50,7 +51,8 @@ TEST(EmbedToolTest, MatchesOpenAiReferenceFromRawInputs) {
   ASSERT_EQ(text->size(), want_text->size());
   double max_text = 0;
   for (size_t i = 0; i < text->size(); ++i) {
-    max_text = std::max<double>(max_text, std::abs((*text)[i] - (*want_text)[i]));
+    max_text =
+        std::max<double>(max_text, std::abs((*text)[i] - (*want_text)[i]));
   }
   EXPECT_LT(max_text, 1e-4);
 
@@ -60,7 +62,8 @@ TEST(EmbedToolTest, MatchesOpenAiReferenceFromRawInputs) {
   ASSERT_EQ(input->size(), want_input->size());
   double max_pixel = 0;
   for (size_t i = 0; i < input->size(); ++i) {
-    max_pixel = std::max<double>(max_pixel, std::abs((*input)[i] - (*want_input)[i]));
+    max_pixel =
+        std::max<double>(max_pixel, std::abs((*input)[i] - (*want_input)[i]));
   }
   EXPECT_LT(max_pixel, 2 * 0.0155);  // two u8 steps in normalised units
 
@@ -83,8 +86,8 @@ TEST(EmbedToolTest, MatchesOpenAiReferenceFromRawInputs) {
 TEST(EmbedToolTest, BadJsonlLineIsNamed) {
   const std::string path = ::testing::TempDir() + "/bad.jsonl";
   ASSERT_OK(common::WriteFileAtomically(path, "\"ok\"\nnot json\n"));
-  EXPECT_THAT(ReadTextsFile(path),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad.jsonl:2")));
+  EXPECT_THAT(ReadTextsFile(path), StatusIs(absl::StatusCode::kInvalidArgument,
+                                            HasSubstr("bad.jsonl:2")));
 }
 
 TEST(EmbedToolTest, InvalidUtf8TextIsNamedWithItsLine) {
@@ -95,9 +98,10 @@ TEST(EmbedToolTest, InvalidUtf8TextIsNamedWithItsLine) {
                        AllOf(HasSubstr("bad_utf8.txt:2"), HasSubstr("UTF-8"))));
   const std::string jsonl = ::testing::TempDir() + "/bad_utf8.jsonl";
   ASSERT_OK(common::WriteFileAtomically(jsonl, "\"fine\"\n\"bad \xff\"\n"));
-  EXPECT_THAT(ReadTextsFile(jsonl),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       AllOf(HasSubstr("bad_utf8.jsonl:2"), HasSubstr("UTF-8"))));
+  EXPECT_THAT(
+      ReadTextsFile(jsonl),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("bad_utf8.jsonl:2"), HasSubstr("UTF-8"))));
 }
 
 // The texts are read before the model is loaded: a file without a text is
@@ -118,7 +122,8 @@ TEST(EmbedToolTest, TextsFileWithoutTextsIsInvalidArgument) {
 
 TEST(EmbedToolTest, ListKeepsOrderAndResolvesRelativePaths) {
   const std::string dir = ::testing::TempDir();
-  ASSERT_OK(common::WriteFileAtomically(dir + "/list.txt", "b.jpg\n/abs/a.jpg\n\n"));
+  ASSERT_OK(
+      common::WriteFileAtomically(dir + "/list.txt", "b.jpg\n/abs/a.jpg\n\n"));
   auto paths = ListImages(dir + "/list.txt");
   ASSERT_OK(paths);
   const std::string base =

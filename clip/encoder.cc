@@ -53,7 +53,8 @@ struct ClipEncoder::Impl {
     requested = options.precision;
     text = options.text_tower;
     image = options.image_tower && model->visual;
-    ASSIGN_OR_RETURN(precision, ResolvePrecision(options.precision, device.str()));
+    ASSIGN_OR_RETURN(precision,
+                     ResolvePrecision(options.precision, device.str()));
     if (device.is_cuda()) {
       model->to(device);
       return absl::OkStatus();
@@ -63,17 +64,18 @@ struct ClipEncoder::Impl {
     fopts.text = text;
     fopts.vision = image;
     auto packed = FastClipModel::Create(*model, fopts);
-    if (absl::IsUnimplemented(packed.status()) && precision == Precision::kFp32) {
+    if (absl::IsUnimplemented(packed.status()) &&
+        precision == Precision::kFp32) {
       // No JIT kernels for this CPU: LibTorch's own modules still work.
       LOG(WARNING) << "oneDNN path unavailable, using LibTorch modules: "
                    << packed.status();
       return absl::OkStatus();
     }
     if (!packed.ok()) {
-      return absl::Status(packed.status().code(),
-                          absl::StrCat("precision ", PrecisionName(precision),
-                                       " for ", path, ": ",
-                                       packed.status().message()));
+      return absl::Status(
+          packed.status().code(),
+          absl::StrCat("precision ", PrecisionName(precision), " for ", path,
+                       ": ", packed.status().message()));
     }
     fast = std::move(*packed);
     model = nullptr;
@@ -86,7 +88,8 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> LoadTokenizer(
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
     if (fs::exists(fs::path(path) / "bpe_vocab.txt.gz", ec)) {
-      return BpeTokenizer::LoadOpenAi((fs::path(path) / "bpe_vocab.txt.gz").string());
+      return BpeTokenizer::LoadOpenAi(
+          (fs::path(path) / "bpe_vocab.txt.gz").string());
     }
     if (fs::exists(fs::path(path) / "vocab.json", ec)) {
       return BpeTokenizer::LoadHuggingFace(
@@ -94,7 +97,8 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> LoadTokenizer(
           (fs::path(path) / "merges.txt").string());
     }
     return absl::NotFoundError(absl::StrCat(
-        "no tokenizer in ", path, " (expected bpe_vocab.txt.gz or vocab.json + merges.txt)"));
+        "no tokenizer in ", path,
+        " (expected bpe_vocab.txt.gz or vocab.json + merges.txt)"));
   }
   if (absl::EndsWith(path, ".json")) {
     return BpeTokenizer::LoadHuggingFace(
@@ -130,7 +134,8 @@ absl::StatusOr<std::unique_ptr<ClipEncoder>> ClipEncoder::Load(
         "device '", options.device, "' requested but this build has no CUDA"));
   }
   if (!options.text_tower && !options.image_tower) {
-    return absl::InvalidArgumentError("an encoder needs the text or the image tower");
+    return absl::InvalidArgumentError(
+        "an encoder needs the text or the image tower");
   }
   ModelLoadOptions lopts;
   lopts.vision = options.image_tower;
@@ -179,7 +184,8 @@ absl::StatusOr<std::unique_ptr<ClipEncoder>> ClipEncoder::FromModel(
   if (options.max_batch_size < 1) {
     return absl::InvalidArgumentError("max_batch_size must be >= 1");
   }
-  if (tokenizer == nullptr || tokenizer->vocab_size() > model->config().vocab_size) {
+  if (tokenizer == nullptr ||
+      tokenizer->vocab_size() > model->config().vocab_size) {
     return absl::InvalidArgumentError(
         "FromModel needs a tokenizer whose vocabulary fits the model");
   }
@@ -214,7 +220,8 @@ std::string ClipEncoder::Describe() const {
   } else {
     path = absl::StrCat("LibTorch modules, ", towers);
   }
-  return absl::StrCat(device(), ", ", DescribePrecision(impl_->requested, impl_->precision),
+  return absl::StrCat(device(), ", ",
+                      DescribePrecision(impl_->requested, impl_->precision),
                       ", ", path);
 }
 
@@ -254,7 +261,8 @@ absl::StatusOr<std::vector<float>> CatchTorch(F&& f) {
 absl::StatusOr<std::vector<float>> ClipEncoder::EncodeTokens(
     absl::Span<const int64_t> tokens, int64_t n) const {
   if (!impl_->text) {
-    return absl::FailedPreconditionError("this encoder was loaded without its text tower");
+    return absl::FailedPreconditionError(
+        "this encoder was loaded without its text tower");
   }
   const int64_t ctx = config().context_length;
   if (n < 0 || static_cast<int64_t>(tokens.size()) != n * ctx) {
@@ -281,7 +289,8 @@ absl::StatusOr<std::vector<float>> ClipEncoder::EncodeTokens(
       m = 1;
       while (start + m < n && m < options_.max_batch_size) {
         const int64_t next = eot[order[start + m]] + 1;
-        if (m >= kMinChunk && next * (m + 1) > kMaxPadding * (sum + next)) break;
+        if (m >= kMinChunk && next * (m + 1) > kMaxPadding * (sum + next))
+          break;
         sum += next;
         ++m;
       }
@@ -315,16 +324,16 @@ absl::StatusOr<std::vector<float>> ClipEncoder::EncodeTexts(
 absl::StatusOr<std::vector<float>> ClipEncoder::EncodeTextsRaw(
     absl::Span<const std::string> texts) const {
   if (!impl_->text) {
-    return absl::FailedPreconditionError("this encoder was loaded without its text tower");
+    return absl::FailedPreconditionError(
+        "this encoder was loaded without its text tower");
   }
   const int64_t n = static_cast<int64_t>(texts.size());
   std::vector<int64_t> tokens = tokenizer_->TokenizeBatch(
       texts, static_cast<int>(config().context_length));
   return CatchTorch([&]() -> std::vector<float> {
     c10::InferenceMode guard;
-    torch::Tensor t = torch::from_blob(tokens.data(),
-                                       {n, config().context_length},
-                                       torch::kInt64);
+    torch::Tensor t = torch::from_blob(
+        tokens.data(), {n, config().context_length}, torch::kInt64);
     return ToVector(impl_->EncodeText(t));
   });
 }
@@ -332,13 +341,14 @@ absl::StatusOr<std::vector<float>> ClipEncoder::EncodeTextsRaw(
 absl::StatusOr<std::vector<float>> ClipEncoder::EncodeImages(
     absl::Span<const float> pixels, int64_t n, bool normalize) const {
   if (!impl_->image) {
-    return absl::FailedPreconditionError("this encoder was loaded without its image tower");
+    return absl::FailedPreconditionError(
+        "this encoder was loaded without its image tower");
   }
   const int64_t r = config().image_resolution;
   if (n < 0 || static_cast<int64_t>(pixels.size()) != n * 3 * r * r) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "pixels hold ", pixels.size(), " floats, expected ", n, " x 3 x ", r,
-        " x ", r));
+    return absl::InvalidArgumentError(
+        absl::StrCat("pixels hold ", pixels.size(), " floats, expected ", n,
+                     " x 3 x ", r, " x ", r));
   }
   return CatchTorch([&]() -> std::vector<float> {
     c10::InferenceMode guard;

@@ -99,9 +99,8 @@ class ClipEncoder {
   // pixels: [n, 3, R, R] float32 row-major, preprocessed (clip/
   // image_preprocess.h) at R = config().image_resolution. Returns [n,
   // embed_dim] float32, L2-normalised unless `normalize` is false.
-  absl::StatusOr<std::vector<float>> EncodeImages(absl::Span<const float> pixels,
-                                                  int64_t n,
-                                                  bool normalize = true) const;
+  absl::StatusOr<std::vector<float>> EncodeImages(
+      absl::Span<const float> pixels, int64_t n, bool normalize = true) const;
 
   // Number of tokens from SOT to EOT inclusive for `text` (at most the
   // context length): the work its encoding costs.

@@ -16,8 +16,8 @@
 // ../shared/data/track2/open-transmind/infer.txt) unless --captions is given.
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -32,12 +32,14 @@
 #include "common/torch_threads.h"
 #include "eval/labels.h"
 
-ABSL_FLAG(std::string, arch, "ViT-B-16", "Preset architecture (clip/config.h).");
+ABSL_FLAG(std::string, arch, "ViT-B-16",
+          "Preset architecture (clip/config.h).");
 ABSL_FLAG(int, threads, 0, "Compute threads; 0 = all cores.");
 ABSL_FLAG(std::string, precision, "auto",
           "Inference precision: auto (bf16 where the CPU has AVX512_BF16 or "
           "AMX, else fp32), fp32 or bf16.");
-ABSL_FLAG(std::string, vocab, "../shared/data/clip/bpe_simple_vocab_16e6.txt.gz",
+ABSL_FLAG(std::string, vocab,
+          "../shared/data/clip/bpe_simple_vocab_16e6.txt.gz",
           "OpenAI BPE vocabulary.");
 ABSL_FLAG(std::string, captions,
           "../shared/data/track2/open-transmind/infer.txt",
@@ -87,14 +89,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
     return common::kExitUsage;
   }
-  auto tokenizer = clip::BpeTokenizer::LoadOpenAi(FromWorkspace(absl::GetFlag(FLAGS_vocab)));
+  auto tokenizer =
+      clip::BpeTokenizer::LoadOpenAi(FromWorkspace(absl::GetFlag(FLAGS_vocab)));
   if (!tokenizer.ok()) {
     std::fprintf(stderr, "%s\n", tokenizer.status().ToString().c_str());
     return common::kExitFailure;
   }
   eval::LabelReaderOptions lopts;
   lopts.allow_extra_fields = true;
-  auto records = eval::ReadLabelFile(FromWorkspace(absl::GetFlag(FLAGS_captions)), lopts);
+  auto records =
+      eval::ReadLabelFile(FromWorkspace(absl::GetFlag(FLAGS_captions)), lopts);
   if (!records.ok()) {
     std::fprintf(stderr, "%s\n", records.status().ToString().c_str());
     return common::kExitFailure;
@@ -106,7 +110,8 @@ int main(int argc, char** argv) {
 
   auto precision = clip::ParsePrecision(absl::GetFlag(FLAGS_precision));
   if (!precision.ok()) {
-    std::fprintf(stderr, "--precision: %s\n", precision.status().ToString().c_str());
+    std::fprintf(stderr, "--precision: %s\n",
+                 precision.status().ToString().c_str());
     return common::kExitUsage;
   }
   clip::EncoderOptions eopts;
@@ -126,7 +131,8 @@ int main(int argc, char** argv) {
 
   // Warm-up of the image path (first-call allocations).
   {
-    std::vector<float> pix(3 * config->image_resolution * config->image_resolution, 0.1f);
+    std::vector<float> pix(
+        3 * config->image_resolution * config->image_resolution, 0.1f);
     (void)enc.EncodeImages(pix, 1);  // warm-up
   }
   // Token lengths of the captions.
@@ -134,9 +140,10 @@ int main(int argc, char** argv) {
   for (int i = 0; i < absl::GetFlag(FLAGS_text_queries); ++i) {
     lengths.push_back(enc.TokenLength(captions[i % captions.size()]));
   }
-  std::printf("caption tokens SOT..EOT: median %.0f, p90 %.0f\n",
-              Percentile(std::vector<double>(lengths.begin(), lengths.end()), 0.5),
-              Percentile(std::vector<double>(lengths.begin(), lengths.end()), 0.9));
+  std::printf(
+      "caption tokens SOT..EOT: median %.0f, p90 %.0f\n",
+      Percentile(std::vector<double>(lengths.begin(), lengths.end()), 0.5),
+      Percentile(std::vector<double>(lengths.begin(), lengths.end()), 0.9));
 
   // Warm-up, then batch-1 latency.
   for (int i = 0; i < 5; ++i) (void)enc.EncodeTexts({captions[i]});
@@ -161,10 +168,11 @@ int main(int argc, char** argv) {
     return s;
   }();
   const double text_gflops = flops1 / total_s / 1e9;
-  std::printf("text batch 1: median %.1f ms, p90 %.1f ms, p99 %.1f ms "
-              "(%.0f GFLOP/s effective)\n",
-              Percentile(ms, 0.5), Percentile(ms, 0.9), Percentile(ms, 0.99),
-              text_gflops);
+  std::printf(
+      "text batch 1: median %.1f ms, p90 %.1f ms, p99 %.1f ms "
+      "(%.0f GFLOP/s effective)\n",
+      Percentile(ms, 0.5), Percentile(ms, 0.9), Percentile(ms, 0.99),
+      text_gflops);
 
   // Batches of 32.
   {
@@ -186,9 +194,10 @@ int main(int argc, char** argv) {
     auto b = Clock::now();
     std::printf("text batch 32: %.1f texts/s (%.0f GFLOP/s effective)\n",
                 n / Seconds(a, b), flops / Seconds(a, b) / 1e9);
-    std::printf("oneDNN kernels cached after the text runs: %zu (capacity %zu)\n",
-                clip::OneDnnLinear::CachedKernels(),
-                clip::OneDnnLinear::kDefaultKernelCacheCapacity);
+    std::printf(
+        "oneDNN kernels cached after the text runs: %zu (capacity %zu)\n",
+        clip::OneDnnLinear::CachedKernels(),
+        clip::OneDnnLinear::kDefaultKernelCacheCapacity);
   }
 
   // Images.
@@ -211,10 +220,11 @@ int main(int argc, char** argv) {
                          config->vision_width) +
         2.0 * (config->vision_tokens() - 1) * 3 * config->vision_patch_size *
             config->vision_patch_size * config->vision_width;
-    std::printf("images %lldpx batch %d: %.2f images/s (%.1f GFLOP/image, "
-                "%.0f GFLOP/s effective)\n",
-                static_cast<long long>(r), bs, n / Seconds(a, b), flops / 1e9,
-                n * flops / Seconds(a, b) / 1e9);
+    std::printf(
+        "images %lldpx batch %d: %.2f images/s (%.1f GFLOP/image, "
+        "%.0f GFLOP/s effective)\n",
+        static_cast<long long>(r), bs, n / Seconds(a, b), flops / 1e9,
+        n * flops / Seconds(a, b) / 1e9);
   }
   return common::kExitOk;
 }

@@ -39,10 +39,14 @@ absl::StatusOr<std::vector<FastClipModel::Block>> PackTower(
     b.ln1_b = Float32(src->ln_1->bias);
     b.ln2_w = Float32(src->ln_2->weight);
     b.ln2_b = Float32(src->ln_2->bias);
-    ASSIGN_OR_RETURN(b.qkv, Pack(src->attn->in_proj_weight, src->attn->in_proj_bias, type));
-    ASSIGN_OR_RETURN(b.out, Pack(src->attn->out_proj->weight, src->attn->out_proj->bias, type));
-    ASSIGN_OR_RETURN(b.fc, Pack(src->mlp->c_fc->weight, src->mlp->c_fc->bias, type));
-    ASSIGN_OR_RETURN(b.proj, Pack(src->mlp->c_proj->weight, src->mlp->c_proj->bias, type));
+    ASSIGN_OR_RETURN(
+        b.qkv, Pack(src->attn->in_proj_weight, src->attn->in_proj_bias, type));
+    ASSIGN_OR_RETURN(b.out, Pack(src->attn->out_proj->weight,
+                                 src->attn->out_proj->bias, type));
+    ASSIGN_OR_RETURN(b.fc,
+                     Pack(src->mlp->c_fc->weight, src->mlp->c_fc->bias, type));
+    ASSIGN_OR_RETURN(
+        b.proj, Pack(src->mlp->c_proj->weight, src->mlp->c_proj->bias, type));
     blocks.push_back(std::move(b));
   }
   return blocks;
@@ -69,17 +73,19 @@ absl::StatusOr<std::unique_ptr<FastClipModel>> FastClipModel::Create(
     ClipModelImpl& model, const Options& options) {
   if (options.precision != Precision::kFp32 &&
       options.precision != Precision::kBf16) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the oneDNN CPU path runs fp32 or bf16, not ",
-        PrecisionName(options.precision)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the oneDNN CPU path runs fp32 or bf16, not ",
+                     PrecisionName(options.precision)));
   }
   if (options.vision && !model.visual) {
-    return absl::InvalidArgumentError("the model was loaded without its image tower");
+    return absl::InvalidArgumentError(
+        "the model was loaded without its image tower");
   }
   const GemmType type =
       options.precision == Precision::kBf16 ? GemmType::kBf16 : GemmType::kF32;
-  const torch::ScalarType act =
-      options.precision == Precision::kBf16 ? torch::kBFloat16 : torch::kFloat32;
+  const torch::ScalarType act = options.precision == Precision::kBf16
+                                    ? torch::kBFloat16
+                                    : torch::kFloat32;
   std::unique_ptr<FastClipModel> fast(new FastClipModel());
   fast->config_ = model.config();
   fast->precision_ = options.precision;
@@ -124,7 +130,8 @@ int64_t FastClipModel::packed_bytes() const {
 }
 
 void FastClipModel::RunTower(const std::vector<Block>& blocks, int64_t heads,
-                             torch::Tensor& x, const torch::Tensor& mask) const {
+                             torch::Tensor& x,
+                             const torch::Tensor& mask) const {
   const int64_t b = x.size(0), l = x.size(1), d = x.size(2);
   const int64_t m = b * l, hd = d / heads;
   const bool bf16 = precision_ == Precision::kBf16;
@@ -142,19 +149,25 @@ void FastClipModel::RunTower(const std::vector<Block>& blocks, int64_t heads,
     torch::Tensor q = t[0].reshape({b * heads, l, hd});
     torch::Tensor k = t[1].reshape({b * heads, l, hd});
     torch::Tensor v = t[2].reshape({b * heads, l, hd});
-    torch::Tensor scores =
-        bias.defined()
-            ? torch::baddbmm(bias, q, k.transpose(1, 2), /*beta=*/1.0, /*alpha=*/scale)
-            : torch::bmm(q, k.transpose(1, 2)).mul_(scale);
-    torch::Tensor attn = torch::bmm(torch::softmax(scores, -1), v);  // [B*H, L, hd]
-    attn = attn.view({b, heads, l, hd}).transpose(1, 2).contiguous();  // [B, L, H, hd]
-    Check(blk.out->Run(attn.data_ptr(), m, x.data_ptr(), Epilogue::kAccumulate));
+    torch::Tensor scores = bias.defined()
+                               ? torch::baddbmm(bias, q, k.transpose(1, 2),
+                                                /*beta=*/1.0, /*alpha=*/scale)
+                               : torch::bmm(q, k.transpose(1, 2)).mul_(scale);
+    torch::Tensor attn =
+        torch::bmm(torch::softmax(scores, -1), v);  // [B*H, L, hd]
+    attn = attn.view({b, heads, l, hd})
+               .transpose(1, 2)
+               .contiguous();  // [B, L, H, hd]
+    Check(
+        blk.out->Run(attn.data_ptr(), m, x.data_ptr(), Epilogue::kAccumulate));
     // MLP: x += c_proj(quick_gelu(c_fc(ln_2(x)))).
     h = torch::layer_norm(x, {d}, blk.ln2_w, blk.ln2_b, 1e-5);
     if (bf16) h = h.to(torch::kBFloat16);
     torch::Tensor hidden = torch::empty({m, blk.fc->out_features()}, act);
-    Check(blk.fc->Run(h.data_ptr(), m, hidden.data_ptr(), Epilogue::kQuickGelu, bf16));
-    Check(blk.proj->Run(hidden.data_ptr(), m, x.data_ptr(), Epilogue::kAccumulate));
+    Check(blk.fc->Run(h.data_ptr(), m, hidden.data_ptr(), Epilogue::kQuickGelu,
+                      bf16));
+    Check(blk.proj->Run(hidden.data_ptr(), m, x.data_ptr(),
+                        Epilogue::kAccumulate));
   }
 }
 
@@ -172,23 +185,29 @@ torch::Tensor FastClipModel::EncodeText(const torch::Tensor& tokens) const {
   x = x.contiguous();
   RunTower(text_blocks_, config_.transformer_heads, x,
            causal_mask_.narrow(0, 0, len).narrow(1, 0, len));
-  torch::Tensor pooled = x.index({torch::arange(x.size(0), eot.options()), eot});
-  pooled = torch::layer_norm(pooled, {x.size(2)}, ln_final_w_, ln_final_b_, 1e-5);
+  torch::Tensor pooled =
+      x.index({torch::arange(x.size(0), eot.options()), eot});
+  pooled =
+      torch::layer_norm(pooled, {x.size(2)}, ln_final_w_, ln_final_b_, 1e-5);
   return torch::matmul(pooled, text_projection_);
 }
 
 torch::Tensor FastClipModel::EncodeImage(const torch::Tensor& images) const {
   TORCH_CHECK(has_vision_, "this model was loaded without its image tower");
-  TORCH_CHECK(images.dim() == 4, "images must be [B, 3, R, R], got ", images.sizes());
+  TORCH_CHECK(images.dim() == 4, "images must be [B, 3, R, R], got ",
+              images.sizes());
   const int64_t patch = config_.vision_patch_size;
-  torch::Tensor x = torch::conv2d(images.to(torch::kCPU, torch::kFloat32), conv1_w_,
-                                  {}, /*stride=*/patch);  // [B, W, g, g]
+  torch::Tensor x =
+      torch::conv2d(images.to(torch::kCPU, torch::kFloat32), conv1_w_, {},
+                    /*stride=*/patch);  // [B, W, g, g]
   const int64_t b = x.size(0), w = x.size(1);
   x = x.reshape({b, w, -1}).transpose(1, 2);  // [B, g*g, W]
-  x = torch::cat({class_embedding_.expand({b, 1, w}), x}, 1) + vision_positional_;
+  x = torch::cat({class_embedding_.expand({b, 1, w}), x}, 1) +
+      vision_positional_;
   x = torch::layer_norm(x, {w}, ln_pre_w_, ln_pre_b_, 1e-5).contiguous();
   RunTower(vision_blocks_, config_.vision_heads, x, torch::Tensor());
-  torch::Tensor cls = torch::layer_norm(x.select(1, 0), {w}, ln_post_w_, ln_post_b_, 1e-5);
+  torch::Tensor cls =
+      torch::layer_norm(x.select(1, 0), {w}, ln_post_w_, ln_post_b_, 1e-5);
   return torch::matmul(cls, proj_);
 }
 

@@ -36,7 +36,7 @@ class FastClipModel {
  public:
   struct Options {
     Precision precision = Precision::kFp32;  // kFp32 or kBf16
-    bool text = true;    // pack the text tower
+    bool text = true;                        // pack the text tower
     bool vision = true;  // pack the image tower (needs model.visual)
   };
 

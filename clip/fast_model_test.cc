@@ -24,8 +24,9 @@ constexpr char kVocab[] = "data/clip/bpe_simple_vocab_16e6.txt.gz";
 torch::Tensor FixtureTensor(const SafetensorsFile& f, const std::string& name) {
   auto view = f.Get(name);
   EXPECT_TRUE(view.ok()) << view.status();
-  torch::Tensor t = torch::empty(
-      view->shape, view->dtype == DType::kI64 ? torch::kInt64 : torch::kFloat32);
+  torch::Tensor t =
+      torch::empty(view->shape, view->dtype == DType::kI64 ? torch::kInt64
+                                                           : torch::kFloat32);
   std::memcpy(t.data_ptr(), view->data.data(), view->data.size());
   return t;
 }
@@ -39,18 +40,19 @@ double MinCosine(const torch::Tensor& a, const torch::Tensor& b) {
   return torch::cosine_similarity(a, b, 1).min().item<double>();
 }
 
-absl::StatusOr<std::unique_ptr<FastClipModel>> Pack(ClipModel& model, Precision p) {
+absl::StatusOr<std::unique_ptr<FastClipModel>> Pack(ClipModel& model,
+                                                    Precision p) {
   FastClipModel::Options o;
   o.precision = p;
   return FastClipModel::Create(*model, o);
 }
 
-#define PACK_OR_SKIP(var, model, precision)                                  \
-  auto var##_or = Pack(model, precision);                                    \
-  if (absl::IsUnimplemented(var##_or.status())) {                            \
-    GTEST_SKIP() << "no oneDNN kernel here: " << var##_or.status();          \
-  }                                                                          \
-  ASSERT_OK(var##_or);                                                       \
+#define PACK_OR_SKIP(var, model, precision)                         \
+  auto var##_or = Pack(model, precision);                           \
+  if (absl::IsUnimplemented(var##_or.status())) {                   \
+    GTEST_SKIP() << "no oneDNN kernel here: " << var##_or.status(); \
+  }                                                                 \
+  ASSERT_OK(var##_or);                                              \
   std::unique_ptr<FastClipModel> var = std::move(*var##_or)
 
 class FastModelParityTest : public ::testing::Test {
@@ -59,8 +61,8 @@ class FastModelParityTest : public ::testing::Test {
     dir_ = common_testing::SharedPath(kFixture);
     vocab_ = common_testing::SharedPath(kVocab);
     if (dir_.empty() || vocab_.empty()) {
-      GTEST_SKIP() << "shared data missing: ../shared/" << kFixture << " and ../shared/"
-                   << kVocab;
+      GTEST_SKIP() << "shared data missing: ../shared/" << kFixture
+                   << " and ../shared/" << kVocab;
     }
     auto expected = SafetensorsFile::Read(dir_ + "/expected.safetensors");
     ASSERT_OK(expected);
@@ -94,7 +96,8 @@ TEST_F(FastModelParityTest, Bf16KeepsEveryEmbeddingsDirection) {
 // The server's path: ClipEncoder groups rows by length into chunks and
 // computes each only up to its longest row. It must agree with the reference
 // and with one unbucketed pass over all rows.
-TEST_F(FastModelParityTest, LengthBucketedEncoderMatchesReferenceAndUnbucketedPass) {
+TEST_F(FastModelParityTest,
+       LengthBucketedEncoderMatchesReferenceAndUnbucketedPass) {
   for (Precision p : {Precision::kFp32, Precision::kBf16}) {
     EncoderOptions o;
     o.precision = p;
@@ -139,7 +142,8 @@ TEST_F(FastModelParityTest, TextOnlyEncoderHasNoImageTower) {
   EXPECT_THAT((*text_only)->Describe(), HasSubstr("text tower"));
   std::vector<float> pixels(3 * 32 * 32, 0.f);
   EXPECT_THAT((*text_only)->EncodeImages(pixels, 1).status(),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("image tower")));
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("image tower")));
 }
 
 // Full-size ViT-B/16 with OpenAI's random initialisation: the widths, head
@@ -168,7 +172,8 @@ TEST(FastModelViTB16Test, Bf16AndFp32AgreeWithTheLibTorchModules) {
   const double text_scale = ref_text.abs().max().item<double>();
   const double image_scale = ref_image.abs().max().item<double>();
   EXPECT_LT(MaxAbsDiff(fp32->EncodeText(tokens), ref_text), 1e-4 * text_scale);
-  EXPECT_LT(MaxAbsDiff(fp32->EncodeImage(images), ref_image), 1e-4 * image_scale);
+  EXPECT_LT(MaxAbsDiff(fp32->EncodeImage(images), ref_image),
+            1e-4 * image_scale);
   EXPECT_GE(MinCosine(bf16->EncodeText(tokens), ref_text), 0.999);
   EXPECT_GE(MinCosine(bf16->EncodeImage(images), ref_image), 0.999);
   // Each row alone gives the same result as in the batch (no leakage
@@ -192,8 +197,9 @@ TEST(FastModelTest, RejectsWhatItCannotRun) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fp16")));
   ClipModel text_only(*config, /*with_vision=*/false);
   o.precision = Precision::kFp32;
-  EXPECT_THAT(FastClipModel::Create(*text_only, o).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("image tower")));
+  EXPECT_THAT(
+      FastClipModel::Create(*text_only, o).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("image tower")));
   o.vision = false;
   auto fast = FastClipModel::Create(*text_only, o);
   ASSERT_OK(fast);

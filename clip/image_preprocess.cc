@@ -13,9 +13,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <cstdint>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -32,8 +32,9 @@ absl::StatusOr<ResizeMode> ParseResizeMode(absl::string_view word) {
   if (word == "center_crop") return ResizeMode::kCenterCrop;
   if (word == "pad") return ResizeMode::kPad;
   if (word == "squash") return ResizeMode::kSquash;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown resize mode '", word, "' (expected center_crop, pad or squash)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown resize mode '", word,
+                   "' (expected center_crop, pad or squash)"));
 }
 
 const char* ResizeModeName(ResizeMode mode) {
@@ -115,8 +116,8 @@ FilterBank MakeFilterBank(int in_size, int out_size, int begin, int n) {
     for (int x = 0; x < taps; ++x) {
       const double normalised = total != 0.0 ? w[x] / total : w[x];
       const double scaled = normalised * (1 << kPrecisionBits);
-      k[x] = static_cast<int32_t>(normalised < 0 ? -0.5 + scaled
-                                                 : 0.5 + scaled);
+      k[x] =
+          static_cast<int32_t>(normalised < 0 ? -0.5 + scaled : 0.5 + scaled);
     }
     bank.first[i] = xmin;
     bank.count[i] = taps;
@@ -276,9 +277,8 @@ absl::StatusOr<cv::Mat> ToRgb8(const cv::Mat& decoded, absl::string_view name) {
       cv::cvtColor(m8, rgb, cv::COLOR_BGRA2RGB);
       break;
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("image ", name, ": unsupported channel count ",
-                       m8.channels()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "image ", name, ": unsupported channel count ", m8.channels()));
   }
   return rgb;
 }
@@ -323,8 +323,8 @@ void AdjustContrast(float factor, cv::Mat* rgb) {
     const uint8_t* p = rgb->ptr<uint8_t>(r);
     for (int x = 0; x < rgb->cols; ++x) total += Grey(p + 3 * x);
   }
-  const float mean = static_cast<float>(
-      total / (static_cast<double>(rgb->rows) * rgb->cols));
+  const float mean =
+      static_cast<float>(total / (static_cast<double>(rgb->rows) * rgb->cols));
   for (int r = 0; r < rgb->rows; ++r) {
     uint8_t* p = rgb->ptr<uint8_t>(r);
     for (int i = 0; i < rgb->cols * 3; ++i) {
@@ -395,7 +395,8 @@ struct ImageHeader {
 
 uint32_t BigEndian(absl::string_view b, size_t at, int n) {
   uint32_t v = 0;
-  for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(b[at + i]);
+  for (int i = 0; i < n; ++i)
+    v = (v << 8) | static_cast<unsigned char>(b[at + i]);
   return v;
 }
 
@@ -409,7 +410,8 @@ uint32_t LittleEndian(absl::string_view b, size_t at, int n) {
 
 int64_t LittleEndianSigned32(absl::string_view b, size_t at) {
   uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + i]);
+  for (int i = 3; i >= 0; --i)
+    v = (v << 8) | static_cast<unsigned char>(b[at + i]);
   return static_cast<int32_t>(v);
 }
 
@@ -447,8 +449,8 @@ void ReadJpegHeader(absl::string_view b, ImageHeader* h) {
     }
     if (marker == 0xDA) {
       const absl::string_view rest = b.substr(pos + 2 + length);
-      h->truncated_jpeg =
-          rest.find(absl::string_view("\xFF\xD9", 2)) == absl::string_view::npos;
+      h->truncated_jpeg = rest.find(absl::string_view("\xFF\xD9", 2)) ==
+                          absl::string_view::npos;
       return;
     }
     pos += 2 + length;
@@ -493,25 +495,25 @@ ImageHeader ReadImageHeader(absl::string_view b) {
 
 absl::Status ValidatePreprocessOptions(const PreprocessOptions& options) {
   if (options.resolution <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "preprocess options: resolution must be > 0, got ",
-        options.resolution));
+    return absl::InvalidArgumentError(
+        absl::StrCat("preprocess options: resolution must be > 0, got ",
+                     options.resolution));
   }
   for (int c = 0; c < 3; ++c) {
     if (!(options.stddev[c] > 0.0f) || !std::isfinite(options.stddev[c])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("preprocess options: stddev[", c,
-                       "] must be a positive finite number, got ",
-                       options.stddev[c]));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "preprocess options: stddev[", c,
+          "] must be a positive finite number, got ", options.stddev[c]));
     }
     if (!std::isfinite(options.mean[c])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "preprocess options: mean[", c, "] must be finite"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("preprocess options: mean[", c, "] must be finite"));
     }
   }
   if (options.max_pixels <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "preprocess options: max_pixels must be > 0, got ", options.max_pixels));
+    return absl::InvalidArgumentError(
+        absl::StrCat("preprocess options: max_pixels must be > 0, got ",
+                     options.max_pixels));
   }
   switch (options.mode) {
     case ResizeMode::kCenterCrop:
@@ -543,13 +545,14 @@ absl::StatusOr<cv::Mat> DecodeImageBytes(absl::string_view bytes,
     const uint64_t pixels = static_cast<uint64_t>(header.width) *
                             static_cast<uint64_t>(header.height);
     if (max_pixels < 0 || pixels > static_cast<uint64_t>(max_pixels)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "image ", name, ": ", header.width, "x", header.height, " (",
-          pixels, " pixels) is larger than the limit of ", max_pixels,
-          " pixels; not decoded"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("image ", name, ": ", header.width, "x", header.height,
+                       " (", pixels, " pixels) is larger than the limit of ",
+                       max_pixels, " pixels; not decoded"));
     }
   }
-  if (header.width < 0 && StartsWith(bytes, absl::string_view("\xFF\xD8\xFF", 3))) {
+  if (header.width < 0 &&
+      StartsWith(bytes, absl::string_view("\xFF\xD8\xFF", 3))) {
     // libjpeg reads on past malformed segments and would decode a size never
     // checked here.
     return absl::DataLossError(absl::StrCat(
@@ -609,7 +612,8 @@ absl::StatusOr<cv::Mat> DecodeImageFile(const std::string& path,
     const std::string message =
         absl::StrCat("image ", path, ": cannot open: ", std::strerror(err));
     if (err == ENOENT) return absl::NotFoundError(message);
-    if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(message);
+    if (err == EACCES || err == EPERM)
+      return absl::PermissionDeniedError(message);
     return absl::InternalError(message);
   }
   struct stat st;
@@ -637,15 +641,15 @@ absl::StatusOr<cv::Mat> ResizeBicubicPillowRegion(const cv::Mat& image,
         image.type()));
   }
   if (width <= 0 || height <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ResizeBicubicPillow: output size must be positive, got ", width, "x",
-        height));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ResizeBicubicPillow: output size must be positive, got ",
+                     width, "x", height));
   }
   if (roi.width <= 0 || roi.height <= 0 || roi.x < 0 || roi.y < 0 ||
       roi.x + roi.width > width || roi.y + roi.height > height) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "ResizeBicubicPillow: region ", roi.width, "x", roi.height, "+",
-        roi.x, "+", roi.y, " is not inside ", width, "x", height));
+        "ResizeBicubicPillow: region ", roi.width, "x", roi.height, "+", roi.x,
+        "+", roi.y, " is not inside ", width, "x", height));
   }
   const int channels = image.channels();
   const bool need_horizontal = width != image.cols;
@@ -695,9 +699,9 @@ absl::StatusOr<cv::Mat> ResizeBicubicPillowRegion(const cv::Mat& image,
 
 absl::StatusOr<cv::Mat> ResizeBicubicPillow(const cv::Mat& image, int width,
                                             int height) {
-  return ResizeBicubicPillowRegion(image, width, height,
-                                   cv::Rect(0, 0, std::max(width, 0),
-                                            std::max(height, 0)));
+  return ResizeBicubicPillowRegion(
+      image, width, height,
+      cv::Rect(0, 0, std::max(width, 0), std::max(height, 0)));
 }
 
 cv::Size ShorterSideResizeSize(cv::Size size, int resolution) {
@@ -706,9 +710,9 @@ cv::Size ShorterSideResizeSize(cv::Size size, int resolution) {
   const int64_t longer = portrait ? size.height : size.width;
   // Python: int(R * long / short), a correctly rounded true division of two
   // exact integers, then truncation.
-  const int new_long = static_cast<int>(
-      static_cast<double>(int64_t{resolution} * longer) /
-      static_cast<double>(shorter));
+  const int new_long =
+      static_cast<int>(static_cast<double>(int64_t{resolution} * longer) /
+                       static_cast<double>(shorter));
   return portrait ? cv::Size(resolution, new_long)
                   : cv::Size(new_long, resolution);
 }
@@ -726,8 +730,8 @@ cv::Rect PadContentRect(cv::Size size, int resolution) {
   const bool portrait = size.width <= size.height;
   const double shorter = portrait ? size.width : size.height;
   const double longer = portrait ? size.height : size.width;
-  const int new_short = std::max(
-      1, static_cast<int>(std::lround(resolution * shorter / longer)));
+  const int new_short =
+      std::max(1, static_cast<int>(std::lround(resolution * shorter / longer)));
   const int w = portrait ? new_short : resolution;
   const int h = portrait ? resolution : new_short;
   return cv::Rect((resolution - w) / 2, (resolution - h) / 2, w, h);
@@ -764,15 +768,15 @@ absl::StatusOr<cv::Mat> ResizeAndCrop(const cv::Mat& rgb,
   return absl::InternalError("ResizeAndCrop: unhandled resize mode");
 }
 
-absl::Status NormalizeToCHW(const cv::Mat& rgb, const PreprocessOptions& options,
-                            float* out) {
+absl::Status NormalizeToCHW(const cv::Mat& rgb,
+                            const PreprocessOptions& options, float* out) {
   RETURN_IF_ERROR(CheckRgb(rgb, "NormalizeToCHW"));
   RETURN_IF_ERROR(ValidatePreprocessOptions(options));
   const int r = options.resolution;
   if (rgb.rows != r || rgb.cols != r) {
     return absl::InvalidArgumentError(
-        absl::StrCat("NormalizeToCHW: expected a ", r, "x", r,
-                     " image, got ", rgb.cols, "x", rgb.rows));
+        absl::StrCat("NormalizeToCHW: expected a ", r, "x", r, " image, got ",
+                     rgb.cols, "x", rgb.rows));
   }
   // Per-channel lookup of ((v / 255f) - mean) / std: the same float32
   // operations, in the same order, as ToTensor + Normalize.
@@ -808,7 +812,8 @@ absl::Status PreprocessImage(const cv::Mat& rgb,
 absl::Status PreprocessFile(const std::string& path,
                             const PreprocessOptions& options, float* out) {
   RETURN_IF_ERROR(ValidatePreprocessOptions(options));
-  ASSIGN_OR_RETURN(const cv::Mat rgb, DecodeImageFile(path, options.max_pixels));
+  ASSIGN_OR_RETURN(const cv::Mat rgb,
+                   DecodeImageFile(path, options.max_pixels));
   return PreprocessImage(rgb, options, out);
 }
 
@@ -910,7 +915,8 @@ absl::Status PreprocessFileForTraining(const std::string& path,
                                        std::mt19937_64* rng, float* out) {
   RETURN_IF_ERROR(ValidatePreprocessOptions(options));
   RETURN_IF_ERROR(ValidateAugmentOptions(augment));
-  ASSIGN_OR_RETURN(const cv::Mat rgb, DecodeImageFile(path, options.max_pixels));
+  ASSIGN_OR_RETURN(const cv::Mat rgb,
+                   DecodeImageFile(path, options.max_pixels));
   ASSIGN_OR_RETURN(const cv::Mat square,
                    AugmentImage(rgb, options, augment, rng));
   return NormalizeToCHW(square, options, out);

@@ -148,8 +148,8 @@ absl::StatusOr<cv::Mat> ResizeAndCrop(const cv::Mat& rgb,
 // + y*R + x]. Bit-identical to torchvision ToTensor + Normalize.
 // `out` holds 3 * R * R floats. INVALID_ARGUMENT when the image is not
 // CV_8UC3 R x R or the options are invalid.
-absl::Status NormalizeToCHW(const cv::Mat& rgb, const PreprocessOptions& options,
-                            float* out);
+absl::Status NormalizeToCHW(const cv::Mat& rgb,
+                            const PreprocessOptions& options, float* out);
 
 // ResizeAndCrop then NormalizeToCHW. `out` holds 3 * R * R floats.
 absl::Status PreprocessImage(const cv::Mat& rgb,

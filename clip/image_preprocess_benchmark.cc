@@ -34,8 +34,7 @@ const Corpus& GetCorpus() {
   static const Corpus* corpus = [] {
     cv::setNumThreads(1);
     auto* c = new Corpus;
-    const std::string root =
-        common_testing::SharedPath("data/paddleclas_pulc");
+    const std::string root = common_testing::SharedPath("data/paddleclas_pulc");
     if (root.empty()) return c;
     for (const char* sub : {"person_attribute", "vehicle_attribute"}) {
       std::error_code ec;
@@ -87,9 +86,8 @@ void BM_PreprocessFile(benchmark::State& state) {
   std::vector<float> out(3 * kResolution * kResolution);
   size_t i = 0;
   for (auto _ : state) {
-    const absl::Status status =
-        PreprocessFile(corpus.paths[i++ % corpus.paths.size()], options,
-                       out.data());
+    const absl::Status status = PreprocessFile(
+        corpus.paths[i++ % corpus.paths.size()], options, out.data());
     if (!status.ok()) {
       state.SkipWithError(status.ToString().c_str());
       break;
@@ -182,9 +180,9 @@ void BM_PreprocessFileForTraining(benchmark::State& state) {
   std::vector<float> out(3 * kResolution * kResolution);
   size_t i = 0;
   for (auto _ : state) {
-    const absl::Status status = PreprocessFileForTraining(
-        corpus.paths[i++ % corpus.paths.size()], options, augment, &rng,
-        out.data());
+    const absl::Status status =
+        PreprocessFileForTraining(corpus.paths[i++ % corpus.paths.size()],
+                                  options, augment, &rng, out.data());
     if (!status.ok()) {
       state.SkipWithError(status.ToString().c_str());
       break;

@@ -51,10 +51,10 @@ cv::Mat Pattern(int width, int height, uint32_t seed = 1) {
   std::mt19937 gen(seed);
   for (int y = 0; y < height; ++y) {
     for (int x = 0; x < width; ++x) {
-      m.at<cv::Vec3b>(y, x) = cv::Vec3b(
-          static_cast<uint8_t>((x * 255) / std::max(1, width - 1)),
-          static_cast<uint8_t>((y * 255) / std::max(1, height - 1)),
-          static_cast<uint8_t>(gen() & 0xFF));
+      m.at<cv::Vec3b>(y, x) =
+          cv::Vec3b(static_cast<uint8_t>((x * 255) / std::max(1, width - 1)),
+                    static_cast<uint8_t>((y * 255) / std::max(1, height - 1)),
+                    static_cast<uint8_t>(gen() & 0xFF));
     }
   }
   return m;
@@ -176,8 +176,8 @@ TEST(ImagePreprocessParityTest, NormalizeReproducesImageInputBitForBit) {
     for (int y = 0; y < r; ++y) {
       for (int x = 0; x < r; ++x) {
         for (int c = 0; c < 3; ++c) {
-          rgb.at<cv::Vec3b>(y, x)[c] = static_cast<uint8_t>(
-              (*reference)[((n * r + y) * r + x) * 3 + c]);
+          rgb.at<cv::Vec3b>(y, x)[c] =
+              static_cast<uint8_t>((*reference)[((n * r + y) * r + x) * 3 + c]);
         }
       }
     }
@@ -212,8 +212,8 @@ TEST(ImagePreprocessParityTest, PreprocessFileIsCloseToImageInput) {
     ASSERT_OK(PreprocessFile(images[n].path, options, out.data()));
     float max_diff = 0.0f;
     for (int i = 0; i < 3 * r * r; ++i) {
-      max_diff = std::max(max_diff,
-                          std::fabs(out[i] - (*input)[n * 3 * r * r + i]));
+      max_diff =
+          std::max(max_diff, std::fabs(out[i] - (*input)[n * 3 * r * r + i]));
     }
     EXPECT_LE(max_diff, tolerance) << images[n].path;
   }
@@ -315,9 +315,9 @@ TEST(ResizeBicubicPillowTest, RejectsBadArguments) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty")));
   EXPECT_THAT(ResizeBicubicPillow(cv::Mat(4, 4, CV_32FC3), 4, 4),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("8-bit")));
-  EXPECT_THAT(ResizeBicubicPillow(Pattern(4, 4), 0, 4),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("positive")));
+  EXPECT_THAT(
+      ResizeBicubicPillow(Pattern(4, 4), 0, 4),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("positive")));
   EXPECT_THAT(
       ResizeBicubicPillowRegion(Pattern(4, 4), 8, 8, cv::Rect(4, 4, 5, 1)),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not inside")));
@@ -368,8 +368,7 @@ TEST(ResizeModeTest, PadKeepsWholeImageOnMeanColour) {
   for (int y = 0; y < 32; ++y) {
     for (int x = 0; x < 32; ++x) {
       const bool inside = x >= 11 && x < 21;
-      EXPECT_EQ(out->at<cv::Vec3b>(y, x),
-                inside ? cv::Vec3b(250, 10, 20) : pad)
+      EXPECT_EQ(out->at<cv::Vec3b>(y, x), inside ? cv::Vec3b(250, 10, 20) : pad)
           << x << "," << y;
     }
   }
@@ -406,14 +405,14 @@ TEST(ResizeModeTest, SquashIgnoresAspectRatio) {
 TEST(PreprocessOptionsTest, RejectsInvalidOptions) {
   PreprocessOptions options;
   options.resolution = 0;
-  EXPECT_THAT(ValidatePreprocessOptions(options),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("resolution")));
+  EXPECT_THAT(
+      ValidatePreprocessOptions(options),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("resolution")));
   options.resolution = 8;
   options.stddev[1] = 0.0f;
-  EXPECT_THAT(ResizeAndCrop(Pattern(8, 8), options),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("stddev[1]")));
+  EXPECT_THAT(
+      ResizeAndCrop(Pattern(8, 8), options),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("stddev[1]")));
   options = PreprocessOptions();
   options.resolution = 8;
   std::vector<float> out(3 * 8 * 8);
@@ -430,13 +429,13 @@ TEST(NormalizeToCHWTest, WritesPlanesInRgbOrder) {
   options.mean = {0.0f, 0.0f, 0.0f};
   options.stddev = {1.0f, 0.5f, 0.25f};
   cv::Mat rgb(2, 2, CV_8UC3, cv::Scalar(0, 0, 0));
-  rgb.at<cv::Vec3b>(0, 1) = cv::Vec3b(255, 51, 0);   // x = 1, y = 0
-  rgb.at<cv::Vec3b>(1, 0) = cv::Vec3b(0, 0, 255);    // x = 0, y = 1
+  rgb.at<cv::Vec3b>(0, 1) = cv::Vec3b(255, 51, 0);  // x = 1, y = 0
+  rgb.at<cv::Vec3b>(1, 0) = cv::Vec3b(0, 0, 255);   // x = 0, y = 1
   std::vector<float> out(12, -7.0f);
   ASSERT_OK(NormalizeToCHW(rgb, options, out.data()));
-  EXPECT_FLOAT_EQ(out[0 * 4 + 1], 1.0f);           // R plane, (0, 1)
-  EXPECT_FLOAT_EQ(out[1 * 4 + 1], 0.2f / 0.5f);    // G plane, (0, 1)
-  EXPECT_FLOAT_EQ(out[2 * 4 + 2], 4.0f);           // B plane, (1, 0)
+  EXPECT_FLOAT_EQ(out[0 * 4 + 1], 1.0f);         // R plane, (0, 1)
+  EXPECT_FLOAT_EQ(out[1 * 4 + 1], 0.2f / 0.5f);  // G plane, (0, 1)
+  EXPECT_FLOAT_EQ(out[2 * 4 + 2], 4.0f);         // B plane, (1, 0)
   EXPECT_FLOAT_EQ(out[0 * 4 + 2], 0.0f);
 }
 
@@ -477,10 +476,12 @@ TEST(DecodeImageTest, TruncatedJpegIsDataLossNamingTheFile) {
   ASSERT_OK(DecodeImageBytes(jpeg, "whole.jpg"));
   // Bytes after the end-of-image marker do not matter.
   ASSERT_OK(DecodeImageBytes(jpeg + "trailing bytes", "trailer.jpg"));
-  const std::string half = WriteTemp("half.jpg", jpeg.substr(0, jpeg.size() / 2));
-  EXPECT_THAT(DecodeImageFile(half),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       ::testing::AllOf(HasSubstr(half), HasSubstr("truncated"))));
+  const std::string half =
+      WriteTemp("half.jpg", jpeg.substr(0, jpeg.size() / 2));
+  EXPECT_THAT(
+      DecodeImageFile(half),
+      StatusIs(absl::StatusCode::kDataLoss,
+               ::testing::AllOf(HasSubstr(half), HasSubstr("truncated"))));
   // Only the two-byte end-of-image marker missing.
   EXPECT_THAT(DecodeImageBytes(jpeg.substr(0, jpeg.size() - 2), "cut.jpg"),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("cut.jpg")));
@@ -497,10 +498,10 @@ TEST(DecodeImageTest, PixelLimitIsCheckedFromTheHeaderBeforeDecoding) {
   png.replace(16, 4, big, 4);
   png.replace(20, 4, big, 4);
   const std::string huge = WriteTemp("huge.png", png);
-  EXPECT_THAT(DecodeImageFile(huge),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       ::testing::AllOf(HasSubstr(huge),
-                                        HasSubstr("20000x20000"))));
+  EXPECT_THAT(
+      DecodeImageFile(huge),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               ::testing::AllOf(HasSubstr(huge), HasSubstr("20000x20000"))));
   // libjpeg skips stray bytes before a marker (with a warning) and still
   // finds the frame header behind them.
   std::string jpeg = Encode(".jpg", Pattern(100, 60));
@@ -515,10 +516,11 @@ TEST(DecodeImageTest, PixelLimitIsCheckedFromTheHeaderBeforeDecoding) {
   // 2) is refused rather than decoded unchecked.
   std::string broken = Encode(".jpg", Pattern(16, 16));
   broken.replace(4, 2, std::string(2, '\0'));  // the APP0 length
-  EXPECT_THAT(DecodeImageBytes(broken, "broken.jpg"),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       ::testing::AllOf(HasSubstr("broken.jpg"),
-                                        HasSubstr("no readable frame header"))));
+  EXPECT_THAT(
+      DecodeImageBytes(broken, "broken.jpg"),
+      StatusIs(absl::StatusCode::kDataLoss,
+               ::testing::AllOf(HasSubstr("broken.jpg"),
+                                HasSubstr("no readable frame header"))));
   // The largest sizes a PNG header can hold: their product does not fit in
   // int64_t.
   std::string widest = Encode(".png", Pattern(16, 16));
@@ -532,10 +534,10 @@ TEST(DecodeImageTest, PixelLimitIsCheckedFromTheHeaderBeforeDecoding) {
   const cv::Mat image = Pattern(100, 60);
   for (const std::string ext : {".png", ".jpg", ".bmp"}) {
     const std::string bytes = Encode(ext, image);
-    EXPECT_THAT(DecodeImageBytes(bytes, "img" + ext, 5999),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         ::testing::AllOf(HasSubstr("img" + ext),
-                                          HasSubstr("100x60"))))
+    EXPECT_THAT(
+        DecodeImageBytes(bytes, "img" + ext, 5999),
+        StatusIs(absl::StatusCode::kInvalidArgument,
+                 ::testing::AllOf(HasSubstr("img" + ext), HasSubstr("100x60"))))
         << ext;
     EXPECT_OK(DecodeImageBytes(bytes, "img" + ext, 6000)) << ext;
   }
@@ -543,12 +545,13 @@ TEST(DecodeImageTest, PixelLimitIsCheckedFromTheHeaderBeforeDecoding) {
   options.max_pixels = 5999;
   const std::string path = WriteTemp("limit.png", Encode(".png", image));
   std::vector<float> out(3 * 224 * 224);
-  EXPECT_THAT(PreprocessFile(path, options, out.data()),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("100x60")));
+  EXPECT_THAT(
+      PreprocessFile(path, options, out.data()),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("100x60")));
   options.max_pixels = 0;
-  EXPECT_THAT(ValidatePreprocessOptions(options),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("max_pixels")));
+  EXPECT_THAT(
+      ValidatePreprocessOptions(options),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_pixels")));
 }
 
 TEST(DecodeImageTest, PixelLimitHoldsForWebPAndOs2Bitmaps) {
@@ -560,9 +563,9 @@ TEST(DecodeImageTest, PixelLimitHoldsForWebPAndOs2Bitmaps) {
       {"lossless", {cv::IMWRITE_WEBP_QUALITY, 101}}};
   for (const auto& [name, params] : webps) {
     const std::string bytes = Encode(".webp", image, params);
-    EXPECT_THAT(DecodeImageBytes(bytes, name + ".webp", 5999),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         HasSubstr("100x60")))
+    EXPECT_THAT(
+        DecodeImageBytes(bytes, name + ".webp", 5999),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("100x60")))
         << name;
     EXPECT_OK(DecodeImageBytes(bytes, name + ".webp", 6000)) << name;
   }
@@ -570,8 +573,9 @@ TEST(DecodeImageTest, PixelLimitHoldsForWebPAndOs2Bitmaps) {
   std::string vp8x = "RIFF" + std::string(4, '\0') + "WEBPVP8X" +
                      std::string("\x0a\0\0\0", 4) + std::string(4, '\0');
   vp8x += std::string("\x63\0\0\x3b\0\0", 6);  // 100 x 60
-  EXPECT_THAT(DecodeImageBytes(vp8x, "extended.webp", 5999),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("100x60")));
+  EXPECT_THAT(
+      DecodeImageBytes(vp8x, "extended.webp", 5999),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("100x60")));
   // OS/2 bitmap: BITMAPCOREHEADER with 16-bit sizes, 24-bit pixels.
   const int row = (100 * 3 + 3) / 4 * 4;
   std::string bmp = "BM";
@@ -587,10 +591,10 @@ TEST(DecodeImageTest, PixelLimitHoldsForWebPAndOs2Bitmaps) {
   put(1, 2);
   put(24, 2);
   bmp += std::string(row * 60, '\x40');
-  EXPECT_THAT(DecodeImageBytes(bmp, "os2.bmp", 5999),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       ::testing::AllOf(HasSubstr("os2.bmp"),
-                                        HasSubstr("100x60"))));
+  EXPECT_THAT(
+      DecodeImageBytes(bmp, "os2.bmp", 5999),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               ::testing::AllOf(HasSubstr("os2.bmp"), HasSubstr("100x60"))));
   auto decoded = DecodeImageBytes(bmp, "os2.bmp", 6000);
   ASSERT_OK(decoded);
   EXPECT_EQ(decoded->cols, 100);
@@ -808,9 +812,9 @@ TEST(AugmentTest, RejectsInvalidOptions) {
   augment = AugmentOptions();
   augment.saturation = -0.1f;
   std::mt19937_64 rng(1);
-  EXPECT_THAT(AugmentImage(Pattern(8, 8), PreprocessOptions(), augment, &rng),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("saturation")));
+  EXPECT_THAT(
+      AugmentImage(Pattern(8, 8), PreprocessOptions(), augment, &rng),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("saturation")));
 }
 
 TEST(AugmentTest, PreprocessFileForTrainingIsReproducible) {

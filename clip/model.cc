@@ -34,19 +34,20 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x,
   const int64_t hd = d / heads_;
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   // [B, L, 3D] -> [3, B*H, L, hd]
-  torch::Tensor qkv = torch::nn::functional::linear(x, in_proj_weight,
-                                                    in_proj_bias)
-                          .view({b, l, 3, heads_, hd})
-                          .permute({2, 0, 3, 1, 4})
-                          .reshape({3, b * heads_, l, hd});
+  torch::Tensor qkv =
+      torch::nn::functional::linear(x, in_proj_weight, in_proj_bias)
+          .view({b, l, 3, heads_, hd})
+          .permute({2, 0, 3, 1, 4})
+          .reshape({3, b * heads_, l, hd});
   torch::Tensor q = qkv[0], k = qkv[1], v = qkv[2];
   // scale * q @ k^T (+ mask) in one call.
-  torch::Tensor scores =
-      mask.defined()
-          ? torch::baddbmm(mask.expand({b * heads_, l, l}), q, k.transpose(1, 2),
-                           /*beta=*/1.0, /*alpha=*/scale)
-          : torch::bmm(q, k.transpose(1, 2)) * scale;
-  torch::Tensor out = torch::bmm(torch::softmax(scores, -1), v);  // [B*H, L, hd]
+  torch::Tensor scores = mask.defined()
+                             ? torch::baddbmm(mask.expand({b * heads_, l, l}),
+                                              q, k.transpose(1, 2),
+                                              /*beta=*/1.0, /*alpha=*/scale)
+                             : torch::bmm(q, k.transpose(1, 2)) * scale;
+  torch::Tensor out =
+      torch::bmm(torch::softmax(scores, -1), v);  // [B*H, L, hd]
   out = out.view({b, heads_, l, hd}).transpose(1, 2).reshape({b, l, d});
   return out_proj(out);
 }
@@ -81,8 +82,7 @@ torch::Tensor ResidualAttentionBlockImpl::forward(const torch::Tensor& x,
   return h + mlp(ln_2(h));
 }
 
-TransformerImpl::TransformerImpl(int64_t width, int64_t layers,
-                                 int64_t heads) {
+TransformerImpl::TransformerImpl(int64_t width, int64_t layers, int64_t heads) {
   resblocks_ = torch::nn::ModuleList();
   for (int64_t i = 0; i < layers; ++i) {
     blocks_.push_back(ResidualAttentionBlock(width, heads));
@@ -100,9 +100,10 @@ torch::Tensor TransformerImpl::forward(torch::Tensor x,
 VisionTransformerImpl::VisionTransformerImpl(const ClipConfig& c) {
   const int64_t w = c.vision_width;
   conv1 = register_module(
-      "conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, w, c.vision_patch_size)
-                                     .stride(c.vision_patch_size)
-                                     .bias(false)));
+      "conv1",
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(3, w, c.vision_patch_size)
+                            .stride(c.vision_patch_size)
+                            .bias(false)));
   const double scale = 1.0 / std::sqrt(static_cast<double>(w));
   class_embedding =
       register_parameter("class_embedding", scale * torch::randn({w}));
@@ -131,28 +132,29 @@ torch::Tensor VisionTransformerImpl::forward(const torch::Tensor& images) {
 
 ClipModelImpl::ClipModelImpl(const ClipConfig& config, bool with_vision)
     : config_(config) {
-  if (with_vision) visual = register_module("visual", VisionTransformer(config));
-  transformer = register_module(
-      "transformer",
-      Transformer(config.transformer_width, config.transformer_layers,
-                  config.transformer_heads));
+  if (with_vision)
+    visual = register_module("visual", VisionTransformer(config));
+  transformer =
+      register_module("transformer", Transformer(config.transformer_width,
+                                                 config.transformer_layers,
+                                                 config.transformer_heads));
   token_embedding = register_module(
       "token_embedding",
       torch::nn::Embedding(config.vocab_size, config.transformer_width));
   positional_embedding = register_parameter(
       "positional_embedding",
       torch::empty({config.context_length, config.transformer_width}));
-  ln_final = register_module("ln_final", MakeLayerNorm(config.transformer_width));
+  ln_final =
+      register_module("ln_final", MakeLayerNorm(config.transformer_width));
   text_projection = register_parameter(
       "text_projection",
       torch::empty({config.transformer_width, config.embed_dim}));
-  logit_scale = register_parameter(
-      "logit_scale", torch::full({}, std::log(1.0 / 0.07)));
+  logit_scale =
+      register_parameter("logit_scale", torch::full({}, std::log(1.0 / 0.07)));
   causal_mask_ = register_buffer(
-      "causal_mask",
-      torch::full({config.context_length, config.context_length},
-                  -std::numeric_limits<float>::infinity())
-          .triu(1));
+      "causal_mask", torch::full({config.context_length, config.context_length},
+                                 -std::numeric_limits<float>::infinity())
+                         .triu(1));
   InitializeParameters();
 }
 
@@ -163,8 +165,8 @@ void ClipModelImpl::InitializeParameters() {
   init::normal_(positional_embedding, 0.0, 0.01);
   const auto& c = config_;
   auto init_tower = [](Transformer& t, int64_t width) {
-    const double proj_std = std::pow(width, -0.5) *
-                            std::pow(2.0 * t->num_layers(), -0.5);
+    const double proj_std =
+        std::pow(width, -0.5) * std::pow(2.0 * t->num_layers(), -0.5);
     const double attn_std = std::pow(width, -0.5);
     const double fc_std = std::pow(2.0 * width, -0.5);
     for (int64_t i = 0; i < t->num_layers(); ++i) {
@@ -199,8 +201,7 @@ torch::Tensor ClipModelImpl::EncodeImage(const torch::Tensor& images) {
 }
 
 torch::Tensor ClipModelImpl::EncodeText(const torch::Tensor& tokens) {
-  TORCH_CHECK(tokens.dim() == 2, "tokens must be [B, T], got ",
-              tokens.sizes());
+  TORCH_CHECK(tokens.dim() == 2, "tokens must be [B, T], got ", tokens.sizes());
   TORCH_CHECK(tokens.size(1) <= config_.context_length, "tokens have ",
               tokens.size(1), " positions, context length is ",
               config_.context_length);

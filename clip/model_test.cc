@@ -24,10 +24,11 @@ constexpr char kFixture[] = "fixtures/clip-parity/";
 torch::Tensor FixtureTensor(const SafetensorsFile& f, const std::string& name) {
   auto view = f.Get(name);
   EXPECT_TRUE(view.ok()) << view.status();
-  torch::ScalarType type =
-      view->dtype == DType::kI64 ? torch::kInt64
-      : view->dtype == DType::kI32 ? torch::kInt32 : torch::kFloat32;
-  torch::Tensor t = torch::empty(view->shape, torch::TensorOptions().dtype(type));
+  torch::ScalarType type = view->dtype == DType::kI64   ? torch::kInt64
+                           : view->dtype == DType::kI32 ? torch::kInt32
+                                                        : torch::kFloat32;
+  torch::Tensor t =
+      torch::empty(view->shape, torch::TensorOptions().dtype(type));
   std::memcpy(t.data_ptr(), view->data.data(), view->data.size());
   return t;
 }
@@ -45,15 +46,18 @@ TEST(ClipModelTest, ShapesForTinyConfig) {
   torch::Tensor images = torch::randn({3, 3, 32, 32});
   EXPECT_EQ(model->EncodeImage(images).sizes(), torch::IntArrayRef({3, 64}));
   torch::Tensor tokens = torch::zeros({2, 77}, torch::kInt64);
-  tokens[0][0] = 49406; tokens[0][1] = 320; tokens[0][2] = 49407;
-  tokens[1][0] = 49406; tokens[1][1] = 49407;
+  tokens[0][0] = 49406;
+  tokens[0][1] = 320;
+  tokens[0][2] = 49407;
+  tokens[1][0] = 49406;
+  tokens[1][1] = 49407;
   EXPECT_EQ(model->EncodeText(tokens).sizes(), torch::IntArrayRef({2, 64}));
 }
 
 TEST(ClipModelTest, EotPositionIsFirstLargestId) {
-  torch::Tensor t = torch::tensor({{49406, 3306, 49407, 1002, 49407, 0},
-                                   {49406, 49407, 0, 0, 0, 0}},
-                                  torch::kInt64);
+  torch::Tensor t = torch::tensor(
+      {{49406, 3306, 49407, 1002, 49407, 0}, {49406, 49407, 0, 0, 0, 0}},
+      torch::kInt64);
   torch::Tensor eot = EotPositions(t);
   EXPECT_EQ(eot[0].item<int64_t>(), 2);
   EXPECT_EQ(eot[1].item<int64_t>(), 1);
@@ -68,7 +72,9 @@ TEST(ClipModelTest, TrimmedTextEncodingEqualsFullLength) {
   torch::NoGradGuard no_grad;
   // One short row and one long row in the same batch, then each alone.
   torch::Tensor tokens = torch::zeros({2, 77}, torch::kInt64);
-  tokens[0][0] = 49406; tokens[0][1] = 589; tokens[0][2] = 49407;
+  tokens[0][0] = 49406;
+  tokens[0][1] = 589;
+  tokens[0][2] = 49407;
   for (int i = 0; i < 40; ++i) tokens[1][i] = 49406 * (i == 0) + (i > 0) * 320;
   tokens[1][40] = 49407;
   torch::Tensor both = model->EncodeText(tokens);
@@ -100,10 +106,10 @@ void ExpectParity(ClipModel& model, const SafetensorsFile& expected) {
   torch::Tensor images = FixtureTensor(expected, "image_input");
   torch::Tensor image = model->EncodeImage(images);
   EXPECT_LT(MaxAbsDiff(image, FixtureTensor(expected, "image_embeds")), 2e-5);
-  torch::Tensor logits =
-      model->LogitsPerImage(image, text.narrow(0, 0, 8));
-  EXPECT_LT(MaxAbsDiff(logits, FixtureTensor(expected, "logits_per_image_first8")),
-            1e-4);
+  torch::Tensor logits = model->LogitsPerImage(image, text.narrow(0, 0, 8));
+  EXPECT_LT(
+      MaxAbsDiff(logits, FixtureTensor(expected, "logits_per_image_first8")),
+      1e-4);
   // Normalised embeddings (what the index stores) agree tightly too.
   torch::Tensor n = text / text.norm(2, -1, true);
   torch::Tensor wn = want_text / want_text.norm(2, -1, true);
@@ -141,7 +147,8 @@ TEST_F(ClipParityTest, TorchScriptGivesTheSameModel) {
 }
 
 TEST_F(ClipParityTest, HuggingFaceLayoutGivesTheSameModel) {
-  ExpectSameTensors(dir_ + "/model.safetensors", dir_ + "/hf/model.safetensors");
+  ExpectSameTensors(dir_ + "/model.safetensors",
+                    dir_ + "/hf/model.safetensors");
   auto model = LoadClipModel(dir_ + "/hf/model.safetensors");
   ASSERT_OK(model);
   ExpectParity(*model, *expected_);
@@ -164,10 +171,10 @@ TEST_F(ClipParityTest, SaveThenLoadIsBitIdentical) {
 }
 
 // Writes a copy of the fixture with one tensor changed by `edit`.
-std::string WriteEdited(const std::string& src, const std::string& out,
-                        const std::function<void(SafetensorsWriter&,
-                                                 const TensorView&)>& edit,
-                        const std::string& target) {
+std::string WriteEdited(
+    const std::string& src, const std::string& out,
+    const std::function<void(SafetensorsWriter&, const TensorView&)>& edit,
+    const std::string& target) {
   auto f = SafetensorsFile::Read(src);
   EXPECT_TRUE(f.ok());
   SafetensorsWriter w;
@@ -186,7 +193,8 @@ std::string WriteEdited(const std::string& src, const std::string& out,
 
 TEST_F(ClipParityTest, MissingTensorIsNamed) {
   std::string path = WriteEdited(
-      dir_ + "/model.safetensors", ::testing::TempDir() + "/missing.safetensors",
+      dir_ + "/model.safetensors",
+      ::testing::TempDir() + "/missing.safetensors",
       [](SafetensorsWriter&, const TensorView&) {}, "ln_final.bias");
   EXPECT_THAT(LoadClipModel(path),
               StatusIs(absl::StatusCode::kInvalidArgument,
@@ -202,28 +210,32 @@ TEST_F(ClipParityTest, WrongShapeIsNamedWithBothShapes) {
         ASSERT_OK(w.Add(v.name, v.dtype, shape, v.data));
       },
       "transformer.resblocks.1.mlp.c_fc.weight");
-  EXPECT_THAT(LoadClipModel(path),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       ::testing::AllOf(
-                           HasSubstr("'transformer.resblocks.1.mlp.c_fc.weight'"),
-                           HasSubstr("[128,128]"), HasSubstr("[256,64]"))));
+  EXPECT_THAT(
+      LoadClipModel(path),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               ::testing::AllOf(
+                   HasSubstr("'transformer.resblocks.1.mlp.c_fc.weight'"),
+                   HasSubstr("[128,128]"), HasSubstr("[256,64]"))));
 }
 
 TEST_F(ClipParityTest, TruncatedAndCorruptFilesAreDataLoss) {
   auto bytes = common::ReadFile(dir_ + "/model.safetensors");
   ASSERT_OK(bytes);
   const std::string truncated = ::testing::TempDir() + "/truncated.safetensors";
-  ASSERT_OK(common::WriteFileAtomically(truncated, bytes->substr(0, bytes->size() / 2)));
+  ASSERT_OK(common::WriteFileAtomically(truncated,
+                                        bytes->substr(0, bytes->size() / 2)));
   EXPECT_THAT(LoadClipModel(truncated),
               StatusIs(absl::StatusCode::kDataLoss,
                        ::testing::AllOf(HasSubstr("truncated.safetensors"),
                                         HasSubstr("truncated"))));
   std::string corrupt = *bytes;
   corrupt[10] = '#';
-  const std::string corrupt_path = ::testing::TempDir() + "/corrupt.safetensors";
+  const std::string corrupt_path =
+      ::testing::TempDir() + "/corrupt.safetensors";
   ASSERT_OK(common::WriteFileAtomically(corrupt_path, corrupt));
-  EXPECT_THAT(LoadClipModel(corrupt_path),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("corrupt.safetensors")));
+  EXPECT_THAT(
+      LoadClipModel(corrupt_path),
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("corrupt.safetensors")));
   auto pt = common::ReadFile(dir_ + "/model.pt");
   ASSERT_OK(pt);
   const std::string bad_pt = ::testing::TempDir() + "/bad.pt";

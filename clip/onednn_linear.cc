@@ -23,11 +23,14 @@ using Tag = memory::format_tag;
 using Dt = memory::data_type;
 
 const dnnl::engine& CpuEngine() {
-  static const dnnl::engine* engine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  static const dnnl::engine* engine =
+      new dnnl::engine(dnnl::engine::kind::cpu, 0);
   return *engine;
 }
 
-Dt DataType(GemmType type) { return type == GemmType::kBf16 ? Dt::bf16 : Dt::f32; }
+Dt DataType(GemmType type) {
+  return type == GemmType::kBf16 ? Dt::bf16 : Dt::f32;
+}
 
 // Primitive descriptor for m rows. Weights are given as `weights_md` (the
 // packed layout) or left to oneDNN (format any) when it is null.
@@ -35,7 +38,8 @@ dnnl::matmul::primitive_desc MakePd(int64_t m, int64_t k, int64_t n, Dt in,
                                     Dt out, const memory::desc* weights_md,
                                     Epilogue epilogue) {
   memory::desc src({m, k}, in, Tag::ab);
-  memory::desc wei = weights_md ? *weights_md : memory::desc({k, n}, in, Tag::any);
+  memory::desc wei =
+      weights_md ? *weights_md : memory::desc({k, n}, in, Tag::any);
   memory::desc bias({1, n}, Dt::f32, Tag::ab);
   memory::desc dst({m, n}, out, Tag::ab);
   dnnl::primitive_attr attr;
@@ -127,9 +131,11 @@ class KernelCache {
  private:
   using Entry = std::pair<Key, std::shared_ptr<const Kernel>>;
   mutable common::Mutex mu_;
-  size_t capacity_ ABSL_GUARDED_BY(mu_) = OneDnnLinear::kDefaultKernelCacheCapacity;
+  size_t capacity_ ABSL_GUARDED_BY(mu_) =
+      OneDnnLinear::kDefaultKernelCacheCapacity;
   std::list<Entry> lru_ ABSL_GUARDED_BY(mu_);  // front = most recent
-  absl::flat_hash_map<Key, std::list<Entry>::iterator> index_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<Key, std::list<Entry>::iterator> index_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
@@ -148,7 +154,8 @@ struct OneDnnLinear::Impl {
   memory bias;    // [1, n] float32 (zeros when the layer has none)
   std::vector<float> bias_data;
 
-  std::shared_ptr<const Kernel> GetKernel(int64_t m, Epilogue e, bool y_bf16) const {
+  std::shared_ptr<const Kernel> GetKernel(int64_t m, Epilogue e,
+                                          bool y_bf16) const {
     return KernelCache::Get().Find(
         {m, n, k, static_cast<int>(type), static_cast<int>(e), y_bf16}, [&] {
           auto pd = MakePd(m, k, n, DataType(type), y_bf16 ? Dt::bf16 : Dt::f32,
@@ -162,7 +169,8 @@ struct OneDnnLinear::Impl {
   }
 };
 
-OneDnnLinear::OneDnnLinear(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+OneDnnLinear::OneDnnLinear(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
 OneDnnLinear::~OneDnnLinear() = default;
 
 int64_t OneDnnLinear::in_features() const { return impl_->k; }
@@ -177,8 +185,9 @@ absl::StatusOr<std::unique_ptr<OneDnnLinear>> OneDnnLinear::Create(
     const float* weight, const float* bias, int64_t n, int64_t k,
     GemmType type) {
   if (weight == nullptr || n <= 0 || k <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "linear layer needs a [n, k] weight with n, k > 0; got [", n, ", ", k, "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("linear layer needs a [n, k] weight with n, k > 0; got [",
+                     n, ", ", k, "]"));
   }
   auto impl = std::make_unique<Impl>();
   impl->n = n;
@@ -188,7 +197,8 @@ absl::StatusOr<std::unique_ptr<OneDnnLinear>> OneDnnLinear::Create(
     // The weights layout oneDNN prefers does not depend on the row count
     // (checked on AVX-512 and AVX512_BF16 CPUs), so one packed copy serves
     // every row count; kernels for other counts are created for it.
-    auto probe = MakePd(64, k, n, DataType(type), Dt::f32, nullptr, Epilogue::kNone);
+    auto probe =
+        MakePd(64, k, n, DataType(type), Dt::f32, nullptr, Epilogue::kNone);
     if (absl::StrContains(probe.impl_info_str(), "ref")) {
       return absl::UnimplementedError(absl::StrCat(
           "oneDNN has only its reference kernel for ",
@@ -203,12 +213,13 @@ absl::StatusOr<std::unique_ptr<OneDnnLinear>> OneDnnLinear::Create(
     dnnl::reorder(plain, impl->packed).execute(s, plain, impl->packed);
     s.wait();
     impl->bias_data.assign(n, 0.0f);
-    if (bias != nullptr) std::memcpy(impl->bias_data.data(), bias, n * sizeof(float));
-    impl->bias = memory({{1, n}, Dt::f32, Tag::ab}, CpuEngine(),
-                        impl->bias_data.data());
+    if (bias != nullptr)
+      std::memcpy(impl->bias_data.data(), bias, n * sizeof(float));
+    impl->bias =
+        memory({{1, n}, Dt::f32, Tag::ab}, CpuEngine(), impl->bias_data.data());
   } catch (const dnnl::error& e) {
-    return absl::UnimplementedError(
-        absl::StrCat("oneDNN cannot pack a [", n, ", ", k, "] linear layer: ", e.what()));
+    return absl::UnimplementedError(absl::StrCat(
+        "oneDNN cannot pack a [", n, ", ", k, "] linear layer: ", e.what()));
   }
   return std::unique_ptr<OneDnnLinear>(new OneDnnLinear(std::move(impl)));
 }
@@ -219,18 +230,22 @@ absl::Status OneDnnLinear::Run(const void* x, int64_t m, void* y,
   if (m < 0 || x == nullptr || y == nullptr) {
     return absl::InvalidArgumentError("linear layer: bad rows or null buffers");
   }
-  if (y_bf16 && (impl_->type != GemmType::kBf16 || epilogue == Epilogue::kAccumulate)) {
+  if (y_bf16 &&
+      (impl_->type != GemmType::kBf16 || epilogue == Epilogue::kAccumulate)) {
     return absl::InvalidArgumentError(
         "bf16 output needs a bf16 layer and no accumulation");
   }
   try {
-    std::shared_ptr<const Kernel> kernel = impl_->GetKernel(m, epilogue, y_bf16);
+    std::shared_ptr<const Kernel> kernel =
+        impl_->GetKernel(m, epilogue, y_bf16);
     ThreadState& state = LocalState();
     const size_t scratch_bytes = kernel->scratchpad.get_size();
-    if (state.scratch.size() < scratch_bytes) state.scratch.resize(scratch_bytes);
+    if (state.scratch.size() < scratch_bytes)
+      state.scratch.resize(scratch_bytes);
     const Dt in = DataType(impl_->type);
     memory src({{m, impl_->k}, in, Tag::ab}, CpuEngine(), const_cast<void*>(x));
-    memory dst({{m, impl_->n}, y_bf16 ? Dt::bf16 : Dt::f32, Tag::ab}, CpuEngine(), y);
+    memory dst({{m, impl_->n}, y_bf16 ? Dt::bf16 : Dt::f32, Tag::ab},
+               CpuEngine(), y);
     memory scratch(kernel->scratchpad, CpuEngine(), state.scratch.data());
     kernel->primitive.execute(state.stream, {{DNNL_ARG_SRC, src},
                                              {DNNL_ARG_WEIGHTS, impl_->packed},
@@ -239,9 +254,9 @@ absl::Status OneDnnLinear::Run(const void* x, int64_t m, void* y,
                                              {DNNL_ARG_SCRATCHPAD, scratch}});
     state.stream.wait();
   } catch (const dnnl::error& e) {
-    return absl::InternalError(absl::StrCat("oneDNN matmul [", m, " x ", impl_->k,
-                                            "] x [", impl_->k, " x ", impl_->n,
-                                            "] failed: ", e.what()));
+    return absl::InternalError(absl::StrCat("oneDNN matmul [", m, " x ",
+                                            impl_->k, "] x [", impl_->k, " x ",
+                                            impl_->n, "] failed: ", e.what()));
   }
   return absl::OkStatus();
 }

@@ -35,8 +35,8 @@ enum class GemmType {
 
 enum class Epilogue {
   kNone,
-  kQuickGelu,    // y = z * sigmoid(1.702 z), CLIP's activation
-  kAccumulate,   // y += z: residual connections update y in place (float32 y)
+  kQuickGelu,   // y = z * sigmoid(1.702 z), CLIP's activation
+  kAccumulate,  // y += z: residual connections update y in place (float32 y)
 };
 
 class OneDnnLinear {

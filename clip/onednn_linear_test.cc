@@ -39,7 +39,8 @@ std::vector<float> Random(size_t n, uint32_t seed, float scale = 1.0f) {
 }
 
 // y[m, n] = x[m, k] W[n, k]^T + b in double precision.
-std::vector<double> Reference(const std::vector<float>& x, const std::vector<float>& w,
+std::vector<double> Reference(const std::vector<float>& x,
+                              const std::vector<float>& w,
                               const std::vector<float>& b, int64_t m, int64_t n,
                               int64_t k) {
   std::vector<double> y(m * n);
@@ -60,7 +61,8 @@ class OneDnnLinearTest : public ::testing::Test {
 };
 
 TEST_F(OneDnnLinearTest, Fp32MatchesDoublePrecisionAtEveryRowCount) {
-  auto layer = OneDnnLinear::Create(w_.data(), b_.data(), kN, kK, GemmType::kF32);
+  auto layer =
+      OneDnnLinear::Create(w_.data(), b_.data(), kN, kK, GemmType::kF32);
   ASSERT_THAT(layer.status(), IsOk());
   EXPECT_EQ((*layer)->in_features(), kK);
   EXPECT_EQ((*layer)->out_features(), kN);
@@ -70,32 +72,39 @@ TEST_F(OneDnnLinearTest, Fp32MatchesDoublePrecisionAtEveryRowCount) {
     ASSERT_THAT((*layer)->Run(x.data(), m, y.data(), Epilogue::kNone), IsOk());
     std::vector<double> ref = Reference(x, w_, b_, m, kN, kK);
     for (size_t i = 0; i < y.size(); ++i) {
-      ASSERT_NEAR(y[i], ref[i], 1e-4 * (1 + std::abs(ref[i]))) << "m=" << m << " i=" << i;
+      ASSERT_NEAR(y[i], ref[i], 1e-4 * (1 + std::abs(ref[i])))
+          << "m=" << m << " i=" << i;
     }
   }
 }
 
 TEST_F(OneDnnLinearTest, QuickGeluAndAccumulateEpilogues) {
-  auto layer = OneDnnLinear::Create(w_.data(), b_.data(), kN, kK, GemmType::kF32);
+  auto layer =
+      OneDnnLinear::Create(w_.data(), b_.data(), kN, kK, GemmType::kF32);
   ASSERT_THAT(layer.status(), IsOk());
   const int64_t m = 9;
   std::vector<float> x = Random(m * kK, 3);
   std::vector<double> ref = Reference(x, w_, b_, m, kN, kK);
   std::vector<float> gelu(m * kN);
-  ASSERT_THAT((*layer)->Run(x.data(), m, gelu.data(), Epilogue::kQuickGelu), IsOk());
+  ASSERT_THAT((*layer)->Run(x.data(), m, gelu.data(), Epilogue::kQuickGelu),
+              IsOk());
   std::vector<float> acc(m * kN);
-  for (size_t i = 0; i < acc.size(); ++i) acc[i] = 0.5f * static_cast<float>(i % 7);
+  for (size_t i = 0; i < acc.size(); ++i)
+    acc[i] = 0.5f * static_cast<float>(i % 7);
   const std::vector<float> before = acc;
-  ASSERT_THAT((*layer)->Run(x.data(), m, acc.data(), Epilogue::kAccumulate), IsOk());
+  ASSERT_THAT((*layer)->Run(x.data(), m, acc.data(), Epilogue::kAccumulate),
+              IsOk());
   for (size_t i = 0; i < ref.size(); ++i) {
     const double z = ref[i];
-    EXPECT_NEAR(gelu[i], z / (1 + std::exp(-1.702 * z)), 1e-4 * (1 + std::abs(z)));
+    EXPECT_NEAR(gelu[i], z / (1 + std::exp(-1.702 * z)),
+                1e-4 * (1 + std::abs(z)));
     EXPECT_NEAR(acc[i], before[i] + z, 1e-4 * (1 + std::abs(z)));
   }
 }
 
 TEST_F(OneDnnLinearTest, Bf16RoundsInputsAndAccumulatesInFloat) {
-  auto layer = OneDnnLinear::Create(w_.data(), b_.data(), kN, kK, GemmType::kBf16);
+  auto layer =
+      OneDnnLinear::Create(w_.data(), b_.data(), kN, kK, GemmType::kBf16);
   if (absl::IsUnimplemented(layer.status())) {
     GTEST_SKIP() << "no bf16 matmul kernel on this CPU: " << layer.status();
   }
@@ -113,11 +122,13 @@ TEST_F(OneDnnLinearTest, Bf16RoundsInputsAndAccumulatesInFloat) {
   std::vector<double> ref = Reference(xr, wr, b_, m, kN, kK);
   std::vector<float> y(m * kN);
   ASSERT_THAT((*layer)->Run(xb.data(), m, y.data(), Epilogue::kNone), IsOk());
-  for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], 1e-4 * (1 + std::abs(ref[i])));
+  for (size_t i = 0; i < y.size(); ++i)
+    ASSERT_NEAR(y[i], ref[i], 1e-4 * (1 + std::abs(ref[i])));
   // bf16 output: the float result rounded once more.
   std::vector<uint16_t> yb(m * kN);
-  ASSERT_THAT((*layer)->Run(xb.data(), m, yb.data(), Epilogue::kNone, /*y_bf16=*/true),
-              IsOk());
+  ASSERT_THAT(
+      (*layer)->Run(xb.data(), m, yb.data(), Epilogue::kNone, /*y_bf16=*/true),
+      IsOk());
   for (size_t i = 0; i < yb.size(); ++i) {
     ASSERT_NEAR(FromBf16(yb[i]), ref[i], 1e-2 * (1 + std::abs(ref[i])));
   }
@@ -137,18 +148,21 @@ TEST_F(OneDnnLinearTest, ConcurrentCallsGiveTheSameResults) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int rep = 0; rep < 20; ++rep) {
-        const int64_t m = 1 + (rep * 7 + t) % 40;  // different row counts at once
+        const int64_t m =
+            1 + (rep * 7 + t) % 40;  // different row counts at once
         std::vector<float> y(m * kN);
         ASSERT_TRUE((*layer)->Run(x.data(), m, y.data(), Epilogue::kNone).ok());
       }
-      ASSERT_TRUE((*layer)->Run(x.data(), 40, out[t].data(), Epilogue::kNone).ok());
+      ASSERT_TRUE(
+          (*layer)->Run(x.data(), 40, out[t].data(), Epilogue::kNone).ok());
     });
   }
   for (auto& th : threads) th.join();
   std::vector<double> ref = Reference(x, w_, {}, 40, kN, kK);
   for (int t = 0; t < 4; ++t) {
     EXPECT_EQ(out[t], out[0]);
-    for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(out[t][i], ref[i], 1e-4 * (1 + std::abs(ref[i])));
+    for (size_t i = 0; i < ref.size(); ++i)
+      ASSERT_NEAR(out[t][i], ref[i], 1e-4 * (1 + std::abs(ref[i])));
   }
 }
 
@@ -180,21 +194,27 @@ TEST_F(OneDnnLinearTest, KernelsAreSharedAcrossLayersAndTheCacheIsBounded) {
   for (int64_t m = 300; m < 330; ++m) check(**a, w_, b_, m);
   EXPECT_LE(OneDnnLinear::CachedKernels(), 8u);
   check(**a, w_, b_, 300);
-  OneDnnLinear::SetKernelCacheCapacity(OneDnnLinear::kDefaultKernelCacheCapacity);
+  OneDnnLinear::SetKernelCacheCapacity(
+      OneDnnLinear::kDefaultKernelCacheCapacity);
 }
 
 TEST_F(OneDnnLinearTest, RejectsBadArguments) {
-  EXPECT_THAT(OneDnnLinear::Create(w_.data(), nullptr, 0, kK, GemmType::kF32).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("[0, 160]")));
-  EXPECT_THAT(OneDnnLinear::Create(nullptr, nullptr, kN, kK, GemmType::kF32).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  EXPECT_THAT(
+      OneDnnLinear::Create(w_.data(), nullptr, 0, kK, GemmType::kF32).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               ::testing::HasSubstr("[0, 160]")));
+  EXPECT_THAT(
+      OneDnnLinear::Create(nullptr, nullptr, kN, kK, GemmType::kF32).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
   auto layer = OneDnnLinear::Create(w_.data(), nullptr, kN, kK, GemmType::kF32);
   ASSERT_THAT(layer.status(), IsOk());
   std::vector<float> x(kK), y(kN);
   EXPECT_THAT((*layer)->Run(x.data(), -1, y.data(), Epilogue::kNone),
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
-  EXPECT_THAT((*layer)->Run(x.data(), 1, y.data(), Epilogue::kNone, /*y_bf16=*/true),
-              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("bf16")));
+  EXPECT_THAT(
+      (*layer)->Run(x.data(), 1, y.data(), Epilogue::kNone, /*y_bf16=*/true),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               ::testing::HasSubstr("bf16")));
   EXPECT_THAT((*layer)->Run(x.data(), 0, y.data(), Epilogue::kNone), IsOk());
 }
 

@@ -42,9 +42,9 @@ absl::StatusOr<Precision> ResolvePrecision(Precision requested,
       return common::GetCpuFeatures().native_bf16() ? Precision::kBf16
                                                     : Precision::kFp32;
     case Precision::kFp16:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "precision fp16 needs a CUDA device; device is '", device,
-          "' (use bf16 or fp32 on CPUs)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("precision fp16 needs a CUDA device; device is '",
+                       device, "' (use bf16 or fp32 on CPUs)"));
     default:
       return requested;
   }

@@ -34,7 +34,8 @@ absl::StatusOr<Precision> ResolvePrecision(Precision requested,
                                            absl::string_view device);
 
 // One line for start-up logs: what was asked, what runs, and what the CPU
-// offers, e.g. "precision bf16 (asked auto; cpu: avx2 avx512f ... avx512_bf16)".
+// offers, e.g. "precision bf16 (asked auto; cpu: avx2 avx512f ...
+// avx512_bf16)".
 std::string DescribePrecision(Precision requested, Precision resolved);
 
 }  // namespace clip

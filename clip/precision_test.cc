@@ -17,10 +17,12 @@ TEST(PrecisionTest, ParsesNamesAndAliases) {
   EXPECT_EQ(*ParsePrecision("BFLOAT16"), Precision::kBf16);
   EXPECT_EQ(*ParsePrecision("fp16"), Precision::kFp16);
   EXPECT_EQ(*ParsePrecision("auto"), Precision::kAuto);
-  EXPECT_THAT(ParsePrecision("int8").status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'int8'")));
-  EXPECT_THAT(ParsePrecision("").status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("auto, fp32")));
+  EXPECT_THAT(
+      ParsePrecision("int8").status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'int8'")));
+  EXPECT_THAT(
+      ParsePrecision("").status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("auto, fp32")));
 }
 
 TEST(PrecisionTest, NamesRoundTrip) {
@@ -48,7 +50,8 @@ TEST(PrecisionTest, Fp16IsForCudaOnly) {
 }
 
 TEST(PrecisionTest, DescribeSaysWhatWasAskedAndWhatRuns) {
-  const std::string line = DescribePrecision(Precision::kAuto, Precision::kBf16);
+  const std::string line =
+      DescribePrecision(Precision::kAuto, Precision::kBf16);
   EXPECT_THAT(line, HasSubstr("precision bf16"));
   EXPECT_THAT(line, HasSubstr("asked auto"));
   EXPECT_THAT(line, HasSubstr(common::GetCpuFeatures().Describe()));

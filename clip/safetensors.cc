@@ -19,11 +19,10 @@ struct DTypeInfo {
 };
 
 constexpr DTypeInfo kDTypes[] = {
-    {DType::kF64, "F64", 8},  {DType::kF32, "F32", 4},
-    {DType::kF16, "F16", 2},  {DType::kBF16, "BF16", 2},
-    {DType::kI64, "I64", 8},  {DType::kI32, "I32", 4},
-    {DType::kI16, "I16", 2},  {DType::kI8, "I8", 1},
-    {DType::kU8, "U8", 1},    {DType::kBool, "BOOL", 1},
+    {DType::kF64, "F64", 8},   {DType::kF32, "F32", 4}, {DType::kF16, "F16", 2},
+    {DType::kBF16, "BF16", 2}, {DType::kI64, "I64", 8}, {DType::kI32, "I32", 4},
+    {DType::kI16, "I16", 2},   {DType::kI8, "I8", 1},   {DType::kU8, "U8", 1},
+    {DType::kBool, "BOOL", 1},
 };
 
 // Upper bound on the JSON header; real headers of very large models are a
@@ -35,9 +34,9 @@ absl::StatusOr<std::vector<T>> CopyAs(const SafetensorsFile& file,
                                       const std::string& name, DType want) {
   ASSIGN_OR_RETURN(TensorView view, file.Get(name));
   if (view.dtype != want) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tensor '", name, "' in ", file.source(), " has dtype ",
-        DTypeName(view.dtype), ", expected ", DTypeName(want)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor '", name, "' in ", file.source(), " has dtype ",
+                     DTypeName(view.dtype), ", expected ", DTypeName(want)));
   }
   std::vector<T> out(static_cast<size_t>(view.numel()));
   if (!out.empty()) std::memcpy(out.data(), view.data.data(), view.data.size());
@@ -88,8 +87,9 @@ absl::StatusOr<SafetensorsFile> SafetensorsFile::Parse(std::string bytes,
         absl::StrCat("corrupt safetensors file ", file.source_, ": ", what));
   };
   if (bytes.size() < 8) {
-    return corrupt(absl::StrCat("only ", bytes.size(),
-                                " bytes, shorter than the 8-byte header length"));
+    return corrupt(
+        absl::StrCat("only ", bytes.size(),
+                     " bytes, shorter than the 8-byte header length"));
   }
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) {
@@ -118,7 +118,8 @@ absl::StatusOr<SafetensorsFile> SafetensorsFile::Parse(std::string bytes,
       if (!entry.is_object()) return corrupt("__metadata__ is not an object");
       for (auto m = entry.begin(); m != entry.end(); ++m) {
         if (!m.value().is_string()) {
-          return corrupt(absl::StrCat("metadata '", m.key(), "' is not a string"));
+          return corrupt(
+              absl::StrCat("metadata '", m.key(), "' is not a string"));
         }
         file.metadata_[m.key()] = m.value().get<std::string>();
       }
@@ -157,11 +158,13 @@ absl::StatusOr<SafetensorsFile> SafetensorsFile::Parse(std::string bytes,
     uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
     if (begin > end) return bad("data_offsets begin after end");
     if (end > data_size) {
-      return bad(absl::StrCat("data ends at byte ", end, " but the data section has ",
-                              data_size, " bytes (truncated file?)"));
+      return bad(absl::StrCat("data ends at byte ", end,
+                              " but the data section has ", data_size,
+                              " bytes (truncated file?)"));
     }
     if (end - begin != numel * DTypeSize(view.dtype)) {
-      return bad(absl::StrCat("holds ", end - begin, " bytes, shape and dtype need ",
+      return bad(absl::StrCat("holds ", end - begin,
+                              " bytes, shape and dtype need ",
                               numel * DTypeSize(view.dtype)));
     }
     view.data = absl::string_view(data_base + begin, end - begin);
@@ -249,7 +252,8 @@ std::string SafetensorsWriter::Serialize() const {
   std::string out;
   out.reserve(8 + json.size() + offset);
   uint64_t n = json.size();
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  for (int i = 0; i < 8; ++i)
+    out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
   out += json;
   for (const auto& [name, e] : tensors_) out += e.data;
   return out;

@@ -91,9 +91,11 @@ TEST(SafetensorsTest, CorruptHeaderIsDataLoss) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("JSON")));
   std::string huge(16, '\0');
   huge[6] = 1;  // header length far past the end
-  EXPECT_THAT(SafetensorsFile::Parse(huge, "m.st"),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("header length")));
-  std::string wrong_dtype = R"({"t":{"dtype":"F99","shape":[1],"data_offsets":[0,4]}})";
+  EXPECT_THAT(
+      SafetensorsFile::Parse(huge, "m.st"),
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("header length")));
+  std::string wrong_dtype =
+      R"({"t":{"dtype":"F99","shape":[1],"data_offsets":[0,4]}})";
   std::string f(8, '\0');
   f[0] = static_cast<char>(wrong_dtype.size());
   f += wrong_dtype + "abcd";
@@ -106,8 +108,9 @@ TEST(SafetensorsTest, MissingTensorAndWrongDtypeAreNamed) {
   ASSERT_OK(w.Add("x", DType::kF32, {1}, Bytes({1})));
   auto f = SafetensorsFile::Parse(w.Serialize(), "w.safetensors");
   ASSERT_OK(f);
-  EXPECT_THAT(f->Get("y"), StatusIs(absl::StatusCode::kNotFound,
-                                    HasSubstr("'y' not found in w.safetensors")));
+  EXPECT_THAT(f->Get("y"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("'y' not found in w.safetensors")));
   EXPECT_THAT(f->GetI64("x"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("F32")));
 }
@@ -123,8 +126,9 @@ TEST(SafetensorsTest, ReadsTheParityFixture) {
   auto t = f->GetI64("text_tokens");
   ASSERT_OK(t);
   // Row 2 is "This is a white Audi." (fixture README).
-  EXPECT_THAT(std::vector<int64_t>(t->begin() + 77 * 2, t->begin() + 77 * 2 + 8),
-              ElementsAre(49406, 589, 533, 320, 1579, 10277, 269, 49407));
+  EXPECT_THAT(
+      std::vector<int64_t>(t->begin() + 77 * 2, t->begin() + 77 * 2 + 8),
+      ElementsAre(49406, 589, 533, 320, 1579, 10277, 269, 49407));
   EXPECT_EQ(f->metadata().count("openai_clip_commit"), 1u);
 }
 

@@ -12,8 +12,8 @@ namespace text_clean_internal {
 namespace {
 
 // ftfy.fixes.unescape_html: "&#?[0-9A-Za-z]{1,24};" references only, named
-// ones from LookupFixerEntity, numeric ones only when html.unescape consumes the
-// whole reference.
+// ones from LookupFixerEntity, numeric ones only when html.unescape consumes
+// the whole reference.
 U32 FixerUnescapeHtml(const U32& text) {
   if (text.find(U'&') == U32::npos) return text;
   U32 out;

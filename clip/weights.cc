@@ -33,6 +33,8 @@ absl::StatusOr<torch::Tensor> ToTensor(const TensorView& v,
                                        const std::string& source) {
   torch::ScalarType type;
   switch (v.dtype) {
+    // One dtype a line, laid out by hand.
+    // clang-format off
     case DType::kF32: type = torch::kFloat32; break;
     case DType::kF16: type = torch::kFloat16; break;
     case DType::kBF16: type = torch::kBFloat16; break;
@@ -40,10 +42,11 @@ absl::StatusOr<torch::Tensor> ToTensor(const TensorView& v,
     case DType::kI64: type = torch::kInt64; break;
     case DType::kI32: type = torch::kInt32; break;
     case DType::kU8: type = torch::kUInt8; break;
+    // clang-format on
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("tensor '", v.name, "' in ", source, " has dtype ",
-                       DTypeName(v.dtype), ", which a CLIP checkpoint never uses"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tensor '", v.name, "' in ", source, " has dtype ",
+          DTypeName(v.dtype), ", which a CLIP checkpoint never uses"));
   }
   torch::Tensor t = torch::empty(v.shape, torch::TensorOptions().dtype(type));
   if (!v.data.empty()) std::memcpy(t.data_ptr(), v.data.data(), v.data.size());
@@ -80,6 +83,8 @@ absl::StatusOr<std::map<std::string, torch::Tensor>> FromHuggingFace(
     const char* openai;
     bool transpose;
   };
+  // One renamed tensor a line, laid out by hand.
+  // clang-format off
   const Rename kTop[] = {
       {"text_model.embeddings.token_embedding.weight", "token_embedding.weight", false},
       {"text_model.embeddings.position_embedding.weight", "positional_embedding", false},
@@ -96,6 +101,7 @@ absl::StatusOr<std::map<std::string, torch::Tensor>> FromHuggingFace(
       {"visual_projection.weight", "visual.proj", true},
       {"logit_scale", "logit_scale", false},
   };
+  // clang-format on
   for (const Rename& r : kTop) {
     ASSIGN_OR_RETURN(torch::Tensor t, take(r.hf));
     out[r.openai] = r.transpose ? t.t().contiguous() : t;
@@ -103,6 +109,8 @@ absl::StatusOr<std::map<std::string, torch::Tensor>> FromHuggingFace(
   const std::pair<const char*, const char*> kTowers[] = {
       {"text_model.encoder.layers.", "transformer.resblocks."},
       {"vision_model.encoder.layers.", "visual.transformer.resblocks."}};
+  // Weight and bias of a layer together, laid out by hand.
+  // clang-format off
   const std::pair<const char*, const char*> kLayer[] = {
       {"self_attn.out_proj.weight", "attn.out_proj.weight"},
       {"self_attn.out_proj.bias", "attn.out_proj.bias"},
@@ -110,14 +118,20 @@ absl::StatusOr<std::map<std::string, torch::Tensor>> FromHuggingFace(
       {"mlp.fc1.weight", "mlp.c_fc.weight"}, {"mlp.fc1.bias", "mlp.c_fc.bias"},
       {"mlp.fc2.weight", "mlp.c_proj.weight"}, {"mlp.fc2.bias", "mlp.c_proj.bias"},
       {"layer_norm2.weight", "ln_2.weight"}, {"layer_norm2.bias", "ln_2.bias"}};
+  // clang-format on
   for (const auto& [hf_prefix, oa_prefix] : kTowers) {
-    for (int i = 0; hf.count(absl::StrCat(hf_prefix, i, ".self_attn.q_proj.weight")); ++i) {
+    for (int i = 0;
+         hf.count(absl::StrCat(hf_prefix, i, ".self_attn.q_proj.weight"));
+         ++i) {
       const std::string h = absl::StrCat(hf_prefix, i, ".");
       const std::string o = absl::StrCat(oa_prefix, i, ".");
       for (const char* kind : {"weight", "bias"}) {
-        ASSIGN_OR_RETURN(torch::Tensor q, take(absl::StrCat(h, "self_attn.q_proj.", kind)));
-        ASSIGN_OR_RETURN(torch::Tensor k, take(absl::StrCat(h, "self_attn.k_proj.", kind)));
-        ASSIGN_OR_RETURN(torch::Tensor v, take(absl::StrCat(h, "self_attn.v_proj.", kind)));
+        ASSIGN_OR_RETURN(torch::Tensor q,
+                         take(absl::StrCat(h, "self_attn.q_proj.", kind)));
+        ASSIGN_OR_RETURN(torch::Tensor k,
+                         take(absl::StrCat(h, "self_attn.k_proj.", kind)));
+        ASSIGN_OR_RETURN(torch::Tensor v,
+                         take(absl::StrCat(h, "self_attn.v_proj.", kind)));
         out[absl::StrCat(o, "attn.in_proj_", kind)] = torch::cat({q, k, v}, 0);
       }
       for (const auto& [hs, os] : kLayer) {
@@ -154,8 +168,9 @@ absl::StatusOr<Checkpoint> ReadTorchScript(const std::string& path) {
       }
     }
   } catch (const c10::Error& e) {
-    return absl::DataLossError(absl::StrCat(
-        "cannot load TorchScript archive ", path, ": ", e.what_without_backtrace()));
+    return absl::DataLossError(absl::StrCat("cannot load TorchScript archive ",
+                                            path, ": ",
+                                            e.what_without_backtrace()));
   } catch (const std::exception& e) {
     return absl::DataLossError(
         absl::StrCat("cannot load TorchScript archive ", path, ": ", e.what()));
@@ -227,9 +242,9 @@ absl::StatusOr<ClipConfig> CheckpointConfig(const Checkpoint& checkpoint) {
   }
   auto config = InferConfig(shapes, checkpoint.metadata);
   if (!config.ok()) {
-    return absl::Status(config.status().code(),
-                        absl::StrCat(checkpoint.source, ": ",
-                                     config.status().message()));
+    return absl::Status(
+        config.status().code(),
+        absl::StrCat(checkpoint.source, ": ", config.status().message()));
   }
   return config;
 }
@@ -240,21 +255,22 @@ absl::Status LoadParameters(const Checkpoint& checkpoint, ClipModel& model) {
   for (auto& p : model->named_parameters(/*recurse=*/true)) {
     auto it = checkpoint.tensors.find(p.key());
     if (it == checkpoint.tensors.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("checkpoint ", checkpoint.source, " lacks tensor '",
-                       p.key(), "' (shape ", ShapeString(p.value().sizes()), ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "checkpoint ", checkpoint.source, " lacks tensor '", p.key(),
+          "' (shape ", ShapeString(p.value().sizes()), ")"));
     }
     if (it->second.sizes() != p.value().sizes()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", p.key(), "' in ", checkpoint.source, " has shape ",
-          ShapeString(it->second.sizes()), ", the model expects ",
-          ShapeString(p.value().sizes())));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", p.key(), "' in ", checkpoint.source,
+                       " has shape ", ShapeString(it->second.sizes()),
+                       ", the model expects ", ShapeString(p.value().sizes())));
     }
     p.value().copy_(it->second);
     used.insert(p.key());
   }
   for (const auto& [name, _] : checkpoint.tensors) {
-    const bool unused_tower = !model->visual && absl::StartsWith(name, "visual.");
+    const bool unused_tower =
+        !model->visual && absl::StartsWith(name, "visual.");
     if (!used.count(name) && !IgnoredEntries().count(name) && !unused_tower &&
         name != "causal_mask" && name != "attn_mask") {
       return absl::InvalidArgumentError(
@@ -272,7 +288,8 @@ absl::StatusOr<ClipModel> LoadClipModel(const std::string& path,
   if (!options.vision) {
     // Free the image tower's tensors before the model is built.
     for (auto it = ckpt.tensors.begin(); it != ckpt.tensors.end();) {
-      it = absl::StartsWith(it->first, "visual.") ? ckpt.tensors.erase(it) : std::next(it);
+      it = absl::StartsWith(it->first, "visual.") ? ckpt.tensors.erase(it)
+                                                  : std::next(it);
     }
   }
   ClipModel model(config, options.vision);
@@ -281,20 +298,21 @@ absl::StatusOr<ClipModel> LoadClipModel(const std::string& path,
   return model;
 }
 
-absl::Status SaveClipModel(ClipModel& model, const std::string& path,
-                           const std::map<std::string, std::string>&
-                               extra_metadata) {
+absl::Status SaveClipModel(
+    ClipModel& model, const std::string& path,
+    const std::map<std::string, std::string>& extra_metadata) {
   SafetensorsWriter writer;
   for (const auto& p : model->named_parameters(/*recurse=*/true)) {
     torch::Tensor t =
         p.value().detach().to(torch::kCPU, torch::kFloat32).contiguous();
-    RETURN_IF_ERROR(writer.Add(
-        p.key(), DType::kF32, t.sizes().vec(),
-        absl::string_view(static_cast<const char*>(t.data_ptr()),
-                          static_cast<size_t>(t.numel()) * 4)));
+    RETURN_IF_ERROR(
+        writer.Add(p.key(), DType::kF32, t.sizes().vec(),
+                   absl::string_view(static_cast<const char*>(t.data_ptr()),
+                                     static_cast<size_t>(t.numel()) * 4)));
   }
   writer.SetMetadata("format", "pt");
-  for (const auto& [k, v] : model->config().ToMetadata()) writer.SetMetadata(k, v);
+  for (const auto& [k, v] : model->config().ToMetadata())
+    writer.SetMetadata(k, v);
   for (const auto& [k, v] : extra_metadata) writer.SetMetadata(k, v);
   return writer.WriteFile(path);
 }

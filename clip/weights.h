@@ -63,9 +63,9 @@ absl::StatusOr<ClipModel> LoadClipModel(const std::string& path,
 // Writes every parameter of `model` as float32 safetensors with OpenAI key
 // names; the config goes into __metadata__ (plus `extra_metadata`), so the
 // file describes itself. Atomic.
-absl::Status SaveClipModel(ClipModel& model, const std::string& path,
-                           const std::map<std::string, std::string>&
-                               extra_metadata = {});
+absl::Status SaveClipModel(
+    ClipModel& model, const std::string& path,
+    const std::map<std::string, std::string>& extra_metadata = {});
 
 }  // namespace clip
 

@@ -30,8 +30,8 @@ CpuFeatures Detect() {
   const bool osxsave = (ecx >> 27) & 1;
   if (!osxsave) return f;
   const uint64_t xcr0 = ReadXcr0();
-  const bool os_ymm = (xcr0 & 0x6) == 0x6;     // SSE + AVX state
-  const bool os_zmm = (xcr0 & 0xe6) == 0xe6;   // + opmask, ZMM_Hi256, Hi16_ZMM
+  const bool os_ymm = (xcr0 & 0x6) == 0x6;    // SSE + AVX state
+  const bool os_zmm = (xcr0 & 0xe6) == 0xe6;  // + opmask, ZMM_Hi256, Hi16_ZMM
   __cpuid_count(7, 0, eax, ebx, ecx, edx);
   f.avx2 = os_ymm && ((ebx >> 5) & 1);
   f.avx512f = os_zmm && ((ebx >> 16) & 1);

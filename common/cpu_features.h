@@ -10,7 +10,7 @@ namespace common {
 
 struct CpuFeatures {
   bool avx2 = false;
-  bool avx512f = false;      // with the OS saving the 512-bit state
+  bool avx512f = false;  // with the OS saving the 512-bit state
   bool avx512bw = false;
   bool avx512_vnni = false;
   bool avx512_bf16 = false;  // VDPBF16PS: native bf16 dot products

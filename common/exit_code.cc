@@ -29,9 +29,8 @@ void OverrideExitDuringParse() {
 bool IsUsageFlag(const char* arg) {
   if (arg[0] != '-') return false;
   const char* name = arg + (arg[1] == '-' ? 2 : 1);
-  for (const char* usage_flag :
-       {"help", "helpfull", "helpshort", "helppackage", "helpmatch",
-        "version", "only_check_args"}) {
+  for (const char* usage_flag : {"help", "helpfull", "helpshort", "helppackage",
+                                 "helpmatch", "version", "only_check_args"}) {
     const size_t n = std::strlen(usage_flag);
     if (std::strncmp(name, usage_flag, n) == 0 &&
         (name[n] == '\0' || name[n] == '=')) {

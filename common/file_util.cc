@@ -32,7 +32,6 @@ absl::Status ErrnoToStatus(int err, absl::string_view what) {
   }
 }
 
-
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoToStatus(errno, absl::StrCat("cannot open ", path));
@@ -86,7 +85,7 @@ absl::Status SyncDirectory(const std::string& dir) {
 absl::Status RenameFile(const std::string& from, const std::string& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) {
     return ErrnoToStatus(errno,
-                       absl::StrCat("cannot rename ", from, " to ", to));
+                         absl::StrCat("cannot rename ", from, " to ", to));
   }
   return absl::OkStatus();
 }
@@ -96,7 +95,7 @@ absl::Status MakeDirs(const std::string& dir) {
   std::filesystem::create_directories(dir, ec);
   if (ec) {
     return ErrnoToStatus(ec.value(),
-                       absl::StrCat("cannot create directory ", dir));
+                         absl::StrCat("cannot create directory ", dir));
   }
   return absl::OkStatus();
 }

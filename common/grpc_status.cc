@@ -6,7 +6,8 @@ namespace common {
 namespace {
 
 bool InRange(int code) {
-  return code >= 0 && code <= static_cast<int>(absl::StatusCode::kUnauthenticated);
+  return code >= 0 &&
+         code <= static_cast<int>(absl::StatusCode::kUnauthenticated);
 }
 
 }  // namespace

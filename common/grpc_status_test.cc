@@ -24,7 +24,8 @@ TEST(GrpcStatusTest, CodesOutsideTheRangeAreUnknownAndNamedByNumber) {
   EXPECT_EQ(FromGrpcStatus(odd).message(), "odd");
   EXPECT_EQ(GrpcCodeName(static_cast<grpc::StatusCode>(20)), "CODE_20");
   EXPECT_EQ(GrpcCodeName(grpc::StatusCode::OK), "OK");
-  EXPECT_EQ(GrpcCodeName(grpc::StatusCode::RESOURCE_EXHAUSTED), "RESOURCE_EXHAUSTED");
+  EXPECT_EQ(GrpcCodeName(grpc::StatusCode::RESOURCE_EXHAUSTED),
+            "RESOURCE_EXHAUSTED");
   EXPECT_EQ(GrpcCodeName(grpc::StatusCode::UNAUTHENTICATED), "UNAUTHENTICATED");
 }
 

@@ -41,7 +41,8 @@ class ABSL_LOCKABLE Mutex {
     mu_.Unlock();
   }
   // Releases the lock until `condition` holds, then holds it again.
-  void Await(const absl::Condition& condition) ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
+  void Await(const absl::Condition& condition)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
 #ifdef ABSL_HAVE_THREAD_SANITIZER
     Watched watched{this, &condition};
     Released();
@@ -52,7 +53,8 @@ class ABSL_LOCKABLE Mutex {
 #endif
   }
   // As Await, giving up after `timeout`; returns whether `condition` holds.
-  bool AwaitWithTimeout(const absl::Condition& condition, absl::Duration timeout)
+  bool AwaitWithTimeout(const absl::Condition& condition,
+                        absl::Duration timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
 #ifdef ABSL_HAVE_THREAD_SANITIZER
     Watched watched{this, &condition};
@@ -78,7 +80,9 @@ class ABSL_LOCKABLE Mutex {
       w->mutex->Acquired();
       return w->inner->Eval();
     }
-    absl::Condition condition() { return absl::Condition(&Watched::Eval, this); }
+    absl::Condition condition() {
+      return absl::Condition(&Watched::Eval, this);
+    }
   };
 #endif
 

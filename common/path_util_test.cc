@@ -31,14 +31,17 @@ TEST(PathUtilTest, RefusesNamesThatLeaveTheDirectory) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("..")));
   EXPECT_THAT(CheckRelativeName(".."),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("..")));
-  EXPECT_THAT(CheckRelativeName("/etc/passwd"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("absolute")));
+  EXPECT_THAT(
+      CheckRelativeName("/etc/passwd"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("absolute")));
   EXPECT_THAT(CheckRelativeName(""),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty")));
-  EXPECT_THAT(CheckRelativeName("."),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("itself")));
-  EXPECT_THAT(CheckRelativeName("./"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("itself")));
+  EXPECT_THAT(
+      CheckRelativeName("."),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("itself")));
+  EXPECT_THAT(
+      CheckRelativeName("./"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("itself")));
   EXPECT_THAT(CheckRelativeName(std::string("a\0/../../x", 10)),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("NUL")));
   EXPECT_THAT(JoinUnder("/models/3", "../1/model.safetensors"),

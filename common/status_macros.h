@@ -15,18 +15,18 @@
 
 // Evaluates `expr` (an absl::Status) and returns it from the enclosing
 // function when it is not OK.
-#define RETURN_IF_ERROR(expr)                            \
-  do {                                                   \
-    ::absl::Status status_macros_status_ = (expr);       \
-    if (!status_macros_status_.ok()) {                   \
-      return status_macros_status_;                      \
-    }                                                    \
+#define RETURN_IF_ERROR(expr)                      \
+  do {                                             \
+    ::absl::Status status_macros_status_ = (expr); \
+    if (!status_macros_status_.ok()) {             \
+      return status_macros_status_;                \
+    }                                              \
   } while (0)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); on error returns its status,
 // otherwise move-assigns the value to `lhs`, which may be a declaration:
 //   ASSIGN_OR_RETURN(auto file, ReadSafetensors(path));
-#define ASSIGN_OR_RETURN(lhs, rexpr)                                        \
+#define ASSIGN_OR_RETURN(lhs, rexpr)                                       \
   ASSIGN_OR_RETURN_IMPL_(STATUS_MACROS_CONCAT_(status_or_, __LINE__), lhs, \
                          rexpr)
 

@@ -24,12 +24,12 @@ std::string RunfilePath(const std::string& workspace_relative);
 
 // Skips the current test unless ../shared/<relative> exists; binds `var` to
 // its absolute path otherwise.
-#define REQUIRE_SHARED_PATH(var, relative)                                   \
-  const std::string var = ::common_testing::SharedPath(relative);            \
-  if (var.empty()) {                                                         \
-    GTEST_SKIP() << "shared data missing: ../shared/" << (relative)          \
+#define REQUIRE_SHARED_PATH(var, relative)                                    \
+  const std::string var = ::common_testing::SharedPath(relative);             \
+  if (var.empty()) {                                                          \
+    GTEST_SKIP() << "shared data missing: ../shared/" << (relative)           \
                  << " (set RETRIEVAL_SHARED_DIR or place the shared/ folder " \
-                    "beside the checkout)";                                  \
+                    "beside the checkout)";                                   \
   }
 
 #endif  // COMMON_TEST_DATA_H_

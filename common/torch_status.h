@@ -29,7 +29,8 @@ absl::Status CatchTorch(absl::StatusCode code, absl::string_view what, F&& f) {
   try {
     std::forward<F>(f)();
   } catch (const c10::Error& e) {
-    return absl::Status(code, absl::StrCat(what, ": ", e.what_without_backtrace()));
+    return absl::Status(code,
+                        absl::StrCat(what, ": ", e.what_without_backtrace()));
   } catch (const std::exception& e) {
     return absl::Status(code, absl::StrCat(what, ": ", e.what()));
   }
@@ -43,7 +44,8 @@ absl::StatusOr<T> CatchTorchOr(absl::StatusCode code, absl::string_view what,
   try {
     return std::forward<F>(f)();
   } catch (const c10::Error& e) {
-    return absl::Status(code, absl::StrCat(what, ": ", e.what_without_backtrace()));
+    return absl::Status(code,
+                        absl::StrCat(what, ": ", e.what_without_backtrace()));
   } catch (const std::exception& e) {
     return absl::Status(code, absl::StrCat(what, ": ", e.what()));
   }

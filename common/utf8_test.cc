@@ -32,7 +32,8 @@ TEST(Utf8Test, AcceptsValidAndRejectsMalformedSequences) {
 
 TEST(Utf8Test, NamesTheOffsetOfTheFirstBadSequence) {
   EXPECT_THAT(ValidateUtf8("ok \xC3\xA9 then \xC3"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("byte offset 11")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("byte offset 11")));
 }
 
 }  // namespace

@@ -91,8 +91,8 @@ std::vector<AttributeSet> MakeVehiclePool(int size, uint64_t seed) {
     }
   }
   rng.Shuffle(rest);
-  for (size_t i = 0; static_cast<int>(pairs.size()) < n_combo && i < rest.size();
-       ++i) {
+  for (size_t i = 0;
+       static_cast<int>(pairs.size()) < n_combo && i < rest.size(); ++i) {
     pairs.push_back(rest[i]);
   }
   for (const auto& [b, c] : pairs) {
@@ -122,8 +122,8 @@ std::vector<AttributeSet> MakePedestrianPool(int size, uint64_t seed) {
     f[kShoulderBag] = rng.Chance(0.2);
     f[kBackpack] = rng.Chance(0.25);
     f[kHoldObjectsInFront] = rng.Chance(0.1);
-    if (f[kHandBag] + f[kShoulderBag] + f[kBackpack] +
-            f[kHoldObjectsInFront] > 2) {
+    if (f[kHandBag] + f[kShoulderBag] + f[kBackpack] + f[kHoldObjectsInFront] >
+        2) {
       continue;
     }
     f[kLongCoat] = rng.Chance(0.12);

@@ -106,24 +106,23 @@ const std::vector<const char*>& AgePhrases(int age_flag) {
   static const auto* adult = new std::vector<const char*>{
       "an adult person aged 18-60", "between 18 and 60 years old"};
   static const auto* minor = new std::vector<const char*>{
-      "age 18 or younger", "less than 18 years old", "not an adult",
-      "a minor"};
+      "age 18 or younger", "less than 18 years old", "not an adult", "a minor"};
   if (age_flag == kAgeOver60) return *over60;
   if (age_flag == kAge18To60) return *adult;
   return *minor;
 }
 
 const std::vector<const char*>& CarryPhrases(int flag) {
-  static const auto* hand_bag = new std::vector<const char*>{
-      "with a handbag", "carrying a handbag", "holding a handbag",
-      "clutching a handbag"};
+  static const auto* hand_bag =
+      new std::vector<const char*>{"with a handbag", "carrying a handbag",
+                                   "holding a handbag", "clutching a handbag"};
   static const auto* shoulder_bag = new std::vector<const char*>{
       "with a shoulderbag", "has a shoulderbag", "is carrying a shoulder bag",
       "has a bag over the shoulder"};
-  static const auto* backpack = new std::vector<const char*>{
-      "with a backpack", "carrying a backpack"};
-  static const auto* hold = new std::vector<const char*>{
-      "holds objects in front"};
+  static const auto* backpack =
+      new std::vector<const char*>{"with a backpack", "carrying a backpack"};
+  static const auto* hold =
+      new std::vector<const char*>{"holds objects in front"};
   switch (flag) {
     case kHandBag:
       return *hand_bag;
@@ -183,8 +182,8 @@ enum Slot {
 
 const std::vector<std::string>& VehicleColorNames() {
   static const auto* names = new std::vector<std::string>{
-      "black", "blue", "brown",  "green", "grey",  "orange",
-      "pink",  "purple", "red", "white", "yellow"};
+      "black", "blue",   "brown", "green", "grey",  "orange",
+      "pink",  "purple", "red",   "white", "yellow"};
   return *names;
 }
 
@@ -241,14 +240,14 @@ absl::Status ValidateVehicleAttribute(const VehicleAttribute& a) {
 std::string VehicleAttributeString(const VehicleAttribute& a) {
   if (a.brand < 0) return absl::StrCat(VehicleTypeNames()[a.type], ".");
   if (a.color < 0) return absl::StrCat(kBrands[a.brand].name, ".");
-  return absl::StrCat(VehicleColorNames()[a.color], " ",
-                      kBrands[a.brand].name, ".");
+  return absl::StrCat(VehicleColorNames()[a.color], " ", kBrands[a.brand].name,
+                      ".");
 }
 
 absl::StatusOr<VehicleAttribute> ParseVehicleAttribute(absl::string_view text) {
   if (text.empty() || text.back() != '.') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "vehicle attribute \"", text, "\" does not end with '.'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("vehicle attribute \"", text, "\" does not end with '.'"));
   }
   absl::string_view body = text.substr(0, text.size() - 1);
   VehicleAttribute a;
@@ -292,6 +291,8 @@ std::string VehicleCaption(const VehicleAttribute& a, int variant) {
 }
 
 const std::array<const char*, kNumPedestrianFlags>& PedestrianFlagNames() {
+  // The flags in rows of four, in label-file order, laid out by hand.
+  // clang-format off
   static const std::array<const char*, kNumPedestrianFlags> kNames = {
       "Female",      "AgeOver60",          "Age18-60",    "AgeLess18",
       "Front",       "Side",               "Back",        "Hat",
@@ -299,27 +300,28 @@ const std::array<const char*, kNumPedestrianFlags>& PedestrianFlagNames() {
       "HoldObjectsInFront", "ShortSleeve", "LongSleeve",  "UpperStride",
       "UpperLogo",   "UpperPlaid",         "UpperSplice", "LongCoat",
       "Skirt&Dress"};
+  // clang-format on
   return kNames;
 }
 
 absl::Status ValidatePedestrianFlags(const PedestrianFlags& f) {
   const int ages = f[kAgeOver60] + f[kAge18To60] + f[kAgeLess18];
   if (ages != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "pedestrian flags set ", ages,
-        " of AgeOver60/Age18-60/AgeLess18, expected exactly one"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("pedestrian flags set ", ages,
+                     " of AgeOver60/Age18-60/AgeLess18, expected exactly one"));
   }
   const int orientations = f[kFront] + f[kSide] + f[kBack];
   if (orientations != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "pedestrian flags set ", orientations,
-        " of Front/Side/Back, expected exactly one"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("pedestrian flags set ", orientations,
+                     " of Front/Side/Back, expected exactly one"));
   }
   const int sleeves = f[kShortSleeve] + f[kLongSleeve];
   if (sleeves != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "pedestrian flags set ", sleeves,
-        " of ShortSleeve/LongSleeve, expected exactly one"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("pedestrian flags set ", sleeves,
+                     " of ShortSleeve/LongSleeve, expected exactly one"));
   }
   return absl::OkStatus();
 }
@@ -339,19 +341,18 @@ absl::StatusOr<PedestrianFlags> ParsePedestrianAttribute(
   std::vector<absl::string_view> fields = absl::StrSplit(text, ',');
   if (fields.size() != kNumPedestrianFlags) {
     return absl::InvalidArgumentError(
-        absl::StrCat("pedestrian attribute \"", text, "\" has ",
-                     fields.size(), " fields, expected ",
-                     kNumPedestrianFlags));
+        absl::StrCat("pedestrian attribute \"", text, "\" has ", fields.size(),
+                     " fields, expected ", kNumPedestrianFlags));
   }
   PedestrianFlags flags{};
   for (int i = 0; i < kNumPedestrianFlags; ++i) {
     if (fields[i] == "1") {
       flags[i] = true;
     } else if (fields[i] != "0") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "pedestrian attribute \"", text, "\": field ", i + 1, " (",
-          PedestrianFlagNames()[i], ") is \"", fields[i],
-          "\", expected 0 or 1"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("pedestrian attribute \"", text, "\": field ", i + 1,
+                       " (", PedestrianFlagNames()[i], ") is \"", fields[i],
+                       "\", expected 0 or 1"));
     }
   }
   absl::Status st = ValidatePedestrianFlags(flags);
@@ -387,8 +388,8 @@ std::string PedestrianCaption(const PedestrianFlags& f, uint32_t variant) {
       out = absl::StrCat("A pedestrian who is ", sex, " is ", age);
       break;
     default:
-      out = absl::StrCat("A walking ", female ? "woman" : "man", " who is ",
-                         age);
+      out =
+          absl::StrCat("A walking ", female ? "woman" : "man", " who is ", age);
       break;
   }
 
@@ -401,9 +402,9 @@ std::string PedestrianCaption(const PedestrianFlags& f, uint32_t variant) {
   }
   for (int flag : {kHandBag, kShoulderBag, kBackpack, kHoldObjectsInFront}) {
     if (f[flag]) {
-      absl::StrAppend(&out, " and ",
-                      Pick(CarryPhrases(flag), key, variant,
-                           kSlotCarry + flag));
+      absl::StrAppend(
+          &out, " and ",
+          Pick(CarryPhrases(flag), key, variant, kSlotCarry + flag));
     }
   }
   out.push_back('.');
@@ -412,17 +413,17 @@ std::string PedestrianCaption(const PedestrianFlags& f, uint32_t variant) {
   if (f[kHat]) worn.push_back("a hat");
   if (f[kGlasses]) worn.push_back("glasses");
   if (f[kLongCoat]) {
-    worn.push_back(Pick({"a longcoat", "a coat that is long"}, key, variant,
-                        kSlotCoat));
+    worn.push_back(
+        Pick({"a longcoat", "a coat that is long"}, key, variant, kSlotCoat));
   }
   if (!worn.empty()) {
     absl::StrAppend(&out, " ", pronoun, " is wearning ",
                     absl::StrJoin(worn, ","), ".");
   }
 
-  absl::StrAppend(&out, " ", pronoun, " is in a ",
-                  Pick(SleevePhrases(f[kShortSleeve]), key, variant,
-                       kSlotSleeve));
+  absl::StrAppend(
+      &out, " ", pronoun, " is in a ",
+      Pick(SleevePhrases(f[kShortSleeve]), key, variant, kSlotSleeve));
   bool first_pattern = true;
   for (int flag : {kUpperStride, kUpperLogo, kUpperPlaid, kUpperSplice}) {
     if (!f[flag]) continue;
@@ -437,8 +438,8 @@ std::string PedestrianCaption(const PedestrianFlags& f, uint32_t variant) {
   }
   if (f[kSkirtDress]) {
     absl::StrAppend(&out, " and ",
-                    Pick({"in a skirt or dress", "wearing skirt or dress"},
-                         key, variant, kSlotSkirt));
+                    Pick({"in a skirt or dress", "wearing skirt or dress"}, key,
+                         variant, kSlotSkirt));
   }
   out.push_back('.');
   return out;

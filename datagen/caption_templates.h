@@ -55,12 +55,10 @@ struct VehicleAttribute {
   int brand = -1;
   int type = -1;
 
-  friend bool operator==(const VehicleAttribute& a,
-                         const VehicleAttribute& b) {
+  friend bool operator==(const VehicleAttribute& a, const VehicleAttribute& b) {
     return a.color == b.color && a.brand == b.brand && a.type == b.type;
   }
-  friend bool operator!=(const VehicleAttribute& a,
-                         const VehicleAttribute& b) {
+  friend bool operator!=(const VehicleAttribute& a, const VehicleAttribute& b) {
     return !(a == b);
   }
 };

@@ -117,9 +117,9 @@ TEST(VehicleAttributeTest, ValidationRejectsBadCombinations) {
   EXPECT_THAT(ValidateVehicleAttribute({11, audi, sedan}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("colour index 11")));
-  EXPECT_THAT(ValidateVehicleAttribute({-1, -1, -1}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("type-only")));
+  EXPECT_THAT(
+      ValidateVehicleAttribute({-1, -1, -1}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("type-only")));
 }
 
 TEST(VehicleCaptionTest, UsesTheRealPhrasings) {
@@ -235,14 +235,13 @@ TEST(PedestrianCaptionTest, ReproducesCompleteRealCaptions) {
     }
   }
   ASSERT_GT(complete, 500);
-  EXPECT_GT(reproduced, complete * 9 / 10)
-      << reproduced << " of " << complete;
+  EXPECT_GT(reproduced, complete * 9 / 10) << reproduced << " of " << complete;
 }
 
 TEST(PedestrianAttributeTest, RejectsMalformedFlags) {
-  EXPECT_THAT(ParsePedestrianAttribute("0,0,1"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("has 3 fields")));
+  EXPECT_THAT(
+      ParsePedestrianAttribute("0,0,1"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("has 3 fields")));
   EXPECT_THAT(
       ParsePedestrianAttribute("0,0,1,0,1,0,0,0,1,0,0,0,0,0,1,0,0,0,0,0,2"),
       StatusIs(absl::StatusCode::kInvalidArgument,
@@ -284,8 +283,8 @@ TEST(PedestrianCaptionTest, NamesExactlyTheSetFlags) {
     const uint32_t variant = static_cast<uint32_t>(rng() % 16);
     const std::string c = PedestrianCaption(f, variant);
     SCOPED_TRACE(PedestrianAttributeString(f) + " -> " + c);
-    const bool female_word = absl::StrContains(c, "female") ||
-                             absl::StrContains(c, "woman");
+    const bool female_word =
+        absl::StrContains(c, "female") || absl::StrContains(c, "woman");
     EXPECT_EQ(female_word, f[kFemale]);
     EXPECT_EQ(absl::StrContains(c, " She "), f[kFemale]);
     EXPECT_EQ(absl::StrContains(c, " He "), !f[kFemale]);
@@ -309,8 +308,7 @@ TEST(PedestrianCaptionTest, NamesExactlyTheSetFlags) {
     EXPECT_EQ(absl::StrContains(c, "handbag"), f[kHandBag]);
     EXPECT_EQ(absl::StrContains(c, "shoulder"), f[kShoulderBag]);
     EXPECT_EQ(absl::StrContains(c, "backpack"), f[kBackpack]);
-    EXPECT_EQ(absl::StrContains(c, "objects in front"),
-              f[kHoldObjectsInFront]);
+    EXPECT_EQ(absl::StrContains(c, "objects in front"), f[kHoldObjectsInFront]);
     EXPECT_EQ(absl::StrContains(c, "short sleeve"), f[kShortSleeve]);
     EXPECT_EQ(absl::StrContains(c, "long sleeve"), f[kLongSleeve]);
     EXPECT_EQ(absl::StrContains(c, "stripe"), f[kUpperStride]);

@@ -42,8 +42,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "opencv2/core.hpp"
 #include "datagen/caption_templates.h"
+#include "opencv2/core.hpp"
 
 namespace datagen {
 
@@ -95,8 +95,8 @@ enum class SampleKind { kVehicle, kPedestrian };
 // One attribute set of a pool.
 struct AttributeSet {
   SampleKind kind = SampleKind::kVehicle;
-  VehicleAttribute vehicle;       // meaningful when kind == kVehicle
-  PedestrianFlags pedestrian{};   // meaningful when kind == kPedestrian
+  VehicleAttribute vehicle;      // meaningful when kind == kVehicle
+  PedestrianFlags pedestrian{};  // meaningful when kind == kPedestrian
 };
 
 // The label's attribute field ("white Audi." or "0,0,1,...").

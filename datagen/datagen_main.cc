@@ -14,12 +14,12 @@
 #include <iostream>
 #include <string>
 
-#include "common/exit_code.h"
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
+#include "common/exit_code.h"
+#include "datagen/datagen.h"
 #include "glog/logging.h"
 #include "opencv2/core/utility.hpp"
-#include "datagen/datagen.h"
 
 ABSL_FLAG(std::string, output_dir, "",
           "Directory to create the dataset as (required). Must not exist or "
@@ -50,7 +50,9 @@ ABSL_FLAG(int, jpeg_quality, 90,
 ABSL_FLAG(int, threads, 2, "Rendering threads; does not change the output.");
 
 int main(int argc, char** argv) {
-  common::ParseFlagsOrExit(argc, argv, "Writes a synthetic traffic text-to-image retrieval dataset.");
+  common::ParseFlagsOrExit(
+      argc, argv,
+      "Writes a synthetic traffic text-to-image retrieval dataset.");
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
 
@@ -80,9 +82,9 @@ int main(int argc, char** argv) {
     std::cerr << "datagen: " << status << "\n";
     return common::kExitFailure;
   }
-  const double seconds = std::chrono::duration<double>(
-                             std::chrono::steady_clock::now() - start)
-                             .count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   LOG(INFO) << "wrote " << options.output_dir << " (seed " << options.seed
             << ", " << options.train_size << "/" << options.val_size << "/"
             << options.test_size << " images) in " << seconds << " s";

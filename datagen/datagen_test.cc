@@ -31,9 +31,8 @@ using ::testing::HasSubstr;
 // A fresh, not yet existing path under the test's temporary directory.
 std::string FreshPath(const std::string& name) {
   static std::atomic<int> counter{0};
-  const std::string path =
-      absl::StrCat(::testing::TempDir(), "/datagen_test_", name, "_",
-                   counter.fetch_add(1));
+  const std::string path = absl::StrCat(::testing::TempDir(), "/datagen_test_",
+                                        name, "_", counter.fetch_add(1));
   fs::remove_all(path);
   return path;
 }
@@ -169,9 +168,9 @@ TEST(ValidateDatagenOptionsTest, NamesTheBadField) {
     DatagenOptions o;
     o.output_dir = "/tmp/x";
     c.mutate(o);
-    EXPECT_THAT(ValidateDatagenOptions(o),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         HasSubstr(c.field)))
+    EXPECT_THAT(
+        ValidateDatagenOptions(o),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.field)))
         << c.field;
   }
 }
@@ -234,12 +233,11 @@ TEST(PoolTest, PedestrianPoolIsDistinctAndConsistent) {
     if (f[kSkirtDress]) {
       EXPECT_TRUE(f[kFemale] && !f[kLongCoat]);
     }
-    EXPECT_LE(f[kHandBag] + f[kShoulderBag] + f[kBackpack] +
-                  f[kHoldObjectsInFront],
-              2);
-    EXPECT_LE(f[kUpperStride] + f[kUpperLogo] + f[kUpperPlaid] +
-                  f[kUpperSplice],
-              1);
+    EXPECT_LE(
+        f[kHandBag] + f[kShoulderBag] + f[kBackpack] + f[kHoldObjectsInFront],
+        2);
+    EXPECT_LE(
+        f[kUpperStride] + f[kUpperLogo] + f[kUpperPlaid] + f[kUpperSplice], 1);
     for (int i = 0; i < kNumPedestrianFlags; ++i) flag_count[i] += f[i];
   }
   EXPECT_EQ(attrs.size(), 200u);
@@ -288,9 +286,9 @@ TEST(RenderTest, AttributesChangeThePixels) {
   absl::StatusOr<PedestrianFlags> base =
       ParsePedestrianAttribute("0,0,1,0,1,0,0,0,0,0,0,0,0,1,0,0,0,0,0,0,0");
   ASSERT_OK(base);
-  for (int flag : {kHat, kGlasses, kHandBag, kShoulderBag, kBackpack,
-                   kHoldObjectsInFront, kUpperStride, kUpperLogo, kUpperPlaid,
-                   kUpperSplice, kLongCoat}) {
+  for (int flag :
+       {kHat, kGlasses, kHandBag, kShoulderBag, kBackpack, kHoldObjectsInFront,
+        kUpperStride, kUpperLogo, kUpperPlaid, kUpperSplice, kLongCoat}) {
     AttributeSet plain, with;
     plain.kind = with.kind = SampleKind::kPedestrian;
     plain.pedestrian = with.pedestrian = *base;
@@ -417,7 +415,8 @@ TEST(GenerateDatasetTest, WritesTheCompetitionLayout) {
        std::vector<std::pair<std::string, decltype(train)>>{
            {"train", train}, {"val", val}, {"test", test}}) {
     int files = 0;
-    for (const auto& e : fs::directory_iterator(dir + "/" + split + "/images")) {
+    for (const auto& e :
+         fs::directory_iterator(dir + "/" + split + "/images")) {
       (void)e;
       ++files;
     }
@@ -451,7 +450,8 @@ TEST(GenerateDatasetTest, WritesTheCompetitionLayout) {
   const std::vector<std::string> query_lines = Lines(*queries);
   EXPECT_EQ(query_lines.size(), test_texts.size());
   for (const std::string& q : query_lines) EXPECT_EQ(test_texts.count(q), 1u);
-  absl::StatusOr<std::string> manifest = common::ReadFile(dir + "/manifest.txt");
+  absl::StatusOr<std::string> manifest =
+      common::ReadFile(dir + "/manifest.txt");
   ASSERT_OK(manifest);
   EXPECT_THAT(*manifest, HasSubstr("seed=42\n"));
   EXPECT_THAT(*manifest, HasSubstr("train_size=48\n"));
@@ -498,8 +498,7 @@ TEST(GenerateDatasetTest, RefusesToOverwriteUnlessAsked) {
   ASSERT_OK(common::WriteFileAtomically(dir + "/keep.txt", "precious"));
   DatagenOptions o = SmallOptions(dir);
   EXPECT_THAT(GenerateDataset(o),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr(dir)));
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(dir)));
   EXPECT_TRUE(fs::exists(dir + "/keep.txt"));
   EXPECT_FALSE(fs::exists(dir + "/manifest.txt"));
 
@@ -510,8 +509,8 @@ TEST(GenerateDatasetTest, RefusesToOverwriteUnlessAsked) {
   // Nothing left over from the swap.
   for (const auto& e : fs::directory_iterator(fs::path(dir).parent_path())) {
     const std::string name = e.path().filename().string();
-    EXPECT_FALSE(absl::StartsWith(name, fs::path(dir).filename().string() +
-                                            ".tmp"))
+    EXPECT_FALSE(
+        absl::StartsWith(name, fs::path(dir).filename().string() + ".tmp"))
         << name;
   }
 }
@@ -537,9 +536,8 @@ TEST(GenerateDatasetTest, InvalidOptionsWriteNothing) {
   const std::string dir = FreshPath("invalid");
   DatagenOptions o = SmallOptions(dir);
   o.threads = 0;
-  EXPECT_THAT(GenerateDataset(o),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("threads")));
+  EXPECT_THAT(GenerateDataset(o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                           HasSubstr("threads")));
   EXPECT_FALSE(fs::exists(dir));
 }
 
@@ -558,8 +556,8 @@ TEST(GenerateDatasetTest, UnwritableParentFailsAndCleansUp) {
   fs::permissions(parent, fs::perms::owner_read | fs::perms::owner_exec);
   const absl::Status st = GenerateDataset(SmallOptions(parent + "/data"));
   fs::permissions(parent, fs::perms::owner_all);
-  EXPECT_THAT(st, StatusIs(absl::StatusCode::kPermissionDenied,
-                           HasSubstr(parent)));
+  EXPECT_THAT(st,
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr(parent)));
   EXPECT_TRUE(fs::is_empty(parent));
 }
 

@@ -11,8 +11,8 @@ namespace {
 
 // Vivid colours for clothes, accessories and pattern contrast.
 const cv::Scalar kVivid[] = {
-    {245, 245, 245}, {20, 20, 20},   {40, 40, 210},  {0, 210, 240},
-    {200, 90, 20},   {50, 160, 50},  {0, 130, 250},  {160, 50, 150},
+    {245, 245, 245}, {20, 20, 20},    {40, 40, 210}, {0, 210, 240},
+    {200, 90, 20},   {50, 160, 50},   {0, 130, 250}, {160, 50, 150},
     {190, 190, 60},  {120, 120, 120}, {60, 90, 150}, {180, 140, 240},
 };
 constexpr int kNumVivid = sizeof(kVivid) / sizeof(kVivid[0]);
@@ -145,8 +145,8 @@ cv::Mat Background(int w, int h, Rng& rng) {
   } else {
     const cv::Scalar tint = Jitter(PickVivid(rng), rng, 30) * 0.4;
     const cv::Scalar top = tint + cv::Scalar::all(rng.Uniform(60, 140));
-    const cv::Scalar bottom = Jitter(cv::Scalar::all(rng.Uniform(60, 150)),
-                                     rng, 20);
+    const cv::Scalar bottom =
+        Jitter(cv::Scalar::all(rng.Uniform(60, 150)), rng, 20);
     img.create(h, w, CV_8UC3);
     for (int y = 0; y < h; ++y) {
       const double t = static_cast<double>(y) / std::max(1, h - 1);

@@ -35,9 +35,9 @@ absl::StatusOr<std::string> EncodeJpeg(const cv::Mat& image, int quality) {
   std::vector<uchar> buf;
   bool ok = false;
   try {
-    ok = cv::imencode(".jpg", image, buf,
-                      {cv::IMWRITE_JPEG_QUALITY, quality,
-                       cv::IMWRITE_JPEG_OPTIMIZE, 0});
+    ok = cv::imencode(
+        ".jpg", image, buf,
+        {cv::IMWRITE_JPEG_QUALITY, quality, cv::IMWRITE_JPEG_OPTIMIZE, 0});
   } catch (const cv::Exception& e) {
     return absl::InternalError(
         absl::StrCat("JPEG encoding failed: ", e.what()));

@@ -119,8 +119,8 @@ absl::Status ValidateDatagenOptions(const DatagenOptions& o) {
 absl::StatusOr<DatasetPlan> PlanDataset(const DatagenOptions& o) {
   RETURN_IF_ERROR(ValidateDatagenOptions(o));
   DatasetPlan plan;
-  plan.pool = MakeVehiclePool(o.vehicle_pool_size,
-                              SeedFor(o.seed, kTagVehiclePool, 0));
+  plan.pool =
+      MakeVehiclePool(o.vehicle_pool_size, SeedFor(o.seed, kTagVehiclePool, 0));
   const int num_vehicle_sets = static_cast<int>(plan.pool.size());
   for (AttributeSet& s : MakePedestrianPool(
            o.pedestrian_pool_size, SeedFor(o.seed, kTagPedestrianPool, 0))) {
@@ -136,8 +136,7 @@ absl::StatusOr<DatasetPlan> PlanDataset(const DatagenOptions& o) {
   for (int s = 0; s < 3; ++s) {
     Rng rng(SeedFor(o.seed, kTagSplitPlan + s, 0));
     const int n = sizes[s];
-    const int n_vehicle =
-        static_cast<int>(std::lround(n * o.vehicle_fraction));
+    const int n_vehicle = static_cast<int>(std::lround(n * o.vehicle_fraction));
     std::vector<char> is_vehicle(n, 0);
     for (int i = 0; i < n_vehicle; ++i) is_vehicle[i] = 1;
     rng.Shuffle(is_vehicle);

@@ -15,10 +15,15 @@ const cv::Scalar kTrouserColors[] = {
     {90, 40, 20}, {30, 30, 30}, {90, 90, 90}, {110, 160, 180}, {40, 60, 90},
 };
 const cv::Scalar kSkinColors[] = {
-    {160, 190, 235}, {130, 170, 220}, {100, 140, 190}, {75, 105, 150},
+    {160, 190, 235},
+    {130, 170, 220},
+    {100, 140, 190},
+    {75, 105, 150},
 };
 const cv::Scalar kHairColors[] = {
-    {25, 25, 25}, {30, 45, 70}, {35, 60, 100},
+    {25, 25, 25},
+    {30, 45, 70},
+    {35, 60, 100},
 };
 
 // Figure coordinates: x in figure heights from the centre line (positive is
@@ -46,11 +51,9 @@ struct Proportions {
 
 Proportions ProportionsFor(bool child) {
   if (child) {
-    return {0.1, 0.105, 0.235, 0.57, 0.77, 0.97, 0.13, 0.11, 0.085,
-            0.07, 0.08};
+    return {0.1, 0.105, 0.235, 0.57, 0.77, 0.97, 0.13, 0.11, 0.085, 0.07, 0.08};
   }
-  return {0.08, 0.085, 0.18, 0.53, 0.75, 0.97, 0.135, 0.11, 0.09,
-          0.062, 0.075};
+  return {0.08, 0.085, 0.18, 0.53, 0.75, 0.97, 0.135, 0.11, 0.09, 0.062, 0.075};
 }
 
 // Fills a torso-shaped region with `base` and draws the upper-body pattern on
@@ -71,11 +74,12 @@ void DrawGarment(cv::Mat& img, const std::vector<cv::Point>& region,
     // Upper and lower halves in two colours, split at a slight slant.
     const int tilt = rng.Int(-box.height / 12, box.height / 12);
     const int mid = box.y + box.height * 9 / 20;
-    FillPoly(layer,
-             {cv::Point(box.x, mid - tilt), cv::Point(box.x + box.width, mid + tilt),
-              cv::Point(box.x + box.width, box.y + box.height),
-              cv::Point(box.x, box.y + box.height)},
-             accent);
+    FillPoly(
+        layer,
+        {cv::Point(box.x, mid - tilt), cv::Point(box.x + box.width, mid + tilt),
+         cv::Point(box.x + box.width, box.y + box.height),
+         cv::Point(box.x, box.y + box.height)},
+        accent);
   }
   if (stride) {
     // Wide vertical stripes.
@@ -84,8 +88,7 @@ void DrawGarment(cv::Mat& img, const std::vector<cv::Point>& region,
     const cv::Scalar c = splice ? Contrast(accent, rng) : accent;
     for (int x = box.x + rng.Int(0, period / 3); x < box.x + box.width;
          x += period) {
-      cv::rectangle(layer, cv::Rect(x, box.y, band, box.height), c,
-                    cv::FILLED);
+      cv::rectangle(layer, cv::Rect(x, box.y, band, box.height), c, cv::FILLED);
     }
   }
   if (plaid) {
@@ -104,8 +107,9 @@ void DrawGarment(cv::Mat& img, const std::vector<cv::Point>& region,
     }
   }
   if (logo) {
-    const cv::Point c(box.x + box.width / 2, static_cast<int>(std::lround(
-                                                 fig.top + logo_y * fig.height)));
+    const cv::Point c(
+        box.x + box.width / 2,
+        static_cast<int>(std::lround(fig.top + logo_y * fig.height)));
     const int r = std::max(5, std::min(fig.Len(0.07), box.width * 2 / 5));
     const cv::Scalar lc = Contrast(splice ? accent : base, rng);
     Disc(layer, c, r + std::max(2, r / 4), Scale(lc, 0.25));
@@ -192,44 +196,48 @@ Figure PlaceFigure(int w, int h, bool child, bool elderly, bool side,
   return fig;
 }
 
-PedestrianColors PickColors(const PedestrianFlags& f, bool elderly,
-                            Rng& rng) {
+PedestrianColors PickColors(const PedestrianFlags& f, bool elderly, Rng& rng) {
   PedestrianColors c;
   c.skin = Jitter(kSkinColors[rng.Int(0, 3)], rng, 8);
   c.hair = elderly ? Jitter(cv::Scalar::all(rng.Uniform(215, 240)), rng, 5)
                    : Jitter(kHairColors[rng.Int(0, 2)], rng, 8);
   // Shirts stay well away from skin colours so that bare arms show.
-  const cv::Scalar shirt =
-      Jitter(PickVividAwayFrom(c.skin, 110, rng), rng, 12);
-  const cv::Scalar coat_color = Jitter(
-      std::vector<cv::Scalar>{{40, 60, 100}, {30, 30, 30}, {110, 110, 110},
-                              {140, 180, 200}, {90, 40, 30}, {40, 40, 160}}
-          [rng.Int(0, 5)],
-      rng, 12);
+  const cv::Scalar shirt = Jitter(PickVividAwayFrom(c.skin, 110, rng), rng, 12);
+  const cv::Scalar coat_color =
+      Jitter(std::vector<cv::Scalar>{{40, 60, 100},
+                                     {30, 30, 30},
+                                     {110, 110, 110},
+                                     {140, 180, 200},
+                                     {90, 40, 30},
+                                     {40, 40, 160}}[rng.Int(0, 5)],
+             rng, 12);
   c.upper = f[kLongCoat] ? coat_color : shirt;
   c.trousers = Jitter(kTrouserColors[rng.Int(0, 4)], rng, 10);
   c.skirt = Jitter(PickVividAwayFrom(c.skin, 110, rng), rng, 12);
   c.shoes = Jitter(cv::Scalar(25, 25, 25), rng, 10);
   c.hand_bag = Jitter(
-      std::vector<cv::Scalar>{{200, 40, 220}, {120, 20, 200}, {60, 30, 230}}
-          [rng.Int(0, 2)],
+      std::vector<cv::Scalar>{
+          {200, 40, 220}, {120, 20, 200}, {60, 30, 230}}[rng.Int(0, 2)],
       rng, 12);
   c.shoulder_bag = Jitter(
-      std::vector<cv::Scalar>{{0, 110, 230}, {20, 70, 150}, {0, 160, 255}}
-          [rng.Int(0, 2)],
+      std::vector<cv::Scalar>{
+          {0, 110, 230}, {20, 70, 150}, {0, 160, 255}}[rng.Int(0, 2)],
       rng, 12);
-  c.backpack = Jitter(
-      std::vector<cv::Scalar>{{40, 170, 40}, {200, 110, 0}, {120, 160, 0},
-                              {150, 60, 20}}[rng.Int(0, 3)],
-      rng, 12);
+  c.backpack = Jitter(std::vector<cv::Scalar>{{40, 170, 40},
+                                              {200, 110, 0},
+                                              {120, 160, 0},
+                                              {150, 60, 20}}[rng.Int(0, 3)],
+                      rng, 12);
   c.object = Jitter(
-      std::vector<cv::Scalar>{{250, 250, 250}, {170, 250, 255}, {255, 255, 190}}
-          [rng.Int(0, 2)],
+      std::vector<cv::Scalar>{
+          {250, 250, 250}, {170, 250, 255}, {255, 255, 190}}[rng.Int(0, 2)],
       rng, 5);
-  c.hat = Jitter(
-      std::vector<cv::Scalar>{{20, 20, 235}, {235, 60, 0}, {0, 230, 255},
-                              {0, 200, 0}, {220, 0, 220}}[rng.Int(0, 4)],
-      rng, 10);
+  c.hat = Jitter(std::vector<cv::Scalar>{{20, 20, 235},
+                                         {235, 60, 0},
+                                         {0, 230, 255},
+                                         {0, 200, 0},
+                                         {220, 0, 220}}[rng.Int(0, 4)],
+                 rng, 10);
   return c;
 }
 
@@ -274,9 +282,9 @@ void DrawLegsAndSkirt(cv::Mat& img, const Pedestrian& ped) {
   const Proportions& p = ped.p;
   const Figure& fig = ped.fig;
   const bool side = ped.side;
-  const double leg_top = f[kLongCoat] ? ped.coat_hem - 0.03
-                                      : (f[kSkirtDress] ? ped.skirt_hem - 0.03
-                                                        : p.hip_y);
+  const double leg_top =
+      f[kLongCoat] ? ped.coat_hem - 0.03
+                   : (f[kSkirtDress] ? ped.skirt_hem - 0.03 : p.hip_y);
   const cv::Scalar leg_color =
       (f[kSkirtDress] && !f[kLongCoat]) ? ped.colors.skin : ped.colors.trousers;
   const double leg_w = f[kSkirtDress] ? p.leg * 0.7 : p.leg;
@@ -291,9 +299,11 @@ void DrawLegsAndSkirt(cv::Mat& img, const Pedestrian& ped) {
     const double top_x = hip_x + (ankle_x - hip_x) * t;
     Line(img, fig.P(top_x, leg_top), fig.P(ankle_x, p.ankle_y), leg_color,
          fig.Len(leg_w));
-    const cv::Point shoe = fig.P(ankle_x + (side ? 0.03 : 0.0), p.ankle_y + 0.01);
-    cv::ellipse(img, shoe, cv::Size(fig.Len(side ? 0.05 : 0.035), fig.Len(0.02)),
-                0, 0, 360, ped.colors.shoes, cv::FILLED, cv::LINE_AA);
+    const cv::Point shoe =
+        fig.P(ankle_x + (side ? 0.03 : 0.0), p.ankle_y + 0.01);
+    cv::ellipse(img, shoe,
+                cv::Size(fig.Len(side ? 0.05 : 0.035), fig.Len(0.02)), 0, 0,
+                360, ped.colors.shoes, cv::FILLED, cv::LINE_AA);
   }
   if (f[kSkirtDress] && !f[kLongCoat]) {
     // A wide trapezoid from the waist to the knees.
@@ -394,11 +404,12 @@ void DrawOverTorso(cv::Mat& img, const Pedestrian& ped) {
   const double shoulder_x = ped.shoulder_x;
   const double pack_y = ped.pack_y;
   if (ped.female && ped.back) {
-    FillPoly(img,
-             {fig.P(-p.head_r * 1.2, ped.head_y), fig.P(p.head_r * 1.2, ped.head_y),
-              fig.P(p.head_r * 1.5, p.shoulder_y + 0.13),
-              fig.P(-p.head_r * 1.5, p.shoulder_y + 0.13)},
-             ped.colors.hair);
+    FillPoly(
+        img,
+        {fig.P(-p.head_r * 1.2, ped.head_y), fig.P(p.head_r * 1.2, ped.head_y),
+         fig.P(p.head_r * 1.5, p.shoulder_y + 0.13),
+         fig.P(-p.head_r * 1.5, p.shoulder_y + 0.13)},
+        ped.colors.hair);
   }
   if (f[kBackpack] && ped.front) {
     for (double sx : {-1.0, 1.0}) {
@@ -416,14 +427,13 @@ void DrawOverTorso(cv::Mat& img, const Pedestrian& ped) {
   }
   if (f[kBackpack] && ped.side) {
     Line(img, fig.P(shoulder_x, p.shoulder_y),
-         fig.P(-p.side_w * 0.3, p.shoulder_y + 0.2), backpack,
-         fig.Len(0.03));
+         fig.P(-p.side_w * 0.3, p.shoulder_y + 0.2), backpack, fig.Len(0.03));
   }
   if (f[kShoulderBag]) {
     const cv::Scalar& shoulder_bag = ped.colors.shoulder_bag;
     const double bag_x = ped.side ? 0.06 : p.hip_w + 0.03;
-    const double from_x = ped.side ? shoulder_x - p.side_w * 0.6
-                                   : -p.shoulder_w * 0.7;
+    const double from_x =
+        ped.side ? shoulder_x - p.side_w * 0.6 : -p.shoulder_w * 0.7;
     Line(img, fig.P(from_x, p.shoulder_y), fig.P(bag_x, p.hip_y - 0.05),
          Scale(shoulder_bag, 0.55), fig.Len(0.03));
     DrawBox(img, fig.P(bag_x, p.hip_y - 0.01), fig.Len(0.075), fig.Len(0.06),
@@ -444,11 +454,11 @@ std::vector<Arm> ArmsOf(const Pedestrian& ped) {
   std::vector<Arm> arms;
   if (ped.side) {
     if (ped.hold) {
-      arms.push_back({shoulder_x, p.shoulder_y + 0.02, shoulder_x + 0.02,
-                      0.3, 0.16, object_y});
+      arms.push_back({shoulder_x, p.shoulder_y + 0.02, shoulder_x + 0.02, 0.3,
+                      0.16, object_y});
     } else {
-      arms.push_back({shoulder_x, p.shoulder_y + 0.02, shoulder_x - 0.04,
-                      0.34, -0.05, 0.49});
+      arms.push_back({shoulder_x, p.shoulder_y + 0.02, shoulder_x - 0.04, 0.34,
+                      -0.05, 0.49});
     }
   } else {
     for (double sx : {-1.0, 1.0}) {
@@ -476,8 +486,7 @@ void DrawArms(cv::Mat& img, const Pedestrian& ped) {
   const cv::Scalar& upper = ped.colors.upper;
   const cv::Scalar& skin = ped.colors.skin;
   const bool side = ped.side;
-  const cv::Scalar forearm =
-      (f[kLongSleeve] || f[kLongCoat]) ? upper : skin;
+  const cv::Scalar forearm = (f[kLongSleeve] || f[kLongCoat]) ? upper : skin;
   // In side view the arm is thinner so that the garment shows around it.
   const int arm_t = fig.Len(side ? p.arm * 0.7 : p.arm);
   const std::vector<Arm> arms = ArmsOf(ped);
@@ -526,8 +535,7 @@ void DrawHandBag(cv::Mat& img, const Pedestrian& ped) {
   }
   const cv::Point handle = fig.P(hx, hy);
   const cv::Point bag_c = fig.P(hx, hy + 0.11);
-  Line(img, handle, fig.P(hx, hy + 0.05), Scale(hand_bag, 0.5),
-       fig.Len(0.015));
+  Line(img, handle, fig.P(hx, hy + 0.05), Scale(hand_bag, 0.5), fig.Len(0.015));
   DrawBox(img, bag_c, fig.Len(0.075), fig.Len(0.07), hand_bag);
   Disc(img, handle, fig.Len(p.arm * 0.6), ped.colors.skin);
 }
@@ -544,7 +552,8 @@ void DrawHead(cv::Mat& img, const Pedestrian& ped) {
   const cv::Scalar& hair = ped.colors.hair;
   const double head_x = ped.head_x, head_y = ped.head_y;
   Line(img, fig.P(head_x * 0.5, head_y + p.head_r * 0.8),
-       fig.P(ped.shoulder_x * 0.8, p.shoulder_y), skin, fig.Len(p.head_r * 0.8));
+       fig.P(ped.shoulder_x * 0.8, p.shoulder_y), skin,
+       fig.Len(p.head_r * 0.8));
   const cv::Point head = fig.P(head_x, head_y);
   const int hr = fig.Len(p.head_r);
   if (ped.back) {
@@ -553,9 +562,10 @@ void DrawHead(cv::Mat& img, const Pedestrian& ped) {
   }
   Disc(img, head, hr, skin);
   if (ped.side) {
-    cv::ellipse(img, fig.P(head_x - p.head_r * 0.35, head_y - p.head_r * 0.2),
-                cv::Size(static_cast<int>(hr * 0.9), static_cast<int>(hr * 0.9)),
-                0, 0, 360, hair, cv::FILLED, cv::LINE_AA);
+    cv::ellipse(
+        img, fig.P(head_x - p.head_r * 0.35, head_y - p.head_r * 0.2),
+        cv::Size(static_cast<int>(hr * 0.9), static_cast<int>(hr * 0.9)), 0, 0,
+        360, hair, cv::FILLED, cv::LINE_AA);
     FillPoly(img,
              {fig.P(head_x + p.head_r * 0.85, head_y - p.head_r * 0.25),
               fig.P(head_x + p.head_r * 1.4, head_y + p.head_r * 0.2),
@@ -580,8 +590,8 @@ void DrawHead(cv::Mat& img, const Pedestrian& ped) {
          std::max(1, hr / 5), kDark);
   }
   Line(img, fig.P(-p.head_r * 0.3, head_y + p.head_r * 0.55),
-       fig.P(p.head_r * 0.3, head_y + p.head_r * 0.55),
-       cv::Scalar(40, 40, 150), std::max(1, hr / 5));
+       fig.P(p.head_r * 0.3, head_y + p.head_r * 0.55), cv::Scalar(40, 40, 150),
+       std::max(1, hr / 5));
 }
 
 // Glasses: a thick bright band across the eyes (front), over the front half
@@ -604,10 +614,9 @@ void DrawGlasses(cv::Mat& img, const Pedestrian& ped) {
                  band * 2 / 3);
   }
   cv::rectangle(img, r, kDark, cv::FILLED);
-  cv::rectangle(img,
-                cv::Rect(r.x + ft, r.y + ft, r.width - 2 * ft,
-                         r.height - 2 * ft),
-                ped.back ? cv::Scalar(0, 170, 255) : lens, cv::FILLED);
+  cv::rectangle(
+      img, cv::Rect(r.x + ft, r.y + ft, r.width - 2 * ft, r.height - 2 * ft),
+      ped.back ? cv::Scalar(0, 170, 255) : lens, cv::FILLED);
 }
 
 // Hat: a tall, saturated crown with a wide brim.

@@ -13,17 +13,17 @@ namespace {
 
 // Body colours of VehicleColorNames(), in its order.
 const cv::Scalar kVehicleColors[] = {
-    {28, 28, 28},    // black
-    {185, 85, 25},   // blue
-    {35, 65, 115},   // brown
-    {45, 145, 45},   // green
-    {130, 130, 130}, // grey
-    {0, 135, 250},   // orange
-    {195, 150, 255}, // pink
-    {145, 45, 125},  // purple
-    {35, 35, 205},   // red
-    {242, 242, 242}, // white
-    {0, 215, 240},   // yellow
+    {28, 28, 28},     // black
+    {185, 85, 25},    // blue
+    {35, 65, 115},    // brown
+    {45, 145, 45},    // green
+    {130, 130, 130},  // grey
+    {0, 135, 250},    // orange
+    {195, 150, 255},  // pink
+    {145, 45, 125},   // purple
+    {35, 35, 205},    // red
+    {242, 242, 242},  // white
+    {0, 215, 240},    // yellow
 };
 
 // A point of the side view: t along the vehicle from the rear (0) to the
@@ -46,10 +46,10 @@ struct VehicleShape {
   std::vector<std::vector<std::pair<double, double>>> windows;
   std::vector<double> wheels;  // t of each wheel centre
   double wheel_r;
-  double top;                  // highest h
-  double badge_t, badge_h;     // brand emblem centre
-  double badge_hw, badge_hh;   // emblem half-width and half-height
-  double light_h;              // height of head and tail lights
+  double top;                 // highest h
+  double badge_t, badge_h;    // brand emblem centre
+  double badge_hw, badge_hh;  // emblem half-width and half-height
+  double light_h;             // height of head and tail lights
 };
 
 std::vector<std::pair<double, double>> Rect(double t0, double h0, double t1,
@@ -59,6 +59,8 @@ std::vector<std::pair<double, double>> Rect(double t0, double h0, double t1,
 
 VehicleShape ShapeOf(int type) {
   VehicleShape s;
+  // Outline points in rows, laid out by hand.
+  // clang-format off
   switch (type) {
     case kSedan:
       s.body = {{0.0, 0.06},  {0.0, 0.18},  {0.04, 0.2},  {0.26, 0.21},
@@ -135,6 +137,7 @@ VehicleShape ShapeOf(int type) {
       break;
   }
   return s;
+  // clang-format on
 }
 
 // Brand emblems: a large flag-like decal on the vehicle side, drawn in
@@ -164,8 +167,8 @@ void DrawBrandEmblem(cv::Mat& img, cv::Point c, int hw, int hh, int brand) {
   const cv::Scalar field = kEmblemColors[kEmblemPairs[pair][0]];
   const cv::Scalar mark = kEmblemColors[kEmblemPairs[pair][1]];
   const int frame = std::max(2, std::min(hw, hh) / 5);
-  const cv::Rect outer(c.x - hw - frame, c.y - hh - frame,
-                       2 * (hw + frame), 2 * (hh + frame));
+  const cv::Rect outer(c.x - hw - frame, c.y - hh - frame, 2 * (hw + frame),
+                       2 * (hh + frame));
   cv::rectangle(img, outer, cv::Scalar(25, 25, 25), cv::FILLED);
   const cv::Rect r(c.x - hw, c.y - hh, 2 * hw, 2 * hh);
   cv::rectangle(img, r, field, cv::FILLED);
@@ -177,14 +180,14 @@ void DrawBrandEmblem(cv::Mat& img, cv::Point c, int hw, int hh, int brand) {
       cv::rectangle(img, cv::Rect(r.x, c.y, 2 * hw, hh), mark, cv::FILLED);
       break;
     case 2:  // central disc
-      cv::ellipse(img, c, cv::Size(std::max(2, hw * 6 / 10),
-                                   std::max(2, hh * 7 / 10)),
+      cv::ellipse(img, c,
+                  cv::Size(std::max(2, hw * 6 / 10), std::max(2, hh * 7 / 10)),
                   0, 0, 360, mark, cv::FILLED, cv::LINE_AA);
       break;
     case 3:  // upward triangle
-      FillPoly(img, {cv::Point(r.x, r.y + r.height),
-                     cv::Point(c.x, r.y),
-                     cv::Point(r.x + r.width, r.y + r.height)},
+      FillPoly(img,
+               {cv::Point(r.x, r.y + r.height), cv::Point(c.x, r.y),
+                cv::Point(r.x + r.width, r.y + r.height)},
                mark);
       break;
     default:  // three vertical bars: field, mark, field, mark, field
@@ -221,12 +224,12 @@ cv::Mat RenderVehicle(const VehicleAttribute& attr, Rng& rng) {
   f.ground = std::min(f.ground, h - 1.0);
 
   const int color_index =
-      attr.color >= 0 ? attr.color
-                      : rng.Int(0, static_cast<int>(VehicleColorNames().size()) - 1);
+      attr.color >= 0
+          ? attr.color
+          : rng.Int(0, static_cast<int>(VehicleColorNames().size()) - 1);
   const cv::Scalar body = Jitter(kVehicleColors[color_index], rng, 12);
   const cv::Scalar outline = Scale(body, 0.45);
-  const cv::Scalar glass =
-      Jitter(cv::Scalar(70, 55, 40), rng, 15);
+  const cv::Scalar glass = Jitter(cv::Scalar(70, 55, 40), rng, 15);
 
   // Shadow.
   Blend(img, 0.55, [&](cv::Mat& o) {
@@ -236,7 +239,8 @@ cv::Mat RenderVehicle(const VehicleAttribute& attr, Rng& rng) {
   });
 
   if (type == kTruck) {  // chassis
-    FillPoly(img, {f.P(0.0, 0.05), f.P(0.0, 0.1), f.P(1.0, 0.1), f.P(1.0, 0.05)},
+    FillPoly(img,
+             {f.P(0.0, 0.05), f.P(0.0, 0.1), f.P(1.0, 0.1), f.P(1.0, 0.05)},
              cv::Scalar(35, 35, 35));
   }
   std::vector<cv::Point> body_pts;

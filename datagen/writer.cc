@@ -97,9 +97,9 @@ absl::Status WriteImages(const DatasetPlan& plan, const std::string& root,
       absl::StatusOr<std::string> bytes =
           RenderPlannedImage(plan, *jobs[i].image);
       if (!bytes.ok()) {
-        st = absl::Status(bytes.status().code(),
-                          absl::StrCat(jobs[i].path, ": ",
-                                       bytes.status().message()));
+        st = absl::Status(
+            bytes.status().code(),
+            absl::StrCat(jobs[i].path, ": ", bytes.status().message()));
       } else {
         st = common::WriteFileAtomically(jobs[i].path, *bytes);
       }
@@ -128,27 +128,27 @@ std::string ManifestText(const DatasetPlan& plan,
   // "generator" names the generator in every dataset it writes; it is part
   // of the output bytes.
   return absl::StrCat(
-      "generator=datagen/datagen\n", "datagen_version=", kDatagenVersion,
-      "\n", "seed=", options.seed, "\n", "train_size=", plan.train.size(),
-      "\n", "val_size=", plan.val.size(), "\n", "test_size=",
-      plan.test.size(), "\n", "num_queries=", plan.queries.size(), "\n",
+      "generator=datagen/datagen\n", "datagen_version=", kDatagenVersion, "\n",
+      "seed=", options.seed, "\n", "train_size=", plan.train.size(), "\n",
+      "val_size=", plan.val.size(), "\n", "test_size=", plan.test.size(), "\n",
+      "num_queries=", plan.queries.size(), "\n",
       "vehicle_fraction=", options.vehicle_fraction, "\n",
-      "vehicle_pool_size=", num_vehicle_sets, "\n", "pedestrian_pool_size=",
-      plan.pool.size() - num_vehicle_sets, "\n",
-      "pedestrian_caption_variants=", options.pedestrian_caption_variants,
-      "\n", "jpeg_quality=", options.jpeg_quality, "\n");
+      "vehicle_pool_size=", num_vehicle_sets, "\n",
+      "pedestrian_pool_size=", plan.pool.size() - num_vehicle_sets, "\n",
+      "pedestrian_caption_variants=", options.pedestrian_caption_variants, "\n",
+      "jpeg_quality=", options.jpeg_quality, "\n");
 }
 
 // The label files, test/test_text.txt and manifest.txt under `root`.
 absl::Status WriteTextFiles(const DatasetPlan& plan,
                             const DatagenOptions& options,
                             const std::string& root) {
-  RETURN_IF_ERROR(WriteLabelFile(JoinPath(root, "train/train_label.txt"),
-                                 plan, plan.train));
+  RETURN_IF_ERROR(WriteLabelFile(JoinPath(root, "train/train_label.txt"), plan,
+                                 plan.train));
   RETURN_IF_ERROR(
       WriteLabelFile(JoinPath(root, "val/val_label.txt"), plan, plan.val));
-  RETURN_IF_ERROR(WriteLabelFile(JoinPath(root, "test/test_label.txt"), plan,
-                                 plan.test));
+  RETURN_IF_ERROR(
+      WriteLabelFile(JoinPath(root, "test/test_label.txt"), plan, plan.test));
   std::string queries;
   for (const std::string& q : plan.queries) absl::StrAppend(&queries, q, "\n");
   RETURN_IF_ERROR(common::WriteFileAtomically(
@@ -167,8 +167,8 @@ absl::Status Install(const std::string& tmp, const OutputDir& out) {
     if (out.empty) {
       std::filesystem::remove(out.path, ec);
       if (ec) {
-        return absl::InternalError(absl::StrCat(
-            "cannot remove empty ", out.path, ": ", ec.message()));
+        return absl::InternalError(
+            absl::StrCat("cannot remove empty ", out.path, ": ", ec.message()));
       }
     } else {
       old = common::TempPathFor(out.path) + ".old";
@@ -186,9 +186,9 @@ absl::Status Install(const std::string& tmp, const OutputDir& out) {
   if (!old.empty()) {
     std::filesystem::remove_all(old, ec);
     if (ec) {
-      return absl::InternalError(absl::StrCat(
-          "dataset written to ", out.path, " but the old copy ", old,
-          " could not be removed: ", ec.message()));
+      return absl::InternalError(
+          absl::StrCat("dataset written to ", out.path, " but the old copy ",
+                       old, " could not be removed: ", ec.message()));
     }
   }
   return absl::OkStatus();

@@ -41,21 +41,22 @@ absl::StatusOr<SubmissionScore> ScoreSubmission(
     const Submission& predictions, const std::vector<GroundTruthEntry>& truth,
     const std::vector<Category>& categories, absl::string_view source) {
   if (categories.size() != truth.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "internal: ", categories.size(), " categories for ", truth.size(),
-        " ground-truth queries"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("internal: ", categories.size(), " categories for ",
+                     truth.size(), " ground-truth queries"));
   }
   if (absl::Status st = CheckTexts(predictions, truth); !st.ok()) return st;
   SubmissionScore score;
   for (size_t i = 0; i < truth.size(); ++i) {
     const std::vector<std::string>& names = predictions.results[i].image_names;
     if (names.size() > static_cast<size_t>(kOfficialCutoff)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source, ": results[", i, "] has ", names.size(),
-          " image names; the competition takes ", kOfficialCutoff,
-          " (the official scorer would score all of them)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": results[", i, "] has ", names.size(),
+                       " image names; the competition takes ", kOfficialCutoff,
+                       " (the official scorer would score all of them)"));
     }
-    if (names.size() < static_cast<size_t>(kOfficialCutoff)) ++score.short_lists;
+    if (names.size() < static_cast<size_t>(kOfficialCutoff))
+      ++score.short_lists;
     if (std::unordered_set<std::string>(names.begin(), names.end()).size() !=
         names.size()) {
       ++score.lists_with_repeats;

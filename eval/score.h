@@ -16,7 +16,7 @@
 namespace eval {
 
 struct SubmissionScore {
-  MetricAccumulator metrics;  // Overall() and ForCategory()
+  MetricAccumulator metrics;   // Overall() and ForCategory()
   int short_lists = 0;         // queries with fewer than kOfficialCutoff names
   int lists_with_repeats = 0;  // queries naming an image twice (each counts)
 };

@@ -236,9 +236,9 @@ absl::Status WriteGroundTruth(const std::string& path,
 absl::StatusOr<double> TopKOverlap(const Submission& a, const Submission& b,
                                    int k) {
   if (a.results.size() != b.results.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the submissions hold ", a.results.size(), " and ", b.results.size(),
-        " results"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the submissions hold ", a.results.size(), " and ",
+                     b.results.size(), " results"));
   }
   int64_t shared = 0, total = 0;
   for (size_t i = 0; i < a.results.size(); ++i) {
@@ -248,7 +248,8 @@ absl::StatusOr<double> TopKOverlap(const Submission& a, const Submission& b,
     }
     const auto& x = a.results[i].image_names;
     const auto& y = b.results[i].image_names;
-    const size_t kx = std::min<size_t>(k, x.size()), ky = std::min<size_t>(k, y.size());
+    const size_t kx = std::min<size_t>(k, x.size()),
+                 ky = std::min<size_t>(k, y.size());
     for (size_t r = 0; r < kx; ++r) {
       ++total;
       shared += std::find(y.begin(), y.begin() + ky, x[r]) != y.begin() + ky;

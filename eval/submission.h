@@ -57,7 +57,8 @@ absl::Status WriteSubmission(const std::string& path,
 // a's top-k lists that are also in b's top-k list of the same query
 // (order inside the top k ignored). INVALID_ARGUMENT when the two do not
 // hold the same texts in the same order. 1 when there are no names.
-absl::StatusOr<double> TopKOverlap(const Submission& a, const Submission& b, int k);
+absl::StatusOr<double> TopKOverlap(const Submission& a, const Submission& b,
+                                   int k);
 
 struct GroundTruthEntry {
   std::string text;

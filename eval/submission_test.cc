@@ -241,9 +241,11 @@ TEST(SubmissionTest, TopKOverlapCountsSharedNamesPerQuery) {
   EXPECT_DOUBLE_EQ(*TopKOverlap(a, b, 1), 0.0);
   EXPECT_DOUBLE_EQ(*TopKOverlap(a, a, 10), 1.0);
   b.results[1].text = "other";
-  EXPECT_EQ(TopKOverlap(a, b, 10).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(TopKOverlap(a, b, 10).status().code(),
+            absl::StatusCode::kInvalidArgument);
   b.results.pop_back();
-  EXPECT_EQ(TopKOverlap(a, b, 10).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(TopKOverlap(a, b, 10).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -34,7 +34,8 @@ double Since(Clock::time_point t) {
 // Copies safetensors weights as they are; converts other formats.
 absl::Status StageWeights(const std::string& src, const std::string& dst) {
   ASSIGN_OR_RETURN(std::string bytes, common::ReadFile(src));
-  const bool is_zip = bytes.size() >= 4 && bytes.compare(0, 4, "PK\x03\x04") == 0;
+  const bool is_zip =
+      bytes.size() >= 4 && bytes.compare(0, 4, "PK\x03\x04") == 0;
   if (!is_zip) {
     auto parsed = clip::SafetensorsFile::Parse(bytes, src);
     if (parsed.ok() && parsed->contains("token_embedding.weight")) {
@@ -48,14 +49,16 @@ absl::Status StageWeights(const std::string& src, const std::string& dst) {
 absl::Status ValidateOptions(const ExportOptions& options) {
   if (options.weights.empty() || options.images.empty() ||
       options.models_dir.empty()) {
-    return absl::InvalidArgumentError("weights, images and models_dir are required");
+    return absl::InvalidArgumentError(
+        "weights, images and models_dir are required");
   }
   if (options.batch_size < 1) {
     return absl::InvalidArgumentError("batch_size must be >= 1");
   }
   if (!(options.min_label_coverage >= 0 && options.min_label_coverage <= 1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "min_label_coverage must be in [0, 1], got ", options.min_label_coverage));
+    return absl::InvalidArgumentError(
+        absl::StrCat("min_label_coverage must be in [0, 1], got ",
+                     options.min_label_coverage));
   }
   return absl::OkStatus();
 }
@@ -69,11 +72,11 @@ absl::Status CheckUniqueFileNames(const std::vector<std::string>& paths,
     const std::string name = fs::path(paths[i]).filename().string();
     auto [it, inserted] = first_with.emplace(name, i);
     if (!inserted) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          images, ": gallery images ", paths[it->second], " and ",
-          paths[i], " share the file name ", name,
-          "; images are named by file name in the index and in "
-          "submissions, so each must be unique"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(images, ": gallery images ", paths[it->second], " and ",
+                       paths[i], " share the file name ", name,
+                       "; images are named by file name in the index and in "
+                       "submissions, so each must be unique"));
     }
   }
   return absl::OkStatus();
@@ -84,8 +87,8 @@ using CategoryMap = std::unordered_map<std::string, eval::Category>;
 // The category of each image file name in options.labels (none without
 // labels). FAILED_PRECONDITION when they cover less than min_label_coverage
 // of `paths`.
-absl::StatusOr<CategoryMap> ReadCategories(const ExportOptions& options,
-                                           const std::vector<std::string>& paths) {
+absl::StatusOr<CategoryMap> ReadCategories(
+    const ExportOptions& options, const std::vector<std::string>& paths) {
   CategoryMap category_of;
   if (options.labels.empty()) return category_of;
   ASSIGN_OR_RETURN(std::vector<eval::LabelRecord> records,
@@ -101,7 +104,8 @@ absl::StatusOr<CategoryMap> ReadCategories(const ExportOptions& options,
     }
   }
   const int64_t total = static_cast<int64_t>(paths.size());
-  const double coverage = total > 0 ? static_cast<double>(covered) / total : 1.0;
+  const double coverage =
+      total > 0 ? static_cast<double>(covered) / total : 1.0;
   if (coverage < options.min_label_coverage) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "label file %s gives a category to %d of %d gallery images in %s "
@@ -123,9 +127,9 @@ absl::StatusOr<std::unique_ptr<clip::ClipEncoder>> LoadEncoder(
   eopts.precision = options.precision;
   // The image tower, plus the text tower when recall is measured on texts.
   eopts.text_tower = !options.recall_texts.empty();
-  const std::string vocab = options.vocab.empty()
-                                ? fs::path(options.weights).parent_path().string()
-                                : options.vocab;
+  const std::string vocab =
+      options.vocab.empty() ? fs::path(options.weights).parent_path().string()
+                            : options.vocab;
   return clip::ClipEncoder::Load(options.weights, vocab, eopts);
 }
 
@@ -144,7 +148,8 @@ absl::StatusOr<Gallery> EncodeGallery(
     const std::function<void(int64_t, int64_t)>& progress,
     ExportResult& result) {
   pipeline::ImageStreamOptions sopts;
-  sopts.preprocess.resolution = static_cast<int>(encoder.config().image_resolution);
+  sopts.preprocess.resolution =
+      static_cast<int>(encoder.config().image_resolution);
   sopts.preprocess.mode = options.resize_mode;
   sopts.chunk_size = options.batch_size;
   sopts.workers = options.loader_workers;
@@ -176,10 +181,12 @@ absl::StatusOr<Gallery> EncodeGallery(
     if (progress) progress(end, static_cast<int64_t>(paths.size()));
   }
   result.encode_seconds = Since(encode_start);
-  result.decode_wait_share = stream.wait_seconds() / std::max(1e-9, result.encode_seconds);
+  result.decode_wait_share =
+      stream.wait_seconds() / std::max(1e-9, result.encode_seconds);
   result.decode_cpu_seconds = stream.decode_seconds();
   result.num_images = static_cast<int64_t>(gallery.names.size());
-  result.images_per_second = result.num_images / std::max(1e-9, result.encode_seconds);
+  result.images_per_second =
+      result.num_images / std::max(1e-9, result.encode_seconds);
   return gallery;
 }
 
@@ -207,8 +214,8 @@ std::vector<float> InIndexOrder(const Gallery& gallery,
   }
   std::vector<float> ordered(gallery.embeddings.size());
   for (int64_t r = 0; r < index.size(); ++r) {
-    std::copy_n(gallery.embeddings.begin() + src_row[index.names()[r]] * dim, dim,
-                ordered.begin() + r * dim);
+    std::copy_n(gallery.embeddings.begin() + src_row[index.names()[r]] * dim,
+                dim, ordered.begin() + r * dim);
   }
   return ordered;
 }
@@ -306,12 +313,14 @@ absl::Status WriteVersionFiles(const std::string& dir,
   } else {
     RETURN_IF_ERROR(saved);
   }
-  RETURN_IF_ERROR(index.Save(dir + "/" + m.index_file, dir + "/" + m.images_file));
+  RETURN_IF_ERROR(
+      index.Save(dir + "/" + m.index_file, dir + "/" + m.images_file));
   const std::vector<float> ordered = InIndexOrder(gallery, index, dim);
   clip::SafetensorsWriter w;
-  RETURN_IF_ERROR(w.Add("embeddings", clip::DType::kF32, {index.size(), dim},
-                        absl::string_view(reinterpret_cast<const char*>(ordered.data()),
-                                          ordered.size() * sizeof(float))));
+  RETURN_IF_ERROR(
+      w.Add("embeddings", clip::DType::kF32, {index.size(), dim},
+            absl::string_view(reinterpret_cast<const char*>(ordered.data()),
+                              ordered.size() * sizeof(float))));
   w.SetMetadata("rows", "images.txt");
   return w.WriteFile(dir + "/" + m.embeddings_file);
 }
@@ -323,30 +332,36 @@ absl::StatusOr<ExportResult> Export(
     const std::function<void(int64_t, int64_t)>& progress) {
   RETURN_IF_ERROR(ValidateOptions(options));
   RETURN_IF_ERROR(gallery::VersionWriter::CheckWritable(options.models_dir));
-  ASSIGN_OR_RETURN(std::vector<std::string> paths, clip::ListImages(options.images));
+  ASSIGN_OR_RETURN(std::vector<std::string> paths,
+                   clip::ListImages(options.images));
   RETURN_IF_ERROR(CheckUniqueFileNames(paths, options.images));
-  ASSIGN_OR_RETURN(const CategoryMap category_of, ReadCategories(options, paths));
-  ASSIGN_OR_RETURN(std::unique_ptr<clip::ClipEncoder> encoder, LoadEncoder(options));
+  ASSIGN_OR_RETURN(const CategoryMap category_of,
+                   ReadCategories(options, paths));
+  ASSIGN_OR_RETURN(std::unique_ptr<clip::ClipEncoder> encoder,
+                   LoadEncoder(options));
 
   ExportResult result;
   result.encoder_description = encoder->Describe();
   const int64_t dim = encoder->embed_dim();
-  ASSIGN_OR_RETURN(const Gallery gallery,
-                   EncodeGallery(options, paths, category_of, *encoder, progress,
-                                 result));
+  ASSIGN_OR_RETURN(
+      const Gallery gallery,
+      EncodeGallery(options, paths, category_of, *encoder, progress, result));
   if (result.num_images == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("no readable images in ", options.images));
+    return absl::InvalidArgumentError(
+        absl::StrCat("no readable images in ", options.images));
   }
   const auto index_start = Clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<gallery::GalleryIndex> index,
                    BuildIndex(options, gallery, dim));
   result.index_seconds = Since(index_start);
-  ASSIGN_OR_RETURN(const int64_t recall_n,
-                   MeasureRecall(options, *encoder, *index, gallery, dim, result));
+  ASSIGN_OR_RETURN(
+      const int64_t recall_n,
+      MeasureRecall(options, *encoder, *index, gallery, dim, result));
 
   ASSIGN_OR_RETURN(std::unique_ptr<gallery::VersionWriter> writer,
                    gallery::VersionWriter::Begin(options.models_dir));
-  gallery::Manifest m = MakeManifest(options, *encoder, *index, recall_n, result);
+  gallery::Manifest m =
+      MakeManifest(options, *encoder, *index, recall_n, result);
   RETURN_IF_ERROR(WriteVersionFiles(writer->staging_dir(), options, *encoder,
                                     *index, gallery, dim, m));
   ASSIGN_OR_RETURN(result.version, writer->Publish(m));

@@ -27,10 +27,10 @@
 namespace exporter {
 
 struct ExportOptions {
-  std::string weights;     // any format clip/weights.h reads
-  std::string vocab;       // tokenizer; "" = beside the weights
-  std::string images;      // a directory or a .txt list of paths
-  std::string labels;      // optional label file giving each image's category
+  std::string weights;  // any format clip/weights.h reads
+  std::string vocab;    // tokenizer; "" = beside the weights
+  std::string images;   // a directory or a .txt list of paths
+  std::string labels;   // optional label file giving each image's category
   // With `labels`: the least share of gallery images the label file must
   // give a category to (FAILED_PRECONDITION below it, before encoding);
   // 0 disables the check.
@@ -63,13 +63,14 @@ struct ExportResult {
   std::string version_dir;
   int64_t num_images = 0;
   int64_t skipped_images = 0;
-  double encode_seconds = 0;       // wall time of decoding + encoding
-  double images_per_second = 0;    // decode included
-  double decode_wait_share = 0;    // share of that time the model waited for decoding
-  double decode_cpu_seconds = 0;   // decoding work summed over workers
+  double encode_seconds = 0;     // wall time of decoding + encoding
+  double images_per_second = 0;  // decode included
+  double decode_wait_share =
+      0;  // share of that time the model waited for decoding
+  double decode_cpu_seconds = 0;  // decoding work summed over workers
   double index_seconds = 0;
   std::string encoder_description;  // ClipEncoder::Describe()
-  double recall_at_10 = -1;        // ANN only
+  double recall_at_10 = -1;         // ANN only
   // Exported images that got a category from the label file, and their
   // share of num_images; -1 without a label file.
   int64_t labelled_images = 0;

@@ -19,14 +19,16 @@
 #include <iostream>
 #include <string>
 
-#include "common/exit_code.h"
 #include "absl/flags/flag.h"
 #include "clip/precision.h"
+#include "common/exit_code.h"
 #include "common/torch_threads.h"
 #include "exporter/export.h"
 
-ABSL_FLAG(std::string, weights, "", "CLIP checkpoint (any supported format). Required.");
-ABSL_FLAG(std::string, vocab, "", "Tokenizer; default: the files beside --weights.");
+ABSL_FLAG(std::string, weights, "",
+          "CLIP checkpoint (any supported format). Required.");
+ABSL_FLAG(std::string, vocab, "",
+          "Tokenizer; default: the files beside --weights.");
 ABSL_FLAG(std::string, images, "",
           "Gallery: a directory of images or a .txt list of paths. Required.");
 ABSL_FLAG(std::string, labels, "",
@@ -41,7 +43,8 @@ ABSL_FLAG(double, min_label_coverage, 0.9,
 ABSL_FLAG(std::string, models_dir, "",
           "Directory of versions; a new integer version is created inside. "
           "Required.");
-ABSL_FLAG(std::string, model_name, "traffic-clip", "Name recorded in the manifest.");
+ABSL_FLAG(std::string, model_name, "traffic-clip",
+          "Name recorded in the manifest.");
 ABSL_FLAG(std::string, index, "Flat",
           "FAISS index_factory string (inner product on L2-normalised "
           "embeddings): Flat (exact), HNSW32, IVF1024,Flat, IVF1024,PQ64, ...");
@@ -56,8 +59,9 @@ ABSL_FLAG(std::string, recall_texts, "",
 ABSL_FLAG(int, batch_size, 32, "Images per forward pass.");
 ABSL_FLAG(int, threads, 0, "Compute threads; 0 = all cores.");
 ABSL_FLAG(int, loader_workers, 1, "Image decoding threads.");
-ABSL_FLAG(std::string, resize_mode, "center_crop",
-          "center_crop, pad or squash; use the mode the model was trained with.");
+ABSL_FLAG(
+    std::string, resize_mode, "center_crop",
+    "center_crop, pad or squash; use the mode the model was trained with.");
 ABSL_FLAG(bool, skip_bad_images, false,
           "Leave unreadable images out (counted) instead of failing.");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda on CUDA builds.");
@@ -65,11 +69,14 @@ ABSL_FLAG(std::string, precision, "auto",
           "Image encoding precision: auto (bf16 on CPUs with AVX512_BF16 or "
           "AMX, else fp32; fp16 on CUDA), fp32, bf16, or fp16 (CUDA). Recorded "
           "in the manifest.");
-ABSL_FLAG(bool, gpu_index, false,
-          "Build the index on the GPU (CUDA builds of FAISS; ignored otherwise).");
+ABSL_FLAG(
+    bool, gpu_index, false,
+    "Build the index on the GPU (CUDA builds of FAISS; ignored otherwise).");
 
 int main(int argc, char** argv) {
-  common::ParseFlagsOrExit(argc, argv, "Encodes gallery images into a FAISS index and publishes a model version.");
+  common::ParseFlagsOrExit(argc, argv,
+                           "Encodes gallery images into a FAISS index and "
+                           "publishes a model version.");
   common::SetComputeThreads(absl::GetFlag(FLAGS_threads));
   exporter::ExportOptions o;
   o.weights = absl::GetFlag(FLAGS_weights);
@@ -108,8 +115,9 @@ int main(int argc, char** argv) {
   const bool tty = isatty(STDERR_FILENO);
   auto result = exporter::Export(o, [&](int64_t done, int64_t total) {
     if (tty || done == total || done % 1024 < o.batch_size) {
-      std::fprintf(stderr, "%sencoded %lld/%lld images%s", tty ? "\r\033[K" : "",
-                   static_cast<long long>(done), static_cast<long long>(total),
+      std::fprintf(stderr, "%sencoded %lld/%lld images%s",
+                   tty ? "\r\033[K" : "", static_cast<long long>(done),
+                   static_cast<long long>(total),
                    tty && done < total ? "" : "\n");
     }
   });
@@ -118,7 +126,8 @@ int main(int argc, char** argv) {
     return common::kExitFailure;
   }
   std::printf(
-      "encoder %s\nversion %lld\ndir %s\nimages %lld (skipped %lld)\nencode %.1fs, %.2f "
+      "encoder %s\nversion %lld\ndir %s\nimages %lld (skipped %lld)\nencode "
+      "%.1fs, %.2f "
       "images/s with decoding; model waited for decoding %.1f%% of the time; "
       "decoding used %.1f CPU-s\nindex build %.2fs\n",
       result->encoder_description.c_str(),
@@ -129,7 +138,8 @@ int main(int argc, char** argv) {
       result->decode_cpu_seconds, result->index_seconds);
   if (result->label_coverage >= 0) {
     std::printf("labels %s: category for %lld of %lld images (%.1f%%)\n",
-                o.labels.c_str(), static_cast<long long>(result->labelled_images),
+                o.labels.c_str(),
+                static_cast<long long>(result->labelled_images),
                 static_cast<long long>(result->num_images),
                 100 * result->label_coverage);
   }

@@ -58,12 +58,15 @@ TEST_F(ExportTest, PublishesAVerifiedVersionWithCategoriesAndEmbeddings) {
   ASSERT_OK(loaded);
   EXPECT_EQ(loaded->index->size(), 40);
   EXPECT_EQ(loaded->manifest.embedding_dim, 64);
-  EXPECT_EQ(loaded->manifest.num_pedestrian_images + loaded->manifest.num_vehicle_images, 40);
+  EXPECT_EQ(loaded->manifest.num_pedestrian_images +
+                loaded->manifest.num_vehicle_images,
+            40);
   EXPECT_GT(loaded->manifest.num_vehicle_images, 0);
   EXPECT_EQ(loaded->manifest.image_resolution, 32);
   // The raw embeddings are stored in index row order, L2-normalised, and
   // equal to what the index holds.
-  auto emb = clip::SafetensorsFile::Read(loaded->dir + "/embeddings.safetensors");
+  auto emb =
+      clip::SafetensorsFile::Read(loaded->dir + "/embeddings.safetensors");
   ASSERT_OK(emb);
   auto values = emb->GetF32("embeddings");
   ASSERT_OK(values);
@@ -107,12 +110,16 @@ TEST_F(ExportTest, UnreadableImageFailsOrIsSkippedAndNoVersionIsLeft) {
   const std::string list = *root_ + "/list.txt";
   ASSERT_OK(common::WriteFileAtomically(
       list, *root_ + "/data/test/images/" +
-                fs::directory_iterator(*root_ + "/data/test/images")->path().filename().string() +
+                fs::directory_iterator(*root_ + "/data/test/images")
+                    ->path()
+                    .filename()
+                    .string() +
                 "\n" + *root_ + "/missing.jpg\n"));
   ExportOptions o = Options("models_bad");
   o.images = list;
   o.min_label_coverage = 0;  // missing.jpg has no label either
-  EXPECT_THAT(Export(o), StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.jpg")));
+  EXPECT_THAT(Export(o),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.jpg")));
   EXPECT_FALSE(fs::exists(o.models_dir + "/1"));
   o.skip_bad_images = true;
   auto result = Export(o);
@@ -127,14 +134,17 @@ TEST_F(ExportTest, TwoImagesWithOneFileNameAreRefused) {
   const std::string first =
       fs::directory_iterator(*root_ + "/data/test/images")->path().string();
   const std::string name = fs::path(first).filename().string();
-  fs::copy_file(first, other + "/" + name, fs::copy_options::overwrite_existing);
+  fs::copy_file(first, other + "/" + name,
+                fs::copy_options::overwrite_existing);
   const std::string list = *root_ + "/dup_list.txt";
-  ASSERT_OK(common::WriteFileAtomically(list, first + "\n" + other + "/" + name + "\n"));
+  ASSERT_OK(common::WriteFileAtomically(
+      list, first + "\n" + other + "/" + name + "\n"));
   ExportOptions o = Options("models_dup");
   o.images = list;
-  EXPECT_THAT(Export(o), StatusIs(absl::StatusCode::kInvalidArgument,
-                                  AllOf(HasSubstr("share the file name " + name),
-                                        HasSubstr(other + "/" + name))));
+  EXPECT_THAT(Export(o),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("share the file name " + name),
+                             HasSubstr(other + "/" + name))));
   EXPECT_FALSE(fs::exists(o.models_dir + "/1"));
 }
 

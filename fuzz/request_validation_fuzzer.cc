@@ -65,8 +65,7 @@ void CheckRequest(const retrieval::v1::SearchRequest& r,
   const bool top_k_good = r.top_k() >= 0 && r.top_k() <= server::kMaxTopK;
   FUZZ_CHECK(top_k.ok() == top_k_good) << r.top_k() << " " << top_k;
   if (top_k.ok()) {
-    FUZZ_CHECK(effective ==
-               (r.top_k() == 0 ? server::kDefaultTopK : r.top_k()))
+    FUZZ_CHECK(effective == (r.top_k() == 0 ? server::kDefaultTopK : r.top_k()))
         << effective;
   } else {
     CheckError(top_k, prefix + "top_k");

@@ -28,8 +28,7 @@ bool Equal(const eval::Submission& a, const eval::Submission& b) {
 void CheckSubmission(absl::string_view json) {
   auto submission = eval::ParseSubmission(json, "fuzz");
   if (!submission.ok()) {
-    FUZZ_CHECK(submission.status().code() ==
-               absl::StatusCode::kInvalidArgument)
+    FUZZ_CHECK(submission.status().code() == absl::StatusCode::kInvalidArgument)
         << submission.status();
     FUZZ_CHECK(absl::StartsWith(submission.status().message(), "fuzz:"))
         << submission.status();

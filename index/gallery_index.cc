@@ -4,10 +4,10 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
-#include <faiss/impl/AuxIndexStructures.h>
-#include <faiss/impl/FaissException.h>
 #include <faiss/IndexRefine.h>
+#include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/DistanceComputer.h>
+#include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
@@ -56,10 +56,10 @@ std::string CleanFaissMessage(absl::string_view message) {
   // signature may hold colons, so look for ":<digits>: " after " at ".
   if (absl::StartsWith(message, "Error in ")) {
     const size_t at = message.find(" at ");
-    for (size_t colon = at == absl::string_view::npos
-                            ? absl::string_view::npos
-                            : message.find(':', at);
-         colon != absl::string_view::npos; colon = message.find(':', colon + 1)) {
+    for (size_t colon = at == absl::string_view::npos ? absl::string_view::npos
+                                                      : message.find(':', at);
+         colon != absl::string_view::npos;
+         colon = message.find(':', colon + 1)) {
       size_t end = colon + 1;
       while (end < message.size() && absl::ascii_isdigit(message[end])) ++end;
       if (end > colon + 1 && message.substr(end, 2) == ": ") {
@@ -92,9 +92,9 @@ absl::Status CatchFaiss(const std::string& what, F&& f) {
 // short write that set no errno; other errors as common::ErrnoToStatus.
 absl::Status WriteError(int err, const std::string& path,
                         absl::string_view detail) {
-  const std::string what =
-      absl::StrCat("cannot write FAISS index ", path,
-                   detail.empty() ? "" : " (", detail, detail.empty() ? "" : ")");
+  const std::string what = absl::StrCat("cannot write FAISS index ", path,
+                                        detail.empty() ? "" : " (", detail,
+                                        detail.empty() ? "" : ")");
   if (err == 0) {
     return absl::ResourceExhaustedError(
         absl::StrCat(what, ": short write (disk full?)"));
@@ -135,8 +135,9 @@ absl::StatusOr<Category> ParseCategoryWord(const std::string& word) {
   for (Category c : kOrder) {
     if (word == CategoryWord(c)) return c;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown category '", word, "' (expected pedestrian, vehicle or unspecified)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown category '", word,
+                   "' (expected pedestrian, vehicle or unspecified)"));
 }
 
 GalleryIndex::GalleryIndex(std::unique_ptr<Impl> impl, int64_t dim,
@@ -190,13 +191,13 @@ absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Build(
   const int64_t n = static_cast<int64_t>(names.size());
   if (n == 0) return absl::InvalidArgumentError("the gallery is empty");
   if (dim <= 0 || static_cast<int64_t>(embeddings.size()) != n * dim) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "embeddings hold ", embeddings.size(), " floats, expected ", n, " x ",
-        dim));
+    return absl::InvalidArgumentError(
+        absl::StrCat("embeddings hold ", embeddings.size(),
+                     " floats, expected ", n, " x ", dim));
   }
   if (static_cast<int64_t>(categories.size()) != n) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        categories.size(), " categories for ", n, " images"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(categories.size(), " categories for ", n, " images"));
   }
   // Stable grouping by category.
   std::vector<int64_t> order(n);
@@ -209,7 +210,8 @@ absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Build(
   std::array<int64_t, 4> starts = {0, 0, 0, n};
   std::array<int64_t, 3> counts = {0, 0, 0};
   for (int64_t i = 0; i < n; ++i) {
-    std::copy_n(embeddings.begin() + order[i] * dim, dim, data.begin() + i * dim);
+    std::copy_n(embeddings.begin() + order[i] * dim, dim,
+                data.begin() + i * dim);
     sorted_names[i] = std::move(names[order[i]]);
     ++counts[Slot(categories[order[i]])];
   }
@@ -245,13 +247,17 @@ absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Build(
         faiss::ParameterSpace space;
         const std::string& f = options.factory;
         if (f.find("IVF") != std::string::npos) {
-          space.set_index_parameter(impl->index.get(), "nprobe", options.nprobe);
+          space.set_index_parameter(impl->index.get(), "nprobe",
+                                    options.nprobe);
         }
         if (f.find("HNSW") != std::string::npos) {
-          space.set_index_parameter(impl->index.get(), "efSearch", options.ef_search);
+          space.set_index_parameter(impl->index.get(), "efSearch",
+                                    options.ef_search);
         }
-        if (f.find("RFlat") != std::string::npos || f.find("Refine") != std::string::npos) {
-          space.set_index_parameter(impl->index.get(), "k_factor_rf", options.refine_factor);
+        if (f.find("RFlat") != std::string::npos ||
+            f.find("Refine") != std::string::npos) {
+          space.set_index_parameter(impl->index.get(), "k_factor_rf",
+                                    options.refine_factor);
         }
         impl->MaybeToGpu(options.use_gpu);
       }));
@@ -268,16 +274,15 @@ absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Load(
     // Check presence first so a missing file is NOT_FOUND, not DATA_LOSS.
     std::ifstream probe(index_path);
     if (!probe) {
-      return absl::NotFoundError(absl::StrCat("index file ", index_path,
-                                              " does not exist"));
+      return absl::NotFoundError(
+          absl::StrCat("index file ", index_path, " does not exist"));
     }
   }
-  absl::Status st = CatchFaiss("", [&] {
-    impl->index.reset(faiss::read_index(index_path.c_str()));
-  });
+  absl::Status st = CatchFaiss(
+      "", [&] { impl->index.reset(faiss::read_index(index_path.c_str())); });
   if (!st.ok()) {
-    return absl::DataLossError(absl::StrCat("cannot read FAISS index ",
-                                            index_path, st.message()));
+    return absl::DataLossError(
+        absl::StrCat("cannot read FAISS index ", index_path, st.message()));
   }
   ASSIGN_OR_RETURN(std::string text, common::ReadFile(names_path));
   std::vector<std::string> names;
@@ -287,7 +292,9 @@ absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Load(
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_no;
     if (line.empty()) {
-      if (line_no == static_cast<int>(std::count(text.begin(), text.end(), '\n')) + 1) break;
+      if (line_no ==
+          static_cast<int>(std::count(text.begin(), text.end(), '\n')) + 1)
+        break;
       return absl::DataLossError(
           absl::StrCat(names_path, ":", line_no, ": empty image name"));
     }
@@ -301,14 +308,16 @@ absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Load(
       }
       c = *parsed;
     } else if (fields.size() != 1) {
-      return absl::DataLossError(absl::StrCat(
-          names_path, ":", line_no, ": expected 'name' or 'name<TAB>category'"));
+      return absl::DataLossError(
+          absl::StrCat(names_path, ":", line_no,
+                       ": expected 'name' or 'name<TAB>category'"));
     }
     int slot = Slot(c);
     if (slot < last_slot) {
-      return absl::DataLossError(absl::StrCat(
-          names_path, ":", line_no,
-          ": rows are not grouped by category (pedestrian, vehicle, unspecified)"));
+      return absl::DataLossError(
+          absl::StrCat(names_path, ":", line_no,
+                       ": rows are not grouped by category (pedestrian, "
+                       "vehicle, unspecified)"));
     }
     last_slot = slot;
     ++counts[slot];
@@ -316,9 +325,9 @@ absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Load(
   }
   const int64_t n = impl->index->ntotal;
   if (static_cast<int64_t>(names.size()) != n) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        names_path, " lists ", names.size(), " images but ", index_path,
-        " holds ", n, " vectors"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(names_path, " lists ", names.size(), " images but ",
+                     index_path, " holds ", n, " vectors"));
   }
   std::array<int64_t, 4> starts = {0, counts[0], counts[0] + counts[1], n};
   const int64_t dim = impl->index->d;
@@ -413,8 +422,8 @@ absl::StatusOr<std::vector<std::vector<Hit>>> GalleryIndex::Search(
       faiss::float_minheap_array_t heaps = {static_cast<size_t>(nq),
                                             static_cast<size_t>(kk), ids.data(),
                                             scores.data()};
-      faiss::knn_inner_product(queries, flat->get_xb() + begin * dim_, dim_,
-                               nq, range, &heaps);
+      faiss::knn_inner_product(queries, flat->get_xb() + begin * dim_, dim_, nq,
+                               range, &heaps);
       for (auto& id : ids) {
         if (id >= 0) id += begin;
       }
@@ -443,8 +452,8 @@ absl::StatusOr<std::vector<std::vector<Hit>>> GalleryIndex::Search(
         // steps here: k_factor * k candidates from the base index over the
         // selected rows, re-scored exactly by the refine index.
         const int64_t kb = std::min<int64_t>(
-            range, std::max<int64_t>(
-                       kk, static_cast<int64_t>(kk * refine->k_factor)));
+            range,
+            std::max<int64_t>(kk, static_cast<int64_t>(kk * refine->k_factor)));
         std::vector<float> base_scores(nq * kb);
         std::vector<int64_t> base_ids(nq * kb);
         search_selected(*refine->base_index, kb, base_scores.data(),
@@ -462,8 +471,8 @@ absl::StatusOr<std::vector<std::vector<Hit>>> GalleryIndex::Search(
           const size_t keep = std::min<size_t>(scored.size(), kk);
           std::partial_sort(scored.begin(), scored.begin() + keep, scored.end(),
                             [](const auto& a, const auto& b) {
-                              return a.first > b.first ||
-                                     (a.first == b.first && a.second < b.second);
+                              return a.first > b.first || (a.first == b.first &&
+                                                           a.second < b.second);
                             });
           for (int64_t j = 0; j < kk; ++j) {
             const bool have = static_cast<size_t>(j) < keep;

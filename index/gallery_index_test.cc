@@ -53,8 +53,8 @@ Gallery MakeGallery(int64_t n, int64_t dim) {
 }
 
 // Expected top-k names by brute force over the rows whose category passes.
-std::vector<std::string> Expected(const Gallery& g, const float* q,
-                                  int64_t dim, int k, Category filter) {
+std::vector<std::string> Expected(const Gallery& g, const float* q, int64_t dim,
+                                  int k, Category filter) {
   std::vector<std::pair<float, std::string>> scored;
   for (size_t i = 0; i < g.names.size(); ++i) {
     if (filter != Category::kUnspecified && g.categories[i] != filter) continue;
@@ -79,8 +79,8 @@ TEST(GalleryIndexTest, FlatTopKMatchesBruteForceWithAndWithoutFilter) {
   EXPECT_TRUE((*index)->exact());
   EXPECT_EQ((*index)->CountOf(Category::kPedestrian), 200);
   std::vector<float> queries = RandomUnitRows(kQ, kDim, 99);
-  for (Category filter : {Category::kUnspecified, Category::kPedestrian,
-                          Category::kVehicle}) {
+  for (Category filter :
+       {Category::kUnspecified, Category::kPedestrian, Category::kVehicle}) {
     auto hits = (*index)->Search(queries.data(), kQ, 10, filter);
     ASSERT_OK(hits);
     for (int64_t q = 0; q < kQ; ++q) {
@@ -108,8 +108,9 @@ TEST(GalleryIndexTest, KLargerThanCategoryReturnsWholeCategory) {
   auto hits = (*index)->Search(q.data(), 1, 50, Category::kVehicle);
   ASSERT_OK(hits);
   EXPECT_EQ((*hits)[0].size(), 3u);
-  EXPECT_THAT((*index)->Search(q.data(), 1, 0),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("k must")));
+  EXPECT_THAT(
+      (*index)->Search(q.data(), 1, 0),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("k must")));
 }
 
 TEST(GalleryIndexTest, SaveLoadRoundTripGivesSameResults) {
@@ -143,7 +144,8 @@ TEST(GalleryIndexTest, LoadErrorsNameTheFile) {
   // One name too few.
   auto names = common::ReadFile(dir + "/e.txt");
   ASSERT_OK(names);
-  std::string fewer = names->substr(0, names->rfind('\n', names->size() - 2) + 1);
+  std::string fewer =
+      names->substr(0, names->rfind('\n', names->size() - 2) + 1);
   ASSERT_OK(common::WriteFileAtomically(dir + "/fewer.txt", fewer));
   EXPECT_THAT(GalleryIndex::Load(dir + "/e.faiss", dir + "/fewer.txt"),
               StatusIs(absl::StatusCode::kFailedPrecondition,
@@ -152,7 +154,8 @@ TEST(GalleryIndexTest, LoadErrorsNameTheFile) {
   // Corrupt index bytes.
   auto bytes = common::ReadFile(dir + "/e.faiss");
   ASSERT_OK(bytes);
-  ASSERT_OK(common::WriteFileAtomically(dir + "/bad.faiss", bytes->substr(0, 40)));
+  ASSERT_OK(
+      common::WriteFileAtomically(dir + "/bad.faiss", bytes->substr(0, 40)));
   EXPECT_THAT(GalleryIndex::Load(dir + "/bad.faiss", dir + "/e.txt"),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("bad.faiss")));
   EXPECT_THAT(GalleryIndex::Load(dir + "/none.faiss", dir + "/e.txt"),
@@ -167,10 +170,12 @@ TEST(GalleryIndexTest, BadFactoryAndSizesAreInvalidArgument) {
   Gallery g = MakeGallery(10, 4);
   BuildOptions opts;
   opts.factory = "NotAnIndex";
-  EXPECT_THAT(GalleryIndex::Build(g.data, 4, g.names, g.categories, opts),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("NotAnIndex")));
-  EXPECT_THAT(GalleryIndex::Build(g.data, 5, g.names, g.categories, {}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected")));
+  EXPECT_THAT(
+      GalleryIndex::Build(g.data, 4, g.names, g.categories, opts),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("NotAnIndex")));
+  EXPECT_THAT(
+      GalleryIndex::Build(g.data, 5, g.names, g.categories, {}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected")));
 }
 
 // FAISS's exception text ends in a NUL byte and starts with "Error in
@@ -181,7 +186,8 @@ TEST(GalleryIndexTest, FaissErrorsHaveNoNulByteOrSourceLocation) {
   opts.factory = "NotAnIndex";
   absl::StatusOr<std::unique_ptr<GalleryIndex>> bad =
       GalleryIndex::Build(g.data, 4, g.names, g.categories, opts);
-  ASSERT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("NotAnIndex")));
+  ASSERT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument,
+                            HasSubstr("NotAnIndex")));
   const std::string message(bad.status().message());
   EXPECT_EQ(message.find('\0'), std::string::npos) << absl::CHexEscape(message);
   EXPECT_THAT(message, ::testing::Not(HasSubstr("Error in ")));
@@ -193,10 +199,12 @@ TEST(GalleryIndexTest, FaissErrorsHaveNoNulByteOrSourceLocation) {
   ASSERT_OK((*index)->Save(dir + "/nul.faiss", dir + "/nul.txt"));
   auto bytes = common::ReadFile(dir + "/nul.faiss");
   ASSERT_OK(bytes);
-  ASSERT_OK(common::WriteFileAtomically(dir + "/nul_bad.faiss", bytes->substr(0, 40)));
+  ASSERT_OK(common::WriteFileAtomically(dir + "/nul_bad.faiss",
+                                        bytes->substr(0, 40)));
   absl::StatusOr<std::unique_ptr<GalleryIndex>> corrupt =
       GalleryIndex::Load(dir + "/nul_bad.faiss", dir + "/nul.txt");
-  ASSERT_THAT(corrupt, StatusIs(absl::StatusCode::kDataLoss, HasSubstr("nul_bad.faiss")));
+  ASSERT_THAT(corrupt, StatusIs(absl::StatusCode::kDataLoss,
+                                HasSubstr("nul_bad.faiss")));
   const std::string corrupt_message(corrupt.status().message());
   EXPECT_EQ(corrupt_message.find('\0'), std::string::npos)
       << absl::CHexEscape(corrupt_message);
@@ -204,11 +212,13 @@ TEST(GalleryIndexTest, FaissErrorsHaveNoNulByteOrSourceLocation) {
 }
 
 TEST(CleanFaissMessageTest, DropsTheLocationAndTheNul) {
-  EXPECT_EQ(CleanFaissMessage(std::string(
-                "Error in faiss::Index* faiss::index_factory(int, const char*, "
-                "faiss::MetricType) at /build/faiss/faiss/index_factory.cpp:880: "
-                "could not parse index string NotAnIndex\0", 166)),
-            "could not parse index string NotAnIndex");
+  EXPECT_EQ(
+      CleanFaissMessage(std::string(
+          "Error in faiss::Index* faiss::index_factory(int, const char*, "
+          "faiss::MetricType) at /build/faiss/faiss/index_factory.cpp:880: "
+          "could not parse index string NotAnIndex\0",
+          166)),
+      "could not parse index string NotAnIndex");
   EXPECT_EQ(CleanFaissMessage("plain message"), "plain message");
   EXPECT_EQ(CleanFaissMessage("Error in f at g: not a location"),
             "Error in f at g: not a location");
@@ -236,7 +246,8 @@ TEST(GalleryIndexTest, ApproximateIndexesReachHighRecall) {
   std::vector<float> queries = RandomUnitRows(kQ, kDim, 11);
   // ",RFlat" wraps the ANN index in an IndexRefine, which takes no search
   // parameters: the filtered path must reach through it.
-  for (const char* factory : {"IVF16,Flat", "HNSW16", "IVF16,Flat,RFlat", "HNSW16,RFlat"}) {
+  for (const char* factory :
+       {"IVF16,Flat", "HNSW16", "IVF16,Flat,RFlat", "HNSW16,RFlat"}) {
     BuildOptions opts;
     opts.factory = factory;
     opts.nprobe = 8;
@@ -255,11 +266,13 @@ TEST(GalleryIndexTest, ApproximateIndexesReachHighRecall) {
     auto truth = BruteForceTopK(rows.data(), kN, queries.data(), kQ, kDim, 10);
     EXPECT_GT(RecallAtK(truth, *hits, 10), 0.8) << factory;
     // The filter holds for approximate indexes too.
-    auto filtered = (*index)->Search(queries.data(), kQ, 10, Category::kVehicle);
+    auto filtered =
+        (*index)->Search(queries.data(), kQ, 10, Category::kVehicle);
     ASSERT_OK(filtered);
     for (const auto& list : *filtered) {
       EXPECT_FALSE(list.empty());
-      for (const Hit& h : list) EXPECT_EQ((*index)->category(h.row), Category::kVehicle);
+      for (const Hit& h : list)
+        EXPECT_EQ((*index)->category(h.row), Category::kVehicle);
     }
     // ...and ranks as well within the category as without a filter.
     std::vector<int64_t> vehicle_rows;

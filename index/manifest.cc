@@ -65,7 +65,8 @@ int64_t IntValue(const nlohmann::json& object, const char* key,
 }  // namespace
 
 std::string NowRfc3339() {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(),
+                          absl::UTCTimeZone());
 }
 
 std::string ManifestToJson(const Manifest& m) {
@@ -87,12 +88,10 @@ std::string ManifestToJson(const Manifest& m) {
   if (!m.labels_file.empty()) {
     j["labels"] = {{"file", m.labels_file}, {"coverage", m.label_coverage}};
   }
-  j["files"] = {{"weights", m.weights_file},
-                {"weights_sha256", m.weights_sha256},
-                {"index", m.index_file},
-                {"images", m.images_file},
-                {"embeddings", m.embeddings_file},
-                {"tokenizer", m.tokenizer_file}};
+  j["files"] = {
+      {"weights", m.weights_file},       {"weights_sha256", m.weights_sha256},
+      {"index", m.index_file},           {"images", m.images_file},
+      {"embeddings", m.embeddings_file}, {"tokenizer", m.tokenizer_file}};
   j["preprocess"] = {{"image_resolution", m.image_resolution},
                      {"resize_mode", m.resize_mode},
                      {"embedding_precision", m.embedding_precision}};
@@ -112,9 +111,9 @@ absl::StatusOr<Manifest> ManifestFromJson(const std::string& json,
   try {
     m.format = j.at("format").get<std::string>();
     if (m.format != kManifestFormat) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ": format '", m.format, "', expected '",
-                       kManifestFormat, "'"));
+      return absl::InvalidArgumentError(absl::StrCat(source, ": format '",
+                                                     m.format, "', expected '",
+                                                     kManifestFormat, "'"));
     }
     m.model_name = j.value("model_name", "");
     m.architecture =

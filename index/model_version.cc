@@ -35,15 +35,16 @@ absl::Status CheckStaysInside(const std::string& dir, const std::string& name,
   const std::string prefix = root.string() + "/";
   if (target.string().compare(0, prefix.size(), prefix) != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
-        manifest_path, ": files.", field, " ", dir, "/", name,
-        " resolves to ", target.string(), ", outside the version directory"));
+        manifest_path, ": files.", field, " ", dir, "/", name, " resolves to ",
+        target.string(), ", outside the version directory"));
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::StatusOr<std::vector<int64_t>> ListVersions(const std::string& models_dir) {
+absl::StatusOr<std::vector<int64_t>> ListVersions(
+    const std::string& models_dir) {
   std::error_code ec;
   if (!fs::is_directory(models_dir, ec)) {
     return absl::NotFoundError(
@@ -72,8 +73,8 @@ absl::StatusOr<std::unique_ptr<VersionWriter>> VersionWriter::Begin(
     const std::string& models_dir) {
   static std::atomic<int> counter{0};
   RETURN_IF_ERROR(common::MakeDirs(models_dir));
-  std::string staging = absl::StrCat(models_dir, "/.tmp-", ::getpid(), "-",
-                                     counter.fetch_add(1));
+  std::string staging =
+      absl::StrCat(models_dir, "/.tmp-", ::getpid(), "-", counter.fetch_add(1));
   std::error_code ec;
   fs::remove_all(staging, ec);
   RETURN_IF_ERROR(common::MakeDirs(staging));
@@ -91,18 +92,18 @@ absl::Status VersionWriter::CheckWritable(const std::string& models_dir) {
   }
   const std::string probe =
       absl::StrCat(models_dir, "/.tmp-probe-", ::getpid());
-  const int fd = ::open(probe.c_str(),
-                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd =
+      ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return not_writable(common::ErrnoToStatus(
-        errno, absl::StrCat("cannot create ", probe)));
+    return not_writable(
+        common::ErrnoToStatus(errno, absl::StrCat("cannot create ", probe)));
   }
   const bool written = ::write(fd, "x", 1) == 1;
   const int write_errno = errno;
   ::close(fd);
   if (::unlink(probe.c_str()) != 0) {
-    return not_writable(common::ErrnoToStatus(
-        errno, absl::StrCat("cannot remove ", probe)));
+    return not_writable(
+        common::ErrnoToStatus(errno, absl::StrCat("cannot remove ", probe)));
   }
   if (!written) {
     return not_writable(common::ErrnoToStatus(
@@ -122,8 +123,8 @@ absl::StatusOr<int64_t> VersionWriter::Publish(Manifest manifest) {
   ASSIGN_OR_RETURN(manifest.weights_sha256,
                    common::Sha256File(staging_ + "/" + manifest.weights_file));
   if (manifest.created_at.empty()) manifest.created_at = NowRfc3339();
-  RETURN_IF_ERROR(common::WriteFileAtomically(
-      staging_ + "/" + kManifestFile, ManifestToJson(manifest)));
+  RETURN_IF_ERROR(common::WriteFileAtomically(staging_ + "/" + kManifestFile,
+                                              ManifestToJson(manifest)));
   RETURN_IF_ERROR(common::SyncDirectory(staging_));
   // Another writer may take a number between listing and renaming; rename(2)
   // onto an existing non-empty directory fails, so try the next number.
@@ -162,22 +163,22 @@ absl::StatusOr<LoadedVersion> LoadVersion(const std::string& models_dir,
       CheckStaysInside(out.dir, m.images_file, manifest_path, "images"));
   RETURN_IF_ERROR(CheckStaysInside(out.dir, m.embeddings_file, manifest_path,
                                    "embeddings"));
-  RETURN_IF_ERROR(CheckStaysInside(out.dir, m.tokenizer_file, manifest_path,
-                                   "tokenizer"));
+  RETURN_IF_ERROR(
+      CheckStaysInside(out.dir, m.tokenizer_file, manifest_path, "tokenizer"));
   const std::string weights = out.dir + "/" + m.weights_file;
   ASSIGN_OR_RETURN(std::string sha, common::Sha256File(weights));
   if (sha != m.weights_sha256) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "sha256 of ", weights, " is ", sha, " but ", manifest_path,
-        " records ", m.weights_sha256));
+    return absl::FailedPreconditionError(
+        absl::StrCat("sha256 of ", weights, " is ", sha, " but ", manifest_path,
+                     " records ", m.weights_sha256));
   }
   ASSIGN_OR_RETURN(out.index,
                    GalleryIndex::Load(out.dir + "/" + m.index_file,
                                       out.dir + "/" + m.images_file, use_gpu));
   if (out.index->size() != m.num_images) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        out.dir, "/", m.index_file, " holds ", out.index->size(),
-        " images but ", manifest_path, " records ", m.num_images));
+    return absl::FailedPreconditionError(
+        absl::StrCat(out.dir, "/", m.index_file, " holds ", out.index->size(),
+                     " images but ", manifest_path, " records ", m.num_images));
   }
   auto arch_dim = m.architecture.find("embed_dim");
   if (arch_dim != m.architecture.end() &&

@@ -23,7 +23,8 @@ namespace gallery {
 
 // Integer-named subdirectories of `models_dir`, ascending. Other entries are
 // ignored. NOT_FOUND when `models_dir` does not exist.
-absl::StatusOr<std::vector<int64_t>> ListVersions(const std::string& models_dir);
+absl::StatusOr<std::vector<int64_t>> ListVersions(
+    const std::string& models_dir);
 
 // Writes one new version. Not thread-safe; one writer per object.
 class VersionWriter {

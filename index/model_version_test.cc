@@ -97,7 +97,8 @@ TEST(ModelVersionTest, AbandonedWriterLeavesNoVersion) {
   {
     auto writer = VersionWriter::Begin(models);
     ASSERT_OK(writer);
-    ASSERT_OK(common::WriteFileAtomically((*writer)->staging_dir() + "/x", "y"));
+    ASSERT_OK(
+        common::WriteFileAtomically((*writer)->staging_dir() + "/x", "y"));
   }
   auto versions = ListVersions(models);
   ASSERT_OK(versions);
@@ -111,12 +112,14 @@ TEST(ModelVersionTest, CorruptVersionsAreRejectedNamingTheFile) {
   const std::string dir = models + "/1";
 
   // Weights changed after publishing.
-  ASSERT_OK(common::WriteFileAtomically(dir + "/model.safetensors", "tampered"));
+  ASSERT_OK(
+      common::WriteFileAtomically(dir + "/model.safetensors", "tampered"));
   EXPECT_THAT(LoadVersion(models, 1),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        ::testing::AllOf(HasSubstr("sha256"),
                                         HasSubstr("model.safetensors"))));
-  ASSERT_OK(common::WriteFileAtomically(dir + "/model.safetensors", "weights-bytes"));
+  ASSERT_OK(
+      common::WriteFileAtomically(dir + "/model.safetensors", "weights-bytes"));
   ASSERT_OK(LoadVersion(models, 1));
 
   // Manifest disagrees with the index.
@@ -128,9 +131,10 @@ TEST(ModelVersionTest, CorruptVersionsAreRejectedNamingTheFile) {
   wrong_count.num_images = 13;
   ASSERT_OK(common::WriteFileAtomically(dir + "/manifest.json",
                                         ManifestToJson(wrong_count)));
-  EXPECT_THAT(LoadVersion(models, 1),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       ::testing::AllOf(HasSubstr("index.faiss"), HasSubstr("13"))));
+  EXPECT_THAT(
+      LoadVersion(models, 1),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               ::testing::AllOf(HasSubstr("index.faiss"), HasSubstr("13"))));
   Manifest wrong_dim = *m;
   wrong_dim.embedding_dim = 16;
   wrong_dim.architecture["embed_dim"] = "16";
@@ -141,12 +145,13 @@ TEST(ModelVersionTest, CorruptVersionsAreRejectedNamingTheFile) {
                        HasSubstr("embedding size 8")));
 
   // Missing and malformed manifests.
-  ASSERT_OK(common::WriteFileAtomically(dir + "/manifest.json", "{\"format\": 1"));
-  EXPECT_THAT(LoadVersion(models, 1),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("manifest.json")));
+  ASSERT_OK(
+      common::WriteFileAtomically(dir + "/manifest.json", "{\"format\": 1"));
+  EXPECT_THAT(LoadVersion(models, 1), StatusIs(absl::StatusCode::kDataLoss,
+                                               HasSubstr("manifest.json")));
   fs::remove(dir + "/manifest.json");
-  EXPECT_THAT(LoadVersion(models, 1),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("manifest.json")));
+  EXPECT_THAT(LoadVersion(models, 1), StatusIs(absl::StatusCode::kNotFound,
+                                               HasSubstr("manifest.json")));
 }
 
 TEST(ModelVersionTest, FileNamesThatLeaveTheVersionDirectoryAreRefused) {
@@ -163,13 +168,18 @@ TEST(ModelVersionTest, FileNamesThatLeaveTheVersionDirectoryAreRefused) {
   // absolute path, and every other file field.
   const std::vector<std::pair<std::string, std::function<void(Manifest&)>>>
       cases = {
-          {"weights", [](Manifest& x) { x.weights_file = "../1/model.safetensors"; }},
-          {"weights", [&](Manifest& x) {
-             x.weights_file = fs::absolute(models + "/1/model.safetensors").string();
+          {"weights",
+           [](Manifest& x) { x.weights_file = "../1/model.safetensors"; }},
+          {"weights",
+           [&](Manifest& x) {
+             x.weights_file =
+                 fs::absolute(models + "/1/model.safetensors").string();
            }},
           {"index", [](Manifest& x) { x.index_file = "../1/index.faiss"; }},
-          {"images", [](Manifest& x) { x.images_file = "sub/../../1/images.txt"; }},
-          {"embeddings", [](Manifest& x) { x.embeddings_file = "/etc/passwd"; }},
+          {"images",
+           [](Manifest& x) { x.images_file = "sub/../../1/images.txt"; }},
+          {"embeddings",
+           [](Manifest& x) { x.embeddings_file = "/etc/passwd"; }},
           {"tokenizer", [](Manifest& x) { x.tokenizer_file = ".."; }},
           {"weights", [](Manifest& x) { x.weights_file = ""; }},
       };
@@ -185,8 +195,8 @@ TEST(ModelVersionTest, FileNamesThatLeaveTheVersionDirectoryAreRefused) {
         << field;
   }
   // Names inside the directory still load.
-  ASSERT_OK(common::WriteFileAtomically(dir + "/manifest.json",
-                                        ManifestToJson(*m)));
+  ASSERT_OK(
+      common::WriteFileAtomically(dir + "/manifest.json", ManifestToJson(*m)));
   ASSERT_OK(LoadVersion(models, 2));
 
   // A file of the version that is a symbolic link out of it.
@@ -228,8 +238,9 @@ TEST(ModelVersionTest, ManifestJsonRoundTrip) {
   ASSERT_OK(back);
   EXPECT_EQ(back->labels_file, "/data/test/test_label.txt");
   EXPECT_DOUBLE_EQ(back->label_coverage, 0.75);
-  EXPECT_THAT(ManifestFromJson("{\"format\": \"other/9\"}", "f.json"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("f.json")));
+  EXPECT_THAT(
+      ManifestFromJson("{\"format\": \"other/9\"}", "f.json"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("f.json")));
 }
 
 TEST(ManifestTest, IntegerFieldsMustBeInt64Integers) {
@@ -239,7 +250,8 @@ TEST(ManifestTest, IntegerFieldsMustBeInt64Integers) {
   m.image_resolution = 224;
   const std::string json = ManifestToJson(m);
   ASSERT_OK(ManifestFromJson(json, "m.json"));
-  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [from, to] :
+       std::vector<std::pair<std::string, std::string>>{
            {"\"embedding_dim\": 512", "\"embedding_dim\": 1e300"},
            {"\"embedding_dim\": 512", "\"embedding_dim\": 512.5"},
            {"\"num_images\": 17611", "\"num_images\": 18446744073709551615"},

@@ -20,11 +20,14 @@
 #include "common/exit_code.h"
 #include "index/gallery_index.h"
 
-ABSL_FLAG(int64_t, gallery, 17611, "Images in the exact gallery (the competition's).");
+ABSL_FLAG(int64_t, gallery, 17611,
+          "Images in the exact gallery (the competition's).");
 ABSL_FLAG(int64_t, dim, 512, "Embedding size.");
 ABSL_FLAG(int, queries, 200, "Timed queries per measurement.");
-ABSL_FLAG(int64_t, ann_gallery, 1000000, "Images in the approximate gallery; 0 skips it.");
-ABSL_FLAG(std::string, ann_index, "IVF4096,PQ64", "FAISS index_factory string.");
+ABSL_FLAG(int64_t, ann_gallery, 1000000,
+          "Images in the approximate gallery; 0 skips it.");
+ABSL_FLAG(std::string, ann_index, "IVF4096,PQ64",
+          "FAISS index_factory string.");
 ABSL_FLAG(int, nprobe, 32, "IVF lists probed.");
 ABSL_FLAG(int, ann_queries, 500, "Queries for the recall measurement.");
 
@@ -41,7 +44,8 @@ void Normalize(float* v, int64_t dim) {
 
 // Unit vectors around `centers` random centres (noise 0.6 of the centre's
 // norm), as image embeddings cluster by attribute.
-std::vector<float> Clustered(int64_t n, int64_t dim, int centers, uint64_t seed) {
+std::vector<float> Clustered(int64_t n, int64_t dim, int centers,
+                             uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal;
   std::vector<float> c(static_cast<size_t>(centers) * dim);
@@ -50,7 +54,8 @@ std::vector<float> Clustered(int64_t n, int64_t dim, int centers, uint64_t seed)
   std::uniform_int_distribution<int> pick(0, centers - 1);
   for (int64_t i = 0; i < n; ++i) {
     const float* center = c.data() + static_cast<int64_t>(pick(rng)) * dim;
-    for (int64_t j = 0; j < dim; ++j) out[i * dim + j] = center[j] + 0.6f * normal(rng);
+    for (int64_t j = 0; j < dim; ++j)
+      out[i * dim + j] = center[j] + 0.6f * normal(rng);
     Normalize(out.data() + i * dim, dim);
   }
   return out;
@@ -60,12 +65,14 @@ double Ms(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-void TimeSearch(const gallery::GalleryIndex& index, const std::vector<float>& queries,
-                int64_t dim, int n, const char* label) {
+void TimeSearch(const gallery::GalleryIndex& index,
+                const std::vector<float>& queries, int64_t dim, int n,
+                const char* label) {
   std::vector<double> single;
   for (int i = 0; i < n; ++i) {
     auto a = Clock::now();
-    auto r = index.Search(queries.data() + (i % (queries.size() / dim)) * dim, 1, 10);
+    auto r = index.Search(queries.data() + (i % (queries.size() / dim)) * dim,
+                          1, 10);
     single.push_back(Ms(a, Clock::now()));
     if (!r.ok()) std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
   }
@@ -74,10 +81,11 @@ void TimeSearch(const gallery::GalleryIndex& index, const std::vector<float>& qu
   auto a = Clock::now();
   for (int b = 0; b < batches; ++b) (void)index.Search(queries.data(), 32, 10);
   const double per_batch = Ms(a, Clock::now()) / batches;
-  std::printf("%s: batch 1 median %.2f ms, p99 %.2f ms; batch 32 %.2f ms per batch "
-              "(%.3f ms per query)\n",
-              label, single[single.size() / 2], single[single.size() * 99 / 100],
-              per_batch, per_batch / 32);
+  std::printf(
+      "%s: batch 1 median %.2f ms, p99 %.2f ms; batch 32 %.2f ms per batch "
+      "(%.3f ms per query)\n",
+      label, single[single.size() / 2], single[single.size() * 99 / 100],
+      per_batch, per_batch / 32);
 }
 
 }  // namespace
@@ -99,8 +107,8 @@ int main(int argc, char** argv) {
     if (!index.ok()) return common::kExitFailure;
     std::vector<float> queries = Clustered(64, dim, 500, 2);
     char label[64];
-    std::snprintf(label, sizeof(label), "Flat %lld x %lld", static_cast<long long>(n),
-                  static_cast<long long>(dim));
+    std::snprintf(label, sizeof(label), "Flat %lld x %lld",
+                  static_cast<long long>(n), static_cast<long long>(dim));
     TimeSearch(**index, queries, dim, nq, label);
   }
   const int64_t big = absl::GetFlag(FLAGS_ann_gallery);
@@ -130,11 +138,14 @@ int main(int argc, char** argv) {
       std::normal_distribution<float> normal;
       for (int q = 0; q < rq; ++q) {
         const float* base = data.data() + pick(rng) * dim;
-        for (int64_t j = 0; j < dim; ++j) queries[q * dim + j] = base[j] + 0.3f * normal(rng) / std::sqrt(static_cast<float>(dim));
+        for (int64_t j = 0; j < dim; ++j)
+          queries[q * dim + j] =
+              base[j] + 0.3f * normal(rng) / std::sqrt(static_cast<float>(dim));
         Normalize(queries.data() + q * dim, dim);
       }
     }
-    auto truth = gallery::BruteForceTopK(data.data(), big, queries.data(), rq, dim, 10);
+    auto truth =
+        gallery::BruteForceTopK(data.data(), big, queries.data(), rq, dim, 10);
     auto hits = (*index)->Search(queries.data(), rq, 10);
     if (!hits.ok()) return common::kExitFailure;
     std::printf("recall@10 vs exact (%d queries): %.4f\n", rq,
@@ -142,7 +153,8 @@ int main(int argc, char** argv) {
     TimeSearch(**index, queries, dim, nq, opts.factory.c_str());
     // Exact search over the same million, for comparison.
     auto flat = gallery::GalleryIndex::Build(data, dim, names, cats, {});
-    if (flat.ok()) TimeSearch(**flat, queries, dim, std::min(nq, 20), "Flat (same gallery)");
+    if (flat.ok())
+      TimeSearch(**flat, queries, dim, std::min(nq, 20), "Flat (same gallery)");
   }
   return common::kExitOk;
 }

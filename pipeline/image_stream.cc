@@ -29,8 +29,9 @@ absl::StatusOr<ImageChunk> ImageStream::BuildChunk(int64_t chunk_index) {
                                         static_cast<int64_t>(paths_.size()));
   chunk.pixels.resize((end - chunk.first) * 3 * r * r);
   for (int64_t i = chunk.first; i < end; ++i) {
-    absl::Status st = clip::PreprocessFile(
-        paths_[i], options_.preprocess, chunk.pixels.data() + chunk.size * 3 * r * r);
+    absl::Status st =
+        clip::PreprocessFile(paths_[i], options_.preprocess,
+                             chunk.pixels.data() + chunk.size * 3 * r * r);
     if (st.ok()) {
       ++chunk.size;
     } else if (options_.skip_bad_images) {
@@ -40,9 +41,10 @@ absl::StatusOr<ImageChunk> ImageStream::BuildChunk(int64_t chunk_index) {
     }
   }
   chunk.pixels.resize(chunk.size * 3 * r * r);
-  decode_micros_.fetch_add(std::chrono::duration_cast<std::chrono::microseconds>(
-                               std::chrono::steady_clock::now() - start)
-                               .count());
+  decode_micros_.fetch_add(
+      std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - start)
+          .count());
   return chunk;
 }
 

@@ -21,8 +21,8 @@
 namespace pipeline {
 
 struct ImageChunk {
-  int64_t first = 0;  // index of the chunk's first image in the list
-  int64_t size = 0;   // images in `pixels`
+  int64_t first = 0;          // index of the chunk's first image in the list
+  int64_t size = 0;           // images in `pixels`
   std::vector<float> pixels;  // [size, 3, R, R]
   // Indices (into the list) of images that failed and were left out
   // (skip_bad_images); their rows are absent from `pixels`.
@@ -59,7 +59,8 @@ class ImageStream {
   std::vector<std::string> paths_;
   ImageStreamOptions options_;
   std::atomic<int64_t> decode_micros_{0};
-  std::unique_ptr<OrderedPrefetcher<ImageChunk>> prefetcher_;  // last: stops first
+  std::unique_ptr<OrderedPrefetcher<ImageChunk>>
+      prefetcher_;  // last: stops first
 };
 
 }  // namespace pipeline

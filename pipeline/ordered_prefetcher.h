@@ -63,9 +63,9 @@ class OrderedPrefetcher {
     ++next_to_return_;
     lock.unlock();
     cv_.notify_all();
-    wait_seconds_ += std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
+    wait_seconds_ +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     if (!node.mapped().ok()) return node.mapped().status();
     return std::optional<T>(std::move(*node.mapped()));
   }

@@ -181,9 +181,10 @@ class BatchQueue {
     }
     const int64_t held = owner.empty() ? 0 : OwnerQueued(owner);
     if (held > 0 && held + size > options_.max_queue_per_owner) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "this connection already has ", held, " texts waiting (limit ",
-          options_.max_queue_per_owner, " per connection); retry with backoff"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("this connection already has ", held,
+                       " texts waiting (limit ", options_.max_queue_per_owner,
+                       " per connection); retry with backoff"));
     }
     return absl::OkStatus();
   }
@@ -224,7 +225,8 @@ class BatchQueue {
   }
 
   void Dispatch(Dropped* dropped) ABSL_LOCKS_EXCLUDED(mu_) {
-    for (auto& [task, reason] : *dropped) drop_(std::move(task), std::move(reason));
+    for (auto& [task, reason] : *dropped)
+      drop_(std::move(task), std::move(reason));
     dropped->clear();
   }
 

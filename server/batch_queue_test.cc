@@ -26,7 +26,8 @@ struct FakeTask {
   int64_t units = 1;
   Clock::time_point due = Clock::now() + std::chrono::hours(1);
   std::string who;
-  std::shared_ptr<std::atomic<bool>> gone = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<std::atomic<bool>> gone =
+      std::make_shared<std::atomic<bool>>(false);
 
   int64_t size() const { return units; }
   Clock::time_point deadline() const { return due; }
@@ -61,7 +62,9 @@ class Recorder {
   // Waits until `n` tasks were processed or dropped.
   void WaitFor(int n) {
     common::MutexLock lock(&mu_);
-    auto done = [&] { return processed_ + static_cast<int>(dropped_.size()) >= n; };
+    auto done = [&] {
+      return processed_ + static_cast<int>(dropped_.size()) >= n;
+    };
     mu_.Await(absl::Condition(&done));
   }
   std::vector<std::vector<int>> batches() {
@@ -84,8 +87,12 @@ class Recorder {
 std::unique_ptr<Queue> MakeQueue(Recorder* r, Queue::Options o) {
   return std::make_unique<Queue>(
       o,
-      [r](std::vector<std::unique_ptr<FakeTask>> b) { r->Process(std::move(b)); },
-      [r](std::unique_ptr<FakeTask> t, absl::Status s) { r->Drop(std::move(t), s); });
+      [r](std::vector<std::unique_ptr<FakeTask>> b) {
+        r->Process(std::move(b));
+      },
+      [r](std::unique_ptr<FakeTask> t, absl::Status s) {
+        r->Drop(std::move(t), s);
+      });
 }
 
 std::unique_ptr<FakeTask> Task(int id, int64_t units, std::string who = "") {
@@ -109,7 +116,8 @@ TEST(BatchQueueTest, FormsBatchesInArrivalOrderUpToMaxBatchSize) {
   o.max_batch_size = 64;
   auto q = MakeQueue(&r, o);
   Block(*q, r);
-  for (auto [id, units] : {std::pair{1, 30}, {2, 30}, {3, 30}, {4, 10}, {5, 100}, {6, 1}}) {
+  for (auto [id, units] :
+       {std::pair{1, 30}, {2, 30}, {3, 30}, {4, 10}, {5, 100}, {6, 1}}) {
     auto t = Task(id, units);
     ASSERT_TRUE(q->Schedule(&t).ok());
   }
@@ -117,9 +125,9 @@ TEST(BatchQueueTest, FormsBatchesInArrivalOrderUpToMaxBatchSize) {
   r.Release();
   r.WaitFor(7);
   // 30+30 fits, +30 does not; a task larger than a batch goes alone.
-  EXPECT_THAT(r.batches(), ElementsAre(ElementsAre(0), ElementsAre(1, 2),
-                                       ElementsAre(3, 4), ElementsAre(5),
-                                       ElementsAre(6)));
+  EXPECT_THAT(r.batches(),
+              ElementsAre(ElementsAre(0), ElementsAre(1, 2), ElementsAre(3, 4),
+                          ElementsAre(5), ElementsAre(6)));
   EXPECT_EQ(q->queued(), 0);
 }
 
@@ -167,7 +175,8 @@ TEST(BatchQueueTest, FullQueueRefusesAtOnceAfterDroppingDeadWork) {
   ASSERT_TRUE(q->Schedule(&first).ok());
   auto second = Task(2, 6);
   EXPECT_THAT(q->Schedule(&second),
-              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("queue is full")));
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("queue is full")));
   ASSERT_NE(second, nullptr);  // a refused task stays with the caller
   EXPECT_EQ(q->queued(), 6);
   // Once the first caller has gone, its work no longer holds the queue.
@@ -222,7 +231,8 @@ TEST(BatchQueueTest, StopFinishesQueuedWorkThenRefuses) {
   stopper.join();
   EXPECT_THAT(r.batches(), ElementsAre(ElementsAre(0), ElementsAre(1, 2, 3)));
   auto late = Task(4, 1);
-  EXPECT_THAT(q->Schedule(&late), StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
+  EXPECT_THAT(q->Schedule(&late),
+              StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
 }
 
 TEST(BatchQueueTest, CallbacksMayCallBackIntoTheQueue) {

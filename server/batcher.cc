@@ -56,9 +56,12 @@ absl::StatusOr<BatchResult> Batcher::Run(std::vector<Query> queries,
   auto promise = std::make_shared<std::promise<absl::StatusOr<BatchResult>>>();
   std::future<absl::StatusOr<BatchResult>> future = promise->get_future();
   Submit(std::move(queries), deadline,
-         [promise](absl::StatusOr<BatchResult> r) { promise->set_value(std::move(r)); });
+         [promise](absl::StatusOr<BatchResult> r) {
+           promise->set_value(std::move(r));
+         });
   if (future.wait_until(deadline) != std::future_status::ready) {
-    return absl::DeadlineExceededError("deadline passed before the answer was ready");
+    return absl::DeadlineExceededError(
+        "deadline passed before the answer was ready");
   }
   return future.get();
 }

@@ -44,7 +44,7 @@ class Batcher {
   struct Options {
     int max_batch_size = 64;  // texts per model call
     std::chrono::microseconds batch_timeout{2000};
-    int max_queue = 1024;  // texts waiting, across requests
+    int max_queue = 1024;              // texts waiting, across requests
     int max_queue_per_connection = 0;  // 0: max_queue / 2
     // Tests only: hold every batch this long before running it, so that
     // requests are observably queued.

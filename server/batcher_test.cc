@@ -39,7 +39,9 @@ class BatcherTest : public ::testing::Test {
     cache_ = std::make_unique<TextCache>(cache_size);
     return std::make_unique<Batcher>(o, models_.get(), cache_.get(), &metrics_);
   }
-  static Clock::time_point Soon() { return Clock::now() + std::chrono::seconds(60); }
+  static Clock::time_point Soon() {
+    return Clock::now() + std::chrono::seconds(60);
+  }
 
   std::string models_dir_;
   std::vector<std::string> texts_;
@@ -85,7 +87,8 @@ TEST_F(BatcherTest, RepeatedTextsComeFromTheCache) {
             tests::ImageName(3));
   const std::string text = metrics_.Render();
   EXPECT_THAT(text, HasSubstr("retrieval_cache_hits_total 1\n"));
-  EXPECT_THAT(text, HasSubstr("retrieval_batch_size_count 1\n"));  // encoded once
+  EXPECT_THAT(text,
+              HasSubstr("retrieval_batch_size_count 1\n"));  // encoded once
 }
 
 TEST_F(BatcherTest, CancelledCallIsDroppedWithoutEncoding) {
@@ -97,12 +100,13 @@ TEST_F(BatcherTest, CancelledCallIsDroppedWithoutEncoding) {
   absl::Status status;
   Query q;
   q.text = texts_[0];
-  b->Submit({q, q, q}, Soon(),
-            [&](absl::StatusOr<BatchResult> r) {
-              status = r.status();
-              done.Notify();
-            },
-            CallInfo{"ipv4:127.0.0.1:1", cancelled});
+  b->Submit(
+      {q, q, q}, Soon(),
+      [&](absl::StatusOr<BatchResult> r) {
+        status = r.status();
+        done.Notify();
+      },
+      CallInfo{"ipv4:127.0.0.1:1", cancelled});
   cancelled->store(true);  // the client goes away while the call is queued
   done.WaitForNotification();
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kCancelled, ::testing::_));
@@ -119,14 +123,16 @@ TEST_F(BatcherTest, RefusalIsAnsweredOutsideTheQueueLock) {
   Query q;
   q.text = texts_[1];
   common::Notification first_done;
-  b->Submit({q, q}, Soon(), [&](absl::StatusOr<BatchResult>) { first_done.Notify(); });
+  b->Submit({q, q}, Soon(),
+            [&](absl::StatusOr<BatchResult>) { first_done.Notify(); });
   absl::Status refused;
   int64_t queued_seen = -1;
   b->Submit({q}, Soon(), [&](absl::StatusOr<BatchResult> r) {
     refused = r.status();
     queued_seen = b->queued_texts();  // re-enters the queue: no deadlock
   });
-  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted, ::testing::_));
+  EXPECT_THAT(refused,
+              StatusIs(absl::StatusCode::kResourceExhausted, ::testing::_));
   EXPECT_EQ(queued_seen, 2);
   first_done.WaitForNotification();
 }
@@ -143,14 +149,17 @@ TEST_F(BatcherTest, OneConnectionCannotFillTheQueue) {
     EXPECT_OK(r.status());
     ++answered;
   };
-  b->Submit(std::vector<Query>(4, q), Soon(), count, CallInfo{"ipv4:10.0.0.1:1", nullptr});
-  absl::Status greedy;
-  b->Submit({q}, Soon(), [&](absl::StatusOr<BatchResult> r) { greedy = r.status(); },
+  b->Submit(std::vector<Query>(4, q), Soon(), count,
             CallInfo{"ipv4:10.0.0.1:1", nullptr});
+  absl::Status greedy;
+  b->Submit(
+      {q}, Soon(), [&](absl::StatusOr<BatchResult> r) { greedy = r.status(); },
+      CallInfo{"ipv4:10.0.0.1:1", nullptr});
   EXPECT_THAT(greedy, StatusIs(absl::StatusCode::kResourceExhausted,
                                HasSubstr("connection")));
   // Another connection still gets in.
-  b->Submit(std::vector<Query>(4, q), Soon(), count, CallInfo{"ipv4:10.0.0.2:1", nullptr});
+  b->Submit(std::vector<Query>(4, q), Soon(), count,
+            CallInfo{"ipv4:10.0.0.2:1", nullptr});
   b->Stop();
   EXPECT_EQ(answered.load(), 2);
 }
@@ -160,7 +169,8 @@ TEST_F(BatcherTest, SubmitAfterStopIsUnavailable) {
   b->Stop();
   Query q;
   q.text = texts_[0];
-  EXPECT_THAT(b->Run({q}, Soon()), StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
+  EXPECT_THAT(b->Run({q}, Soon()),
+              StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 //
 // Usage:
 //   bench_version --models_dir=/tmp/bench/models --arch=ViT-B-16
-//       --vocab=../shared/data/clip/bpe_simple_vocab_16e6.txt.gz --gallery=17611
+//       --vocab=../shared/data/clip/bpe_simple_vocab_16e6.txt.gz
+//       --gallery=17611
 #include <torch/torch.h>
 
 #include <cmath>
@@ -21,7 +22,8 @@
 #include "index/gallery_index.h"
 #include "index/model_version.h"
 
-ABSL_FLAG(std::string, models_dir, "", "Where to publish the version. Required.");
+ABSL_FLAG(std::string, models_dir, "",
+          "Where to publish the version. Required.");
 ABSL_FLAG(std::string, arch, "ViT-B-16", "Preset architecture.");
 ABSL_FLAG(std::string, vocab, "", "OpenAI BPE vocabulary (.gz). Required.");
 ABSL_FLAG(int64_t, gallery, 17611, "Gallery images (random unit vectors).");
@@ -46,8 +48,10 @@ int main(int argc, char** argv) {
   const std::string dir = (*writer)->staging_dir();
   torch::manual_seed(0);
   clip::ClipModel model(*config);
-  if (auto s = clip::SaveClipModel(model, dir + "/model.safetensors"); !s.ok()) return fail(s);
-  if (auto s = (*tokenizer)->SaveOpenAi(dir + "/bpe_vocab.txt.gz"); !s.ok()) return fail(s);
+  if (auto s = clip::SaveClipModel(model, dir + "/model.safetensors"); !s.ok())
+    return fail(s);
+  if (auto s = (*tokenizer)->SaveOpenAi(dir + "/bpe_vocab.txt.gz"); !s.ok())
+    return fail(s);
   const int64_t n = absl::GetFlag(FLAGS_gallery), d = config->embed_dim;
   std::mt19937 rng(1);
   std::normal_distribution<float> normal;
@@ -62,13 +66,16 @@ int main(int argc, char** argv) {
     }
     for (int64_t j = 0; j < d; ++j) data[i * d + j] /= std::sqrt(norm);
     names.push_back(absl::StrCat("img", i, ".jpg"));
-    cats.push_back(i % 2 ? gallery::Category::kPedestrian : gallery::Category::kVehicle);
+    cats.push_back(i % 2 ? gallery::Category::kPedestrian
+                         : gallery::Category::kVehicle);
   }
   gallery::BuildOptions bopts;
   bopts.factory = absl::GetFlag(FLAGS_index);
   auto index = gallery::GalleryIndex::Build(data, d, names, cats, bopts);
   if (!index.ok()) return fail(index.status());
-  if (auto s = (*index)->Save(dir + "/index.faiss", dir + "/images.txt"); !s.ok()) return fail(s);
+  if (auto s = (*index)->Save(dir + "/index.faiss", dir + "/images.txt");
+      !s.ok())
+    return fail(s);
   gallery::Manifest m;
   m.model_name = "bench";
   m.architecture = config->ToMetadata();

@@ -66,7 +66,8 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   while (!http.is_running()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  return std::unique_ptr<MetricsHttpServer>(new MetricsHttpServer(std::move(impl)));
+  return std::unique_ptr<MetricsHttpServer>(
+      new MetricsHttpServer(std::move(impl)));
 }
 
 MetricsHttpServer::MetricsHttpServer(std::unique_ptr<Impl> impl)

@@ -34,7 +34,8 @@ ABSL_FLAG(int, port, 8500, "gRPC port; 0 picks a free one (printed).");
 ABSL_FLAG(int, metrics_port, 9090,
           "Port of the Prometheus endpoint http://HOST:PORT/metrics; 0 picks "
           "a free one, -1 disables it.");
-ABSL_FLAG(int, max_batch_size, 64, "Most texts encoded together in one model call.");
+ABSL_FLAG(int, max_batch_size, 64,
+          "Most texts encoded together in one model call.");
 ABSL_FLAG(int, batch_timeout_us, 2000,
           "Longest the batcher waits for the clients of the previous batch "
           "to send their next texts before encoding what is queued (a lone "
@@ -50,7 +51,8 @@ ABSL_FLAG(double, reload_interval_s, 30,
           "Seconds between checks for a newer version; 0 = never reload.");
 ABSL_FLAG(int, cache_size, 10000,
           "Text embeddings kept in an LRU cache; 0 disables it.");
-ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain; enables TLS with --tls_key.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain; enables TLS with --tls_key.");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
 ABSL_FLAG(std::string, auth_token_file, "",
           "File holding a bearer token (one word of printable ASCII; "
@@ -68,10 +70,11 @@ ABSL_FLAG(std::string, reflection, "",
 ABSL_FLAG(double, grace_period_s, 20,
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish.");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda on CUDA builds.");
-ABSL_FLAG(std::string, precision, "auto",
-          "Query encoding precision: auto (bf16 on CPUs with AVX512_BF16 or AMX, "
-          "else fp32; fp16 on CUDA), fp32, bf16, or fp16 (CUDA). Independent of "
-          "the precision the gallery was exported in.");
+ABSL_FLAG(
+    std::string, precision, "auto",
+    "Query encoding precision: auto (bf16 on CPUs with AVX512_BF16 or AMX, "
+    "else fp32; fp16 on CUDA), fp32, bf16, or fp16 (CUDA). Independent of "
+    "the precision the gallery was exported in.");
 
 int main(int argc, char** argv) {
   common::ParseFlagsOrExit(argc, argv,
@@ -112,7 +115,8 @@ int main(int argc, char** argv) {
   o.device = absl::GetFlag(FLAGS_device);
   auto precision = clip::ParsePrecision(absl::GetFlag(FLAGS_precision));
   if (!precision.ok()) {
-    std::cerr << "retrieval_server: --precision: " << precision.status() << "\n";
+    std::cerr << "retrieval_server: --precision: " << precision.status()
+              << "\n";
     return common::kExitUsage;
   }
   o.precision = *precision;
@@ -133,10 +137,10 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   int sig = 0;
   sigwait(&signals, &sig);
-  LOG(INFO) << "signal " << sig << ": shutting down (grace "
-            << o.grace_period_s << "s)";
-  (*srv)->Shutdown(std::chrono::milliseconds(
-      static_cast<int64_t>(o.grace_period_s * 1000)));
+  LOG(INFO) << "signal " << sig << ": shutting down (grace " << o.grace_period_s
+            << "s)";
+  (*srv)->Shutdown(
+      std::chrono::milliseconds(static_cast<int64_t>(o.grace_period_s * 1000)));
   LOG(INFO) << "stopped";
   return common::kExitOk;
 }

@@ -41,7 +41,8 @@ void Histogram::Render(const std::string& name, const std::string& labels,
                     Labels(labels, absl::StrCat("le=\"", le, "\"")), "} ",
                     cumulative, "\n");
   }
-  const std::string braces = labels.empty() ? "" : absl::StrCat("{", labels, "}");
+  const std::string braces =
+      labels.empty() ? "" : absl::StrCat("{", labels, "}");
   absl::StrAppend(out, name, "_sum", braces, " ", sum_, "\n");
   absl::StrAppend(out, name, "_count", braces, " ", count_, "\n");
 }
@@ -53,7 +54,8 @@ void Metrics::RecordRequest(const std::string& method, const std::string& code,
   common::MutexLock lock(&mu_);
   ++requests_[{method, code}];
   auto it = latency_.find(method);
-  if (it == latency_.end()) it = latency_.emplace(method, Histogram(LatencyBounds())).first;
+  if (it == latency_.end())
+    it = latency_.emplace(method, Histogram(LatencyBounds())).first;
   it->second.Observe(seconds);
 }
 
@@ -72,16 +74,18 @@ uint64_t Metrics::RequestCount(const std::string& method,
 std::string Metrics::Render() const {
   std::string out;
   common::MutexLock lock(&mu_);
-  absl::StrAppend(&out,
-                  "# HELP retrieval_requests_total RPCs finished, by method and "
-                  "status code.\n# TYPE retrieval_requests_total counter\n");
+  absl::StrAppend(
+      &out,
+      "# HELP retrieval_requests_total RPCs finished, by method and "
+      "status code.\n# TYPE retrieval_requests_total counter\n");
   for (const auto& [key, n] : requests_) {
     absl::StrAppend(&out, "retrieval_requests_total{method=\"", key.first,
                     "\",code=\"", key.second, "\"} ", n, "\n");
   }
-  absl::StrAppend(&out,
-                  "# HELP retrieval_request_latency_seconds RPC latency, by "
-                  "method.\n# TYPE retrieval_request_latency_seconds histogram\n");
+  absl::StrAppend(
+      &out,
+      "# HELP retrieval_request_latency_seconds RPC latency, by "
+      "method.\n# TYPE retrieval_request_latency_seconds histogram\n");
   for (const auto& [method, h] : latency_) {
     h.Render("retrieval_request_latency_seconds",
              absl::StrCat("method=\"", method, "\""), &out);

@@ -44,7 +44,9 @@ class Metrics {
   // Texts encoded together in one model call.
   void RecordBatch(int64_t texts);
   void SetQueueDepth(int64_t texts) { queue_depth_.store(texts); }
-  void RecordCache(bool hit) { (hit ? cache_hits_ : cache_misses_).fetch_add(1); }
+  void RecordCache(bool hit) {
+    (hit ? cache_hits_ : cache_misses_).fetch_add(1);
+  }
   void SetModel(int64_t version, int64_t gallery_size) {
     version_.store(version);
     gallery_size_.store(gallery_size);
@@ -54,7 +56,8 @@ class Metrics {
   std::string Render() const;
 
   // For tests.
-  uint64_t RequestCount(const std::string& method, const std::string& code) const;
+  uint64_t RequestCount(const std::string& method,
+                        const std::string& code) const;
 
  private:
   mutable common::Mutex mu_;

@@ -29,14 +29,16 @@ TEST(MetricsTest, RendersCountersAndCumulativeHistograms) {
   m.RecordCache(true);
   m.SetModel(7, 17611);
   std::string text = m.Render();
-  EXPECT_THAT(text, HasSubstr("retrieval_requests_total{method=\"Search\",code=\"OK\"} 2\n"));
-  EXPECT_THAT(text, HasSubstr(
-      "retrieval_requests_total{method=\"Search\",code=\"INVALID_ARGUMENT\"} 1\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("retrieval_requests_total{method=\"Search\",code=\"OK\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_requests_total{method=\"Search\",code="
+                              "\"INVALID_ARGUMENT\"} 1\n"));
   // Cumulative buckets: 0.005 holds the 0.0001 and 0.004 observations.
-  EXPECT_THAT(text, HasSubstr(
-      "retrieval_request_latency_seconds_bucket{method=\"Search\",le=\"0.005\"} 2\n"));
-  EXPECT_THAT(text, HasSubstr(
-      "retrieval_request_latency_seconds_bucket{method=\"Search\",le=\"+Inf\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_request_latency_seconds_bucket{method="
+                              "\"Search\",le=\"0.005\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_request_latency_seconds_bucket{method="
+                              "\"Search\",le=\"+Inf\"} 3\n"));
   EXPECT_THAT(text, HasSubstr("retrieval_batch_size_bucket{le=\"4\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("retrieval_batch_size_bucket{le=\"64\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("retrieval_batch_size_count 2\n"));
@@ -77,7 +79,8 @@ std::string Fetch(int port, const std::string& path) {
 }
 
 TEST(MetricsHttpServerTest, ServesMetricsAnd404) {
-  auto srv = MetricsHttpServer::Start("127.0.0.1", 0, [] { return std::string("x 1\n"); });
+  auto srv = MetricsHttpServer::Start("127.0.0.1", 0,
+                                      [] { return std::string("x 1\n"); });
   ASSERT_TRUE(srv.ok()) << srv.status();
   ASSERT_GT((*srv)->port(), 0);
   std::string ok = Fetch((*srv)->port(), "/metrics");
@@ -88,7 +91,8 @@ TEST(MetricsHttpServerTest, ServesMetricsAnd404) {
 }
 
 TEST(MetricsHttpServerTest, SlowAndIdleClientsDoNotDelayAScrape) {
-  auto srv = MetricsHttpServer::Start("127.0.0.1", 0, [] { return std::string("x 1\n"); });
+  auto srv = MetricsHttpServer::Start("127.0.0.1", 0,
+                                      [] { return std::string("x 1\n"); });
   ASSERT_TRUE(srv.ok()) << srv.status();
   const int port = (*srv)->port();
   // Five connections that send nothing, and one that drips a request a
@@ -111,7 +115,8 @@ TEST(MetricsHttpServerTest, SlowAndIdleClientsDoNotDelayAScrape) {
   // Each scrape is answered while they hold their connections (Fetch gives
   // up after 5 s without an answer).
   for (int i = 0; i < 3; ++i) {
-    EXPECT_THAT(Fetch(port, "/metrics"), ::testing::EndsWith("\r\n\r\nx 1\n")) << i;
+    EXPECT_THAT(Fetch(port, "/metrics"), ::testing::EndsWith("\r\n\r\nx 1\n"))
+        << i;
   }
   stop = true;
   dripper.join();
@@ -120,10 +125,11 @@ TEST(MetricsHttpServerTest, SlowAndIdleClientsDoNotDelayAScrape) {
 }
 
 TEST(MetricsHttpServerTest, APortInUseIsUnavailable) {
-  auto first = MetricsHttpServer::Start("127.0.0.1", 0, [] { return std::string(); });
+  auto first =
+      MetricsHttpServer::Start("127.0.0.1", 0, [] { return std::string(); });
   ASSERT_TRUE(first.ok()) << first.status();
-  auto second =
-      MetricsHttpServer::Start("127.0.0.1", (*first)->port(), [] { return std::string(); });
+  auto second = MetricsHttpServer::Start("127.0.0.1", (*first)->port(),
+                                         [] { return std::string(); });
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
 }
 

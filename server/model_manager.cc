@@ -26,10 +26,11 @@ int ModelManager::failures(int64_t version) const {
   return it == failed_.end() ? 0 : it->second.attempts;
 }
 
-absl::StatusOr<std::shared_ptr<ServedModel>> ModelManager::Load(int64_t version) {
-  ASSIGN_OR_RETURN(gallery::LoadedVersion loaded,
-                   gallery::LoadVersion(options_.models_dir, version,
-                                        options_.gpu_index));
+absl::StatusOr<std::shared_ptr<ServedModel>> ModelManager::Load(
+    int64_t version) {
+  ASSIGN_OR_RETURN(
+      gallery::LoadedVersion loaded,
+      gallery::LoadVersion(options_.models_dir, version, options_.gpu_index));
   auto model = std::make_shared<ServedModel>();
   model->version = version;
   model->model_name = loaded.manifest.model_name;
@@ -41,10 +42,11 @@ absl::StatusOr<std::shared_ptr<ServedModel>> ModelManager::Load(int64_t version)
   eopts.precision = options_.precision;
   // Queries are texts: the image tower is never read into memory.
   eopts.image_tower = false;
-  ASSIGN_OR_RETURN(model->encoder,
-                   clip::ClipEncoder::Load(
-                       loaded.dir + "/" + loaded.manifest.weights_file,
-                       loaded.dir + "/" + loaded.manifest.tokenizer_file, eopts));
+  ASSIGN_OR_RETURN(
+      model->encoder,
+      clip::ClipEncoder::Load(loaded.dir + "/" + loaded.manifest.weights_file,
+                              loaded.dir + "/" + loaded.manifest.tokenizer_file,
+                              eopts));
   if (model->encoder->embed_dim() != model->index->dim()) {
     return absl::FailedPreconditionError(absl::StrCat(
         loaded.dir, "/", loaded.manifest.weights_file, " embeds into ",
@@ -92,7 +94,8 @@ absl::Status ModelManager::Poll() {
                  << " not loaded (attempt " << attempts
                  << "): " << loaded.status() << "; retrying in "
                  << absl::FormatDuration(absl::FromChrono(backoff))
-                 << (current ? absl::StrCat("; still serving version ", current_version)
+                 << (current ? absl::StrCat("; still serving version ",
+                                            current_version)
                              : std::string("; no version served yet"));
       if (on_load_) on_load_(nullptr, loaded.status());
       if (first_error.ok()) first_error = loaded.status();
@@ -107,8 +110,8 @@ absl::Status ModelManager::Poll() {
               << (*loaded)->manifest.architecture_description << ", "
               << (*loaded)->index->size() << " images, index "
               << (*loaded)->manifest.index_type << ", gallery embedded in "
-              << (*loaded)->manifest.embedding_precision << "); queries: "
-              << (*loaded)->encoder->Describe();
+              << (*loaded)->manifest.embedding_precision
+              << "); queries: " << (*loaded)->encoder->Describe();
     if (on_load_) on_load_(loaded->get(), absl::OkStatus());
     break;
   }

@@ -87,7 +87,8 @@ TEST(ModelManagerTest, FailedVersionIsRetriedAfterItsBackoff) {
   absl::StatusOr<std::string> read = common::ReadFile(weights);
   ASSERT_OK(read);
   const std::string good = *read;
-  ASSERT_OK(common::WriteFileAtomically(weights, good.substr(0, good.size() / 2)));
+  ASSERT_OK(
+      common::WriteFileAtomically(weights, good.substr(0, good.size() / 2)));
   EXPECT_FALSE(m.Poll().ok());
   EXPECT_EQ(m.failures(v2), 1);
   EXPECT_EQ(m.Current()->version, v1);  // still serving
@@ -145,7 +146,8 @@ TEST(ModelManagerTest, PollingThreadPicksUpANewVersionAndStops) {
   ModelManager m(OptionsFor(models), counts.callback());
   m.StartPolling(0.02);
   const int64_t v1 = Publish(models, 1);
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (m.Current() == nullptr && std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -50,7 +50,8 @@ class QueryTask {
   using Clock = std::chrono::steady_clock;
   using Callback = std::function<void(absl::StatusOr<BatchResult>)>;
 
-  QueryTask(std::vector<Query> queries, std::shared_ptr<const ServedModel> model,
+  QueryTask(std::vector<Query> queries,
+            std::shared_ptr<const ServedModel> model,
             Clock::time_point deadline, std::string owner,
             std::shared_ptr<const std::atomic<bool>> cancelled, Callback done);
 

@@ -20,7 +20,8 @@ size_t WhitespaceLength(absl::string_view s, size_t i) {
     if (size_t n = starts(p)) return n;
   }
   // U+2000..U+200A
-  if (c == 0xe2 && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
+  if (c == 0xe2 && i + 2 < s.size() &&
+      static_cast<unsigned char>(s[i + 1]) == 0x80 &&
       static_cast<unsigned char>(s[i + 2]) <= 0x8a) {
     return 3;
   }
@@ -56,8 +57,8 @@ absl::Status ValidateTopK(int top_k, const std::string& field, int* effective) {
     return absl::OkStatus();
   }
   if (top_k < 1 || top_k > kMaxTopK) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": ", top_k, " is outside [1, ", kMaxTopK, "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", top_k, " is outside [1, ", kMaxTopK, "]"));
   }
   *effective = top_k;
   return absl::OkStatus();

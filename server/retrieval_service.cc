@@ -26,7 +26,8 @@ void FillResponse(const BatchResult& result, size_t i,
     auto* hit = out->add_hits();
     hit->set_image_name(result.model->index->names()[h.row]);
     hit->set_score(h.score);
-    hit->set_category(retrieval_proto::ToProto(result.model->index->category(h.row)));
+    hit->set_category(
+        retrieval_proto::ToProto(result.model->index->category(h.row)));
   }
 }
 
@@ -37,9 +38,9 @@ absl::Status ParseRequest(const grpc::ByteBuffer& bytes, Message* out) {
   grpc::ByteBuffer copy(bytes);  // parsing consumes the buffer
   grpc::Status st = grpc::SerializationTraits<Message>::Deserialize(&copy, out);
   if (st.ok()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "the request bytes (", bytes.Length(), ") do not parse as ",
-      Message::descriptor()->full_name()));
+  return absl::InvalidArgumentError(
+      absl::StrCat("the request bytes (", bytes.Length(), ") do not parse as ",
+                   Message::descriptor()->full_name()));
 }
 
 }  // namespace
@@ -51,7 +52,9 @@ class RetrievalService::Call final : public grpc::ServerUnaryReactor {
   Call(Metrics* metrics, const char* method, grpc::ByteBuffer* response)
       : metrics_(metrics), method_(method), response_(response) {}
 
-  std::shared_ptr<const std::atomic<bool>> cancelled() const { return cancelled_; }
+  std::shared_ptr<const std::atomic<bool>> cancelled() const {
+    return cancelled_;
+  }
 
   // Finishes the call with `status`, sending `message` when OK.
   template <typename Message>
@@ -98,9 +101,9 @@ absl::Status CheckAuthorization(
         "missing 'authorization: Bearer <token>' metadata");
   }
   if (count > 1) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        "the call carries ", count,
-        " 'authorization' metadata entries; send exactly one"));
+    return absl::UnauthenticatedError(
+        absl::StrCat("the call carries ", count,
+                     " 'authorization' metadata entries; send exactly one"));
   }
   const grpc::string_ref& v = range.first->second;
   if (v.size() == expected_header.size() &&
@@ -124,7 +127,8 @@ void RetrievalService::StartSearch(
     const std::string prefix = batch ? absl::StrCat("requests[", i, "].") : "";
     const auto& r = *requests[i];
     absl::Status st = ValidateText(r.text(), prefix + "text");
-    if (st.ok()) st = ValidateTopK(r.top_k(), prefix + "top_k", &queries[i].top_k);
+    if (st.ok())
+      st = ValidateTopK(r.top_k(), prefix + "top_k", &queries[i].top_k);
     if (st.ok()) st = ValidateCategory(r.category(), prefix + "category");
     if (!st.ok()) {
       finish(st, nullptr);
@@ -140,9 +144,9 @@ void RetrievalService::StartSearch(
   // The client's deadline, mapped onto the steady clock.
   auto deadline = Clock::now() + std::chrono::hours(1);
   if (context->deadline() != std::chrono::system_clock::time_point::max()) {
-    deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                  context->deadline() -
-                                  std::chrono::system_clock::now());
+    deadline = Clock::now() +
+               std::chrono::duration_cast<Clock::duration>(
+                   context->deadline() - std::chrono::system_clock::now());
   }
   batcher_->Submit(
       std::move(queries), deadline,

@@ -37,8 +37,9 @@ absl::Status CheckAuthorization(
 using RetrievalServiceBase =
     retrieval::v1::TextImageRetrieval::WithRawCallbackMethod_Search<
         retrieval::v1::TextImageRetrieval::WithRawCallbackMethod_BatchSearch<
-            retrieval::v1::TextImageRetrieval::WithRawCallbackMethod_GetModelInfo<
-                retrieval::v1::TextImageRetrieval::Service>>>;
+            retrieval::v1::TextImageRetrieval::
+                WithRawCallbackMethod_GetModelInfo<
+                    retrieval::v1::TextImageRetrieval::Service>>>;
 
 class RetrievalService final : public RetrievalServiceBase {
  public:
@@ -63,10 +64,10 @@ class RetrievalService final : public RetrievalServiceBase {
   absl::Status Authenticate(const grpc::ServerContextBase& context) const;
   // Validates `requests` into batcher queries and submits them; `finish`
   // runs once with the outcome, filling `out` on success.
-  void StartSearch(grpc::CallbackServerContext* context, Call* call,
-                   std::vector<const retrieval::v1::SearchRequest*> requests,
-                   bool batch,
-                   std::function<void(absl::Status, const BatchResult*)> finish);
+  void StartSearch(
+      grpc::CallbackServerContext* context, Call* call,
+      std::vector<const retrieval::v1::SearchRequest*> requests, bool batch,
+      std::function<void(absl::Status, const BatchResult*)> finish);
 
   Batcher* batcher_;
   ModelManager* models_;

@@ -57,7 +57,8 @@ std::string OpenSslError() {
 // INVALID_ARGUMENT naming the file when `cert_pem` holds no PEM certificate,
 // `key_pem` no PEM private key, or the key does not belong to the first
 // certificate: gRPC would only fail to listen, without the cause.
-absl::Status CheckTlsMaterial(const ServerOptions& o, const std::string& cert_pem,
+absl::Status CheckTlsMaterial(const ServerOptions& o,
+                              const std::string& cert_pem,
                               const std::string& key_pem) {
   ERR_clear_error();
   std::unique_ptr<BIO, decltype(&BIO_free)> cert_bio(
@@ -66,9 +67,9 @@ absl::Status CheckTlsMaterial(const ServerOptions& o, const std::string& cert_pe
   std::unique_ptr<X509, decltype(&X509_free)> cert(
       PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr), &X509_free);
   if (cert == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--tls_cert: ", o.tls_cert, " holds no PEM certificate (", OpenSslError(),
-        ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--tls_cert: ", o.tls_cert, " holds no PEM certificate (",
+                     OpenSslError(), ")"));
   }
   std::unique_ptr<BIO, decltype(&BIO_free)> key_bio(
       BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())),
@@ -78,13 +79,14 @@ absl::Status CheckTlsMaterial(const ServerOptions& o, const std::string& cert_pe
       &EVP_PKEY_free);
   if (key == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--tls_key: ", o.tls_key,
-        " holds no unencrypted PEM private key (", OpenSslError(), ")"));
+        "--tls_key: ", o.tls_key, " holds no unencrypted PEM private key (",
+        OpenSslError(), ")"));
   }
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--tls_key: ", o.tls_key, " is not the private key of the certificate in ",
-        o.tls_cert, " (", OpenSslError(), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--tls_key: ", o.tls_key,
+                     " is not the private key of the certificate in ",
+                     o.tls_cert, " (", OpenSslError(), ")"));
   }
   return absl::OkStatus();
 }
@@ -99,13 +101,14 @@ class ReflectionOption : public grpc::ServerBuilderOption {
  public:
   explicit ReflectionOption(bool enable) : enable_(enable) {}
   void UpdateArguments(grpc::ChannelArguments*) override {}
-  void UpdatePlugins(
-      std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
     const std::string name =
         grpc::reflection::ProtoServerReflectionPlugin().name();
-    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
-                                  [&](const auto& p) { return p->name() == name; }),
-                   plugins->end());
+    plugins->erase(
+        std::remove_if(plugins->begin(), plugins->end(),
+                       [&](const auto& p) { return p->name() == name; }),
+        plugins->end());
     if (enable_) {
       plugins->push_back(
           std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
@@ -125,7 +128,8 @@ class ReflectionAuthInterceptor : public grpc::experimental::Interceptor {
                             const std::string* auth_header)
       : info_(info), auth_header_(auth_header) {}
 
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::
                 POST_RECV_INITIAL_METADATA)) {
@@ -164,15 +168,20 @@ class ReflectionAuthFactory
 
 ReflectionMode ResolveReflection(const ServerOptions& o) {
   if (o.reflection != ReflectionMode::kDefault) return o.reflection;
-  return o.auth_token_file.empty() ? ReflectionMode::kOn : ReflectionMode::kAuth;
+  return o.auth_token_file.empty() ? ReflectionMode::kOn
+                                   : ReflectionMode::kAuth;
 }
 
 const char* ReflectionName(ReflectionMode mode) {
   switch (mode) {
-    case ReflectionMode::kOff: return "off";
-    case ReflectionMode::kOn: return "on";
-    case ReflectionMode::kAuth: return "auth";
-    default: return "default";
+    case ReflectionMode::kOff:
+      return "off";
+    case ReflectionMode::kOn:
+      return "on";
+    case ReflectionMode::kAuth:
+      return "auth";
+    default:
+      return "default";
   }
 }
 }  // namespace
@@ -182,9 +191,9 @@ absl::StatusOr<ReflectionMode> ParseReflectionMode(const std::string& text) {
   if (text == "off") return ReflectionMode::kOff;
   if (text == "on") return ReflectionMode::kOn;
   if (text == "auth") return ReflectionMode::kAuth;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--reflection: \"", absl::CHexEscape(text),
-      "\" is not one of off, on, auth"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--reflection: \"", absl::CHexEscape(text),
+                   "\" is not one of off, on, auth"));
 }
 
 absl::StatusOr<std::string> ReadAuthToken(const std::string& path) {
@@ -218,11 +227,12 @@ absl::Status ValidateServerOptions(const ServerOptions& o) {
         absl::StrCat("--models_dir: ", o.models_dir, " is not a directory"));
   }
   if (o.port < 0 || o.port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("--port: ", o.port, " is not in [0, 65535]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--port: ", o.port, " is not in [0, 65535]"));
   }
   if (o.metrics_port < -1 || o.metrics_port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--metrics_port: ", o.metrics_port, " is not in [-1, 65535]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--metrics_port: ", o.metrics_port, " is not in [-1, 65535]"));
   }
   if (o.max_batch_size < 1 || o.max_batch_size > 4096) {
     return absl::InvalidArgumentError("--max_batch_size must be in [1, 4096]");
@@ -230,17 +240,21 @@ absl::Status ValidateServerOptions(const ServerOptions& o) {
   if (o.batch_timeout_us < 0) {
     return absl::InvalidArgumentError("--batch_timeout_us must be >= 0");
   }
-  if (o.max_queue < 1) return absl::InvalidArgumentError("--max_queue must be >= 1");
-  if (o.max_queue_per_connection < 0 || o.max_queue_per_connection > o.max_queue) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--max_queue_per_connection: ", o.max_queue_per_connection,
-        " is not in [0, --max_queue] (0: half of --max_queue)"));
+  if (o.max_queue < 1)
+    return absl::InvalidArgumentError("--max_queue must be >= 1");
+  if (o.max_queue_per_connection < 0 ||
+      o.max_queue_per_connection > o.max_queue) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_queue_per_connection: ", o.max_queue_per_connection,
+                     " is not in [0, --max_queue] (0: half of --max_queue)"));
   }
-  if (o.threads < 0) return absl::InvalidArgumentError("--threads must be >= 0");
+  if (o.threads < 0)
+    return absl::InvalidArgumentError("--threads must be >= 0");
   if (o.reload_interval_s < 0) {
     return absl::InvalidArgumentError("--reload_interval_s must be >= 0");
   }
-  if (o.cache_size < 0) return absl::InvalidArgumentError("--cache_size must be >= 0");
+  if (o.cache_size < 0)
+    return absl::InvalidArgumentError("--cache_size must be >= 0");
   if (o.grace_period_s < 0) {
     return absl::InvalidArgumentError("--grace_period_s must be >= 0");
   }
@@ -293,7 +307,8 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Server::~Server() { Shutdown(std::chrono::milliseconds(0)); }
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options) {
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(
+    const ServerOptions& options) {
   RETURN_IF_ERROR(ValidateServerOptions(options));
   auto impl = std::make_unique<Impl>();
   impl->options = options;
@@ -314,8 +329,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   // off to at most ten intervals (a minute when reloads are manual).
   mopts.retry_initial = std::chrono::milliseconds(
       static_cast<int64_t>(1000 * std::max(options.reload_interval_s, 1.0)));
-  mopts.retry_max = std::max(mopts.retry_initial * 10,
-                             std::chrono::milliseconds(60'000));
+  mopts.retry_max =
+      std::max(mopts.retry_initial * 10, std::chrono::milliseconds(60'000));
   impl->models = std::make_unique<ModelManager>(
       mopts, [raw](const ServedModel* loaded, const absl::Status& error) {
         if (loaded == nullptr) {
@@ -331,14 +346,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   bopts.batch_timeout = std::chrono::microseconds(options.batch_timeout_us);
   bopts.max_queue = options.max_queue;
   bopts.max_queue_per_connection = options.max_queue_per_connection;
-  bopts.delay_for_testing = std::chrono::microseconds(options.batch_delay_for_testing_us);
+  bopts.delay_for_testing =
+      std::chrono::microseconds(options.batch_delay_for_testing_us);
   impl->batcher = std::make_unique<Batcher>(bopts, impl->models.get(),
                                             impl->cache.get(), &impl->metrics);
   impl->service = std::make_unique<RetrievalService>(
       impl->batcher.get(), impl->models.get(), &impl->metrics, token);
 
   grpc::EnableDefaultHealthCheckService(true);
-  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  std::shared_ptr<grpc::ServerCredentials> creds =
+      grpc::InsecureServerCredentials();
   if (!options.tls_cert.empty()) {
     ASSIGN_OR_RETURN(std::string cert, common::ReadFile(options.tls_cert));
     ASSIGN_OR_RETURN(std::string key, common::ReadFile(options.tls_key));
@@ -360,7 +377,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   builder.SetOption(
       std::make_unique<ReflectionOption>(reflection != ReflectionMode::kOff));
   if (reflection == ReflectionMode::kAuth) {
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
         interceptors;
     interceptors.push_back(
         std::make_unique<ReflectionAuthFactory>("Bearer " + token));
@@ -374,22 +392,26 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   }
   impl->SetHealth(false);
   if (options.metrics_port >= 0) {
-    ASSIGN_OR_RETURN(impl->http,
-                     MetricsHttpServer::Start(options.host, options.metrics_port,
-                                              [raw] { return raw->metrics.Render(); }));
+    ASSIGN_OR_RETURN(impl->http, MetricsHttpServer::Start(
+                                     options.host, options.metrics_port,
+                                     [raw] { return raw->metrics.Render(); }));
   }
   LOG(INFO) << "retrieval server: models_dir=" << options.models_dir
-            << " threads=" << threads << " max_batch_size=" << options.max_batch_size
+            << " threads=" << threads
+            << " max_batch_size=" << options.max_batch_size
             << " batch_timeout_us=" << options.batch_timeout_us
-            << " max_queue=" << options.max_queue << " cache_size=" << options.cache_size
+            << " max_queue=" << options.max_queue
+            << " cache_size=" << options.cache_size
             << " reload_interval_s=" << options.reload_interval_s
-            << " tls=" << (!options.tls_cert.empty()) << " auth=" << !token.empty()
+            << " tls=" << (!options.tls_cert.empty())
+            << " auth=" << !token.empty()
             << " reflection=" << ReflectionName(reflection)
             << " metrics_port=" << (impl->http ? impl->http->port() : -1);
   const absl::Status initial = impl->models->Poll();
   if (!initial.ok()) LOG(ERROR) << "initial model load failed: " << initial;
   if (impl->models->Current() == nullptr) {
-    LOG(WARNING) << (initial.ok() ? "no model version in " : "no loadable model version in ")
+    LOG(WARNING) << (initial.ok() ? "no model version in "
+                                  : "no loadable model version in ")
                  << options.models_dir
                  << " yet; health is NOT_SERVING until one loads";
   }
@@ -401,7 +423,9 @@ std::string Server::address() const {
   return absl::StrCat(impl_->options.host, ":", impl_->port);
 }
 int Server::port() const { return impl_->port; }
-int Server::metrics_port() const { return impl_->http ? impl_->http->port() : -1; }
+int Server::metrics_port() const {
+  return impl_->http ? impl_->http->port() : -1;
+}
 bool Server::serving() const { return impl_->models->Current() != nullptr; }
 
 int64_t Server::queued_texts() const { return impl_->batcher->queued_texts(); }

@@ -48,11 +48,11 @@ struct ServerOptions {
   int batch_timeout_us = 2000;
   int max_queue = 1024;
   int max_queue_per_connection = 0;  // texts; 0 = max_queue / 2
-  int threads = 0;  // model compute threads; 0 = all cores
-  double reload_interval_s = 30;  // 0: load once at start
-  int cache_size = 10000;         // 0: no cache
-  std::string tls_cert, tls_key;  // both or neither (PEM files)
-  std::string auth_token_file;    // bearer token required when set
+  int threads = 0;                   // model compute threads; 0 = all cores
+  double reload_interval_s = 30;     // 0: load once at start
+  int cache_size = 10000;            // 0: no cache
+  std::string tls_cert, tls_key;     // both or neither (PEM files)
+  std::string auth_token_file;       // bearer token required when set
   ReflectionMode reflection = ReflectionMode::kDefault;
   double grace_period_s = 20;
   std::string device = "cpu";
@@ -75,8 +75,8 @@ class Server {
   // "host:port" actually bound.
   std::string address() const;
   int port() const;
-  int metrics_port() const;  // -1 when disabled
-  bool serving() const;      // a model version is loaded
+  int metrics_port() const;      // -1 when disabled
+  bool serving() const;          // a model version is loaded
   int64_t queued_texts() const;  // texts waiting in the batcher's queue
   // The metrics endpoint's text (also without an endpoint).
   std::string metrics_text() const;

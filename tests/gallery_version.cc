@@ -18,10 +18,10 @@ absl::StatusOr<int64_t> PublishGalleryVersion(const std::string& models_dir,
   ASSIGN_OR_RETURN(std::vector<float> embeddings, write_model(dir, m));
   gallery::BuildOptions options;
   options.factory = version.index_factory;
-  ASSIGN_OR_RETURN(std::unique_ptr<gallery::GalleryIndex> index,
-                   gallery::GalleryIndex::Build(embeddings, m.embedding_dim,
-                                                version.names,
-                                                version.categories, options));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<gallery::GalleryIndex> index,
+      gallery::GalleryIndex::Build(embeddings, m.embedding_dim, version.names,
+                                   version.categories, options));
   RETURN_IF_ERROR(
       index->Save(dir + "/" + m.index_file, dir + "/" + m.images_file));
   m.index_type = version.index_factory;

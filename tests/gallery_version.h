@@ -17,7 +17,7 @@
 namespace tests {
 
 struct GalleryVersion {
-  std::vector<std::string> names;  // image name of each row
+  std::vector<std::string> names;            // image name of each row
   std::vector<common::Category> categories;  // one per row
   std::string index_factory = "Flat";
   // Published as given (after the ModelWriter's changes), except the fields

@@ -40,7 +40,8 @@ using ::testing::HasSubstr;
 // Waits up to a minute for `done` to hold; false when it never did.
 template <typename Pred>
 bool WaitUntil(Pred done) {
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (!done()) {
     if (std::chrono::steady_clock::now() > give_up) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -81,11 +82,13 @@ class ServerTest : public ::testing::Test {
         target_host + ":" + std::to_string(server_->port()), creds, args);
     stub_ = retrieval::v1::TextImageRetrieval::NewStub(channel_);
   }
-  grpc::Status Search(const std::string& text, SearchResponse* out, int top_k = 0,
-                      retrieval::v1::Category category = retrieval::v1::CATEGORY_UNSPECIFIED,
-                      const std::string& token = "") {
+  grpc::Status Search(
+      const std::string& text, SearchResponse* out, int top_k = 0,
+      retrieval::v1::Category category = retrieval::v1::CATEGORY_UNSPECIFIED,
+      const std::string& token = "") {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(30));
     if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
     SearchRequest req;
     req.set_text(text);
@@ -99,12 +102,15 @@ class ServerTest : public ::testing::Test {
   grpc::Status ListServices(std::string* response,
                             const std::vector<std::string>& auth_headers = {}) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    for (const std::string& h : auth_headers) ctx.AddMetadata("authorization", h);
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(30));
+    for (const std::string& h : auth_headers)
+      ctx.AddMetadata("authorization", h);
     const grpc::internal::RpcMethod method(
         "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
         grpc::internal::RpcMethod::BIDI_STREAMING);
-    std::unique_ptr<grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>>
+    std::unique_ptr<
+        grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>>
         stream(grpc::internal::ClientReaderWriterFactory<
                grpc::ByteBuffer, grpc::ByteBuffer>::Create(channel_.get(),
                                                            method, &ctx));
@@ -161,7 +167,8 @@ TEST_F(ServerTest, SearchRanksTheMatchingImageFirst) {
   SearchResponse all, vehicles;
   ASSERT_TRUE(Search(v.texts[3], &all).ok());
   EXPECT_EQ(all.hits_size(), 10);
-  ASSERT_TRUE(Search(v.texts[3], &vehicles, 30, retrieval::v1::CATEGORY_VEHICLE).ok());
+  ASSERT_TRUE(
+      Search(v.texts[3], &vehicles, 30, retrieval::v1::CATEGORY_VEHICLE).ok());
   EXPECT_EQ(vehicles.hits_size(), 20);
   for (const auto& h : vehicles.hits()) {
     EXPECT_EQ(h.category(), retrieval::v1::CATEGORY_VEHICLE);
@@ -196,7 +203,8 @@ TEST_F(ServerTest, BatchSearchAnswersInOrderAndNamesTheBadRequest) {
   }
   ASSERT_EQ(resp.responses_size(), 5);
   for (size_t j = 0; j < order.size(); ++j) {
-    EXPECT_EQ(resp.responses(j).hits(0).image_name(), tests::ImageName(order[j]));
+    EXPECT_EQ(resp.responses(j).hits(0).image_name(),
+              tests::ImageName(order[j]));
   }
   req.mutable_requests(3)->set_text("   ");
   grpc::ClientContext ctx;
@@ -239,7 +247,8 @@ TEST_F(ServerTest, UnavailableUntilAVersionLoadsThenServing) {
   Start(BaseOptions(models));
   EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   SearchResponse resp;
-  EXPECT_EQ(Search("a white car", &resp).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(Search("a white car", &resp).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
   const tests::TestVersionOptions v = tests::SampleVersion(12);
   ASSERT_OK(tests::PublishTestVersion(models, v));
   ASSERT_OK(server_->ReloadNow());
@@ -258,7 +267,8 @@ TEST_F(ServerTest, ExpiredDeadlineAndFullQueue) {
   Start(o);
   {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(50));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(50));
     SearchRequest req;
     req.set_text(v.texts[0]);
     SearchResponse resp;
@@ -291,10 +301,13 @@ TEST_F(ServerTest, BearerTokenIsRequiredWhenConfigured) {
   SearchResponse resp;
   grpc::Status missing = Search(v.texts[0], &resp);
   EXPECT_EQ(missing.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(Search(v.texts[0], &resp, 0, retrieval::v1::CATEGORY_UNSPECIFIED, "wrong")
-                .error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_TRUE(Search(v.texts[0], &resp, 0, retrieval::v1::CATEGORY_UNSPECIFIED, "s3cret").ok());
+  EXPECT_EQ(
+      Search(v.texts[0], &resp, 0, retrieval::v1::CATEGORY_UNSPECIFIED, "wrong")
+          .error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(Search(v.texts[0], &resp, 0, retrieval::v1::CATEGORY_UNSPECIFIED,
+                     "s3cret")
+                  .ok());
   // Health needs no token (load balancers and kubelets probe it).
   EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
@@ -312,7 +325,8 @@ TEST_F(ServerTest, SeveralAuthorizationHeadersAreRefused) {
         std::vector<std::string>{"Bearer s3cret", "Bearer s3cret"},
         std::vector<std::string>{"Bearer wrong", "Bearer s3cret"}}) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(30));
     for (const std::string& h : headers) ctx.AddMetadata("authorization", h);
     SearchRequest req;
     req.set_text(v.texts[0]);
@@ -365,18 +379,23 @@ TEST_F(ServerTest, ReflectionFollowsTheReflectionOption) {
   o.auth_token_file = token_file;
   Start(o);
   st = ListServices(&listed);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << st.error_message();
   st = ListServices(&listed, {"Bearer wrong"});
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << st.error_message();
   st = ListServices(&listed, {"Bearer s3cret", "Bearer s3cret"});
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED) << st.error_message();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << st.error_message();
   listed.clear();
   st = ListServices(&listed, {"Bearer s3cret"});
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_THAT(listed, HasSubstr("retrieval.v1.TextImageRetrieval"));
   // The service's own calls are unaffected by the reflection guard.
   SearchResponse resp;
-  EXPECT_TRUE(Search(v.texts[0], &resp, 0, retrieval::v1::CATEGORY_UNSPECIFIED, "s3cret").ok());
+  EXPECT_TRUE(Search(v.texts[0], &resp, 0, retrieval::v1::CATEGORY_UNSPECIFIED,
+                     "s3cret")
+                  .ok());
   EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::SERVING);
   server_->Shutdown(std::chrono::milliseconds(0));
 
@@ -389,7 +408,8 @@ TEST_F(ServerTest, ReflectionFollowsTheReflectionOption) {
   o.reflection = server::ReflectionMode::kOff;
   Start(o);
   st = ListServices(&listed, {"Bearer s3cret"});
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNIMPLEMENTED) << st.error_message();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNIMPLEMENTED)
+      << st.error_message();
   server_->Shutdown(std::chrono::milliseconds(0));
 
   // auth needs a token to check.
@@ -411,9 +431,10 @@ TEST_F(ServerTest, TlsWithACertificateMadeHere) {
   ASSERT_OK(tests::PublishTestVersion(models, v));
   const std::string cmd =
       "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " + dir +
-      "/key.pem -out " + dir + "/cert.pem 2>/dev/null";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl is needed to make the test certificate";
+      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
+      dir + "/key.pem -out " + dir + "/cert.pem 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0)
+      << "openssl is needed to make the test certificate";
   server::ServerOptions o = BaseOptions(models);
   o.tls_cert = dir + "/cert.pem";
   o.tls_key = dir + "/key.pem";
@@ -427,8 +448,9 @@ TEST_F(ServerTest, TlsWithACertificateMadeHere) {
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(resp.hits(0).image_name(), tests::ImageName(4));
   // A plaintext client cannot talk to the TLS port.
-  auto plain = retrieval::v1::TextImageRetrieval::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  auto plain = retrieval::v1::TextImageRetrieval::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                          grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
   SearchRequest req;
@@ -436,7 +458,8 @@ TEST_F(ServerTest, TlsWithACertificateMadeHere) {
   EXPECT_FALSE(plain->Search(&ctx, req, &resp).ok());
 }
 
-TEST_F(ServerTest, ReloadUnderLoadDropsNoRequestAndKeepsServingOnABrokenVersion) {
+TEST_F(ServerTest,
+       ReloadUnderLoadDropsNoRequestAndKeepsServingOnABrokenVersion) {
   const std::string models = FreshDir("e2e_reload");
   const tests::TestVersionOptions v = tests::SampleVersion(30);
   ASSERT_OK(tests::PublishTestVersion(models, v));
@@ -469,7 +492,8 @@ TEST_F(ServerTest, ReloadUnderLoadDropsNoRequestAndKeepsServingOnABrokenVersion)
   ASSERT_TRUE(WaitUntil([&] { return saw_v2.load() >= 10; }));
   // A broken version 3: the weights no longer match the manifest's hash.
   ASSERT_OK(tests::PublishTestVersion(models, v2));
-  ASSERT_OK(common::WriteFileAtomically(models + "/3/model.safetensors", "garbage"));
+  ASSERT_OK(
+      common::WriteFileAtomically(models + "/3/model.safetensors", "garbage"));
   EXPECT_FALSE(server_->ReloadNow().ok());
   const int ok_before = ok.load();
   ASSERT_TRUE(WaitUntil([&] { return ok.load() >= ok_before + 10; }));
@@ -524,7 +548,10 @@ TEST_F(ServerTest, BytesThatAreNotTheRequestMessageAreInvalidArgument) {
   ASSERT_OK(tests::PublishTestVersion(models, v));
   Start(BaseOptions(models));
   // Field 1 (text) says 100 bytes follow; 3 do.
-  const std::string truncated("\x0a\x64" "abc", 5);
+  const std::string truncated(
+      "\x0a\x64"
+      "abc",
+      5);
   for (const char* method : {"Search", "BatchSearch", "GetModelInfo"}) {
     grpc::Status st = RawUnaryCall(channel_.get(), method, truncated);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method;
@@ -534,7 +561,8 @@ TEST_F(ServerTest, BytesThatAreNotTheRequestMessageAreInvalidArgument) {
   // A well-formed request over the same raw path is answered.
   SearchRequest req;
   req.set_text(v.texts[3]);
-  EXPECT_TRUE(RawUnaryCall(channel_.get(), "Search", req.SerializeAsString()).ok());
+  EXPECT_TRUE(
+      RawUnaryCall(channel_.get(), "Search", req.SerializeAsString()).ok());
 }
 
 TEST_F(ServerTest, CancelledCallsAreDroppedUnencodedAndFreeTheQueue) {
@@ -544,7 +572,8 @@ TEST_F(ServerTest, CancelledCallsAreDroppedUnencodedAndFreeTheQueue) {
   server::ServerOptions o = BaseOptions(models);
   o.max_queue = 8;
   o.cache_size = 0;
-  o.batch_delay_for_testing_us = 500000;  // batches wait 0.5 s: calls stay queued
+  o.batch_delay_for_testing_us =
+      500000;  // batches wait 0.5 s: calls stay queued
   Start(o);
   BatchSearchRequest big;
   for (int i = 0; i < 8; ++i) big.add_requests()->set_text(v.texts[i]);
@@ -552,7 +581,8 @@ TEST_F(ServerTest, CancelledCallsAreDroppedUnencodedAndFreeTheQueue) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   BatchSearchResponse resp;
   grpc::Status cancelled_status;
-  std::thread caller([&] { cancelled_status = stub_->BatchSearch(&ctx, big, &resp); });
+  std::thread caller(
+      [&] { cancelled_status = stub_->BatchSearch(&ctx, big, &resp); });
   ASSERT_TRUE(WaitUntil([&] { return server_->queued_texts() == 8; }));
   ctx.TryCancel();
   caller.join();
@@ -570,8 +600,8 @@ TEST_F(ServerTest, CancelledCallsAreDroppedUnencodedAndFreeTheQueue) {
   const std::string metrics = server_->metrics_text();
   EXPECT_THAT(metrics, HasSubstr("retrieval_batch_size_count 1\n"));
   EXPECT_THAT(metrics, HasSubstr("retrieval_batch_size_sum 1\n"));
-  EXPECT_THAT(metrics, HasSubstr(
-      "retrieval_requests_total{method=\"BatchSearch\",code=\"CANCELLED\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("retrieval_requests_total{method="
+                                 "\"BatchSearch\",code=\"CANCELLED\"} 1\n"));
 }
 
 TEST_F(ServerTest, ThePortIsNotSharedWithAnotherListener) {
@@ -588,7 +618,8 @@ TEST_F(ServerTest, ThePortIsNotSharedWithAnotherListener) {
   const int rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
   const int err = errno;
   close(fd);
-  EXPECT_EQ(rc, -1) << "a second SO_REUSEPORT socket could bind the server's port";
+  EXPECT_EQ(rc, -1)
+      << "a second SO_REUSEPORT socket could bind the server's port";
   EXPECT_EQ(err, EADDRINUSE);
 }
 
@@ -598,22 +629,28 @@ TEST_F(ServerTest, BadTlsMaterialIsNamedAtStartUp) {
   fs::create_directories(models);
   for (const char* name : {"a", "b"}) {
     const std::string cmd = absl::StrCat(
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout ",
-        dir, "/", name, "_key.pem -out ", dir, "/", name, "_cert.pem 2>/dev/null");
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl is needed to make test certificates";
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+        "-keyout ",
+        dir, "/", name, "_key.pem -out ", dir, "/", name,
+        "_cert.pem 2>/dev/null");
+    ASSERT_EQ(std::system(cmd.c_str()), 0)
+        << "openssl is needed to make test certificates";
   }
-  ASSERT_OK(common::WriteFileAtomically(dir + "/garbage.pem", "not a certificate\n"));
+  ASSERT_OK(
+      common::WriteFileAtomically(dir + "/garbage.pem", "not a certificate\n"));
   server::ServerOptions o = BaseOptions(models);
   o.tls_cert = dir + "/garbage.pem";
   o.tls_key = dir + "/a_key.pem";
   EXPECT_THAT(server::Server::Create(o).status(),
-              common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
-                                       HasSubstr("--tls_cert: " + dir + "/garbage.pem")));
+              common_testing::StatusIs(
+                  absl::StatusCode::kInvalidArgument,
+                  HasSubstr("--tls_cert: " + dir + "/garbage.pem")));
   o.tls_cert = dir + "/a_cert.pem";
   o.tls_key = dir + "/garbage.pem";
-  EXPECT_THAT(server::Server::Create(o).status(),
-              common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
-                                       HasSubstr("no unencrypted PEM private key")));
+  EXPECT_THAT(
+      server::Server::Create(o).status(),
+      common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                               HasSubstr("no unencrypted PEM private key")));
   o.tls_key = dir + "/b_key.pem";
   EXPECT_THAT(server::Server::Create(o).status(),
               common_testing::StatusIs(absl::StatusCode::kInvalidArgument,

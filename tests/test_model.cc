@@ -15,13 +15,15 @@ namespace tests {
 std::string ImageName(int i) { return absl::StrCat("img", i, ".jpg"); }
 
 std::vector<std::string> SampleCaptions(int n) {
-  const char* colours[] = {"white", "black", "red", "blue", "grey", "yellow", "green", "brown"};
-  const char* brands[] = {"Audi", "BMW", "Toyota", "Honda", "Buick", "Nissan", "Ford", "Kia"};
+  const char* colours[] = {"white", "black",  "red",   "blue",
+                           "grey",  "yellow", "green", "brown"};
+  const char* brands[] = {"Audi",  "BMW",    "Toyota", "Honda",
+                          "Buick", "Nissan", "Ford",   "Kia"};
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) {
     if (i % 2 == 0) {
-      out.push_back(absl::StrCat("This is a ", colours[i % 8], " ", brands[(i / 8) % 8],
-                                 " number ", i, "."));
+      out.push_back(absl::StrCat("This is a ", colours[i % 8], " ",
+                                 brands[(i / 8) % 8], " number ", i, "."));
     } else {
       out.push_back(absl::StrCat("A ", i % 3 ? "female" : "male",
                                  " pedestrian in a ", colours[(i / 2) % 8],

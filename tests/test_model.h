@@ -18,7 +18,8 @@ namespace tests {
 
 struct TestVersionOptions {
   std::vector<std::string> texts;  // one gallery image per text
-  std::vector<eval::Category> categories;  // empty: alternate vehicle/pedestrian
+  std::vector<eval::Category>
+      categories;  // empty: alternate vehicle/pedestrian
   uint64_t seed = 1;
   std::string index_factory = "Flat";
 };

@@ -16,8 +16,7 @@ namespace tests {
 // fields at their defaults.
 datagen::DatagenOptions TinyDatasetOptions(const std::string& dir,
                                            int train_size = 24,
-                                           int val_size = 4,
-                                           int test_size = 4);
+                                           int val_size = 4, int test_size = 4);
 
 // Removes `dir` and generates TinyDatasetOptions(dir, ...) there.
 absl::Status GenerateTinyDataset(const std::string& dir, int train_size = 24,

@@ -21,7 +21,8 @@ TEST(ContrastiveLossTest, DistinctAttributesEqualClipLoss) {
   torch::Tensor labels = torch::arange(6);
   torch::Tensor clip =
       (torch::nn::functional::cross_entropy(logits, labels) +
-       torch::nn::functional::cross_entropy(logits.t(), labels)) / 2;
+       torch::nn::functional::cross_entropy(logits.t(), labels)) /
+      2;
   EXPECT_NEAR(MultiPositiveContrastiveLoss(img, txt, ids, scale).item<double>(),
               clip.item<double>(), 1e-5);
 }
@@ -45,9 +46,9 @@ TEST(ContrastiveLossTest, LogitScaleIsClampedAt100) {
   torch::Tensor big = torch::full({}, std::log(1000.0), torch::requires_grad());
   torch::Tensor at_cap = torch::full({}, std::log(100.0));
   torch::Tensor loss = MultiPositiveContrastiveLoss(img, txt, ids, big);
-  EXPECT_NEAR(loss.item<double>(),
-              MultiPositiveContrastiveLoss(img, txt, ids, at_cap).item<double>(),
-              1e-5);
+  EXPECT_NEAR(
+      loss.item<double>(),
+      MultiPositiveContrastiveLoss(img, txt, ids, at_cap).item<double>(), 1e-5);
   loss.backward();
   EXPECT_EQ(big.grad().item<double>(), 0.0);  // no gradient past the clamp
 }
@@ -57,9 +58,10 @@ TEST(ContrastiveLossTest, AlignedFeaturesGiveLowerLossThanShuffled) {
   torch::Tensor img = Normalize(torch::randn({8, 16}));
   torch::Tensor ids = torch::arange(8);
   torch::Tensor scale = torch::full({}, std::log(50.0));
-  double aligned = MultiPositiveContrastiveLoss(img, img, ids, scale).item<double>();
-  double shuffled =
-      MultiPositiveContrastiveLoss(img, img.flip({0}), ids, scale).item<double>();
+  double aligned =
+      MultiPositiveContrastiveLoss(img, img, ids, scale).item<double>();
+  double shuffled = MultiPositiveContrastiveLoss(img, img.flip({0}), ids, scale)
+                        .item<double>();
   EXPECT_LT(aligned, 0.1);
   EXPECT_GT(shuffled, 1.0);
 }

@@ -42,7 +42,8 @@ std::vector<int32_t> DataLoader::EpochOrder(int64_t epoch) const {
   std::vector<int32_t> order(dataset_->pairs().size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
   if (!options_.shuffle) return order;
-  std::mt19937_64 rng(Mix64(options_.seed ^ Mix64(static_cast<uint64_t>(epoch))));
+  std::mt19937_64 rng(
+      Mix64(options_.seed ^ Mix64(static_cast<uint64_t>(epoch))));
   for (size_t i = order.size(); i > 1; --i) {
     std::swap(order[i - 1], order[Uniform(rng, i)]);
   }
@@ -60,8 +61,8 @@ void DataLoader::StartEpoch(int64_t epoch, int64_t start_batch) {
       });
 }
 
-absl::StatusOr<Batch> DataLoader::BuildBatch(int64_t epoch, int64_t index,
-                                             const std::vector<int32_t>& order) {
+absl::StatusOr<Batch> DataLoader::BuildBatch(
+    int64_t epoch, int64_t index, const std::vector<int32_t>& order) {
   const int64_t b = options_.batch_size;
   const int64_t r = options_.preprocess.resolution;
   const int64_t ctx = options_.context_length;
@@ -82,7 +83,8 @@ absl::StatusOr<Batch> DataLoader::BuildBatch(int64_t epoch, int64_t index,
     for (int64_t attempt = 0;; ++attempt) {
       const int32_t pair_index = order[candidate % n];
       const Pair& pair = dataset_->pairs()[pair_index];
-      std::mt19937_64 rng(Mix64(options_.seed ^ Mix64(epoch * 1000003 + candidate)));
+      std::mt19937_64 rng(
+          Mix64(options_.seed ^ Mix64(epoch * 1000003 + candidate)));
       float* out = batch.pixels.data() + j * 3 * r * r;
       absl::Status st =
           options_.augment
@@ -101,9 +103,10 @@ absl::StatusOr<Batch> DataLoader::BuildBatch(int64_t epoch, int64_t index,
       }
       if (!options_.skip_bad_images) {
         return absl::Status(
-            st.code(), absl::StrCat("training image ", dataset_->images()[pair.image],
-                                    " (", dataset_->source(), "): ", st.message(),
-                                    "; pass --skip_bad_images to skip such images"));
+            st.code(),
+            absl::StrCat("training image ", dataset_->images()[pair.image],
+                         " (", dataset_->source(), "): ", st.message(),
+                         "; pass --skip_bad_images to skip such images"));
       }
       skipped_.fetch_add(1);
       if (attempt + 1 >= n) {

@@ -25,8 +25,8 @@
 #include "absl/status/statusor.h"
 #include "clip/image_preprocess.h"
 #include "clip/tokenizer.h"
-#include "trainer/dataset.h"
 #include "pipeline/ordered_prefetcher.h"
+#include "trainer/dataset.h"
 
 namespace trainer {
 
@@ -49,8 +49,8 @@ struct LoaderOptions {
 
 struct Batch {
   int64_t epoch = 0;
-  int64_t index = 0;  // global batch index within the epoch
-  int64_t size = 0;   // rows (this rank's)
+  int64_t index = 0;                  // global batch index within the epoch
+  int64_t size = 0;                   // rows (this rank's)
   std::vector<float> pixels;          // [size, 3, R, R]
   std::vector<int64_t> tokens;        // [size, context_length]
   std::vector<int64_t> attributes;    // [size] attribute ids
@@ -80,7 +80,8 @@ class DataLoader {
   int64_t skipped_images() const { return skipped_.load(); }
   // Seconds Next() spent waiting for workers: the loop's data-loading time.
   double wait_seconds() const {
-    return finished_wait_seconds_ + (prefetcher_ ? prefetcher_->wait_seconds() : 0);
+    return finished_wait_seconds_ +
+           (prefetcher_ ? prefetcher_->wait_seconds() : 0);
   }
 
   // The permutation of pair indices for `epoch` (exposed for tests).

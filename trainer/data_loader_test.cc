@@ -151,10 +151,12 @@ TEST_F(DataLoaderTest, MissingImageStopsOrIsSkippedAndCounted) {
       }
       if (!b->has_value()) break;
     }
-    EXPECT_THAT(failure, StatusIs(absl::StatusCode::kNotFound,
-                                  ::testing::AllOf(
-                                      HasSubstr(dataset_->images()[dataset_->pairs()[0].image]),
-                                      HasSubstr("--skip_bad_images"))));
+    EXPECT_THAT(
+        failure,
+        StatusIs(absl::StatusCode::kNotFound,
+                 ::testing::AllOf(
+                     HasSubstr(dataset_->images()[dataset_->pairs()[0].image]),
+                     HasSubstr("--skip_bad_images"))));
   }
   {
     LoaderOptions o = Options();

@@ -10,8 +10,7 @@ namespace {
 
 int32_t Intern(const std::string& key, std::vector<std::string>& values,
                std::unordered_map<std::string, int32_t>& index) {
-  auto [it, inserted] =
-      index.emplace(key, static_cast<int32_t>(values.size()));
+  auto [it, inserted] = index.emplace(key, static_cast<int32_t>(values.size()));
   if (inserted) values.push_back(key);
   return it->second;
 }
@@ -61,7 +60,8 @@ PairDataset PairDataset::FromRecords(
 }
 
 std::string PairDataset::ImagePath(int32_t image) const {
-  return images_dir_.empty() ? images_[image] : images_dir_ + "/" + images_[image];
+  return images_dir_.empty() ? images_[image]
+                             : images_dir_ + "/" + images_[image];
 }
 
 }  // namespace trainer

@@ -43,7 +43,9 @@ class PairDataset {
   }
   // Attribute of each image (the first pair's, for an image listed with
   // several attributes).
-  const std::vector<int32_t>& image_attribute() const { return image_attribute_; }
+  const std::vector<int32_t>& image_attribute() const {
+    return image_attribute_;
+  }
   // Attributes of each text (a generic text can fit several attributes).
   const std::vector<std::vector<int32_t>>& text_attributes() const {
     return text_attributes_;

@@ -20,7 +20,8 @@ namespace {
 // A collective that throws means a peer or the store went away: UNAVAILABLE.
 template <typename F>
 absl::Status CatchTorch(absl::string_view what, F&& f) {
-  return common::CatchTorch(absl::StatusCode::kUnavailable, what, std::forward<F>(f));
+  return common::CatchTorch(absl::StatusCode::kUnavailable, what,
+                            std::forward<F>(f));
 }
 
 }  // namespace
@@ -50,8 +51,8 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(
   std::unique_ptr<Communicator> comm(new Communicator(config));
   if (!config.distributed()) return comm;
   absl::Status st = CatchTorch(
-      absl::StrCat("cannot join the process group at ", config.master_addr,
-                   ":", config.master_port, " as rank ", config.rank, " of ",
+      absl::StrCat("cannot join the process group at ", config.master_addr, ":",
+                   config.master_port, " as rank ", config.rank, " of ",
                    config.world_size),
       [&] {
         c10d::TCPStoreOptions opts;
@@ -62,7 +63,8 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(
         opts.timeout = config.timeout;
         comm->impl_->store =
             c10::make_intrusive<c10d::TCPStore>(config.master_addr, opts);
-        auto gloo_opts = c10d::ProcessGroupGloo::Options::create(config.timeout);
+        auto gloo_opts =
+            c10d::ProcessGroupGloo::Options::create(config.timeout);
         gloo_opts->devices.push_back(
             c10d::ProcessGroupGloo::createDefaultDevice());
         comm->impl_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
@@ -71,7 +73,8 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(
 #ifdef USE_C10D_NCCL
         if (torch::cuda::is_available()) {
           comm->impl_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
-              c10::make_intrusive<c10d::PrefixStore>("nccl", comm->impl_->store),
+              c10::make_intrusive<c10d::PrefixStore>("nccl",
+                                                     comm->impl_->store),
               config.rank, config.world_size);
         }
 #endif
@@ -84,8 +87,7 @@ namespace {
 
 // all_gather whose backward sums the incoming gradient over ranks and keeps
 // the own slice (the gradient of a loss every rank computes identically).
-class AllGatherFunction
-    : public torch::autograd::Function<AllGatherFunction> {
+class AllGatherFunction : public torch::autograd::Function<AllGatherFunction> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx,
                                torch::Tensor local, int64_t comm_ptr) {
@@ -106,8 +108,8 @@ class AllGatherFunction
   static torch::autograd::variable_list backward(
       torch::autograd::AutogradContext* ctx,
       torch::autograd::variable_list grads) {
-    auto* comm = reinterpret_cast<Communicator*>(
-        ctx->saved_data["comm"].toInt());
+    auto* comm =
+        reinterpret_cast<Communicator*>(ctx->saved_data["comm"].toInt());
     const int64_t rows = ctx->saved_data["rows"].toInt();
     torch::Tensor g = grads[0].contiguous().clone();
     std::vector<torch::Tensor> tensors = {g};
@@ -153,7 +155,8 @@ absl::Status Communicator::AverageGradients(
   });
 }
 
-absl::Status Communicator::Broadcast(const std::vector<torch::Tensor>& tensors) {
+absl::Status Communicator::Broadcast(
+    const std::vector<torch::Tensor>& tensors) {
   if (!config_.distributed()) return absl::OkStatus();
   return CatchTorch("broadcast failed", [&] {
     torch::NoGradGuard no_grad;

@@ -1,8 +1,8 @@
 // Multi-process data-parallel training over c10d.
 //
 // One process per device, laid out by a DistributedConfig
-// (trainer/distributed_config.h, read from torchrun's variables). Rank 0 hosts a
-// TCPStore for the rendezvous. Backend: NCCL for CUDA tensors on CUDA builds,
+// (trainer/distributed_config.h, read from torchrun's variables). Rank 0 hosts
+// a TCPStore for the rendezvous. Backend: NCCL for CUDA tensors on CUDA builds,
 // Gloo otherwise.
 //
 // With WORLD_SIZE=1 (or unset) every collective is the identity and no

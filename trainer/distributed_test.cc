@@ -79,18 +79,19 @@ TEST(CommunicatorTest, AgreeOnIsOkWhenEveryRankSucceeded) {
 TEST(CommunicatorTest, AFailureOnRankZeroStopsTheOtherRankAtOnce) {
   const auto start = std::chrono::steady_clock::now();
   auto st = OnTwoRanks([](int rank, Communicator& comm) {
-    absl::Status local = rank == 0 ? absl::PermissionDeniedError(
-                                         "cannot write /out/training.png")
-                                   : absl::OkStatus();
+    absl::Status local =
+        rank == 0
+            ? absl::PermissionDeniedError("cannot write /out/training.png")
+            : absl::OkStatus();
     absl::Status agreed = comm.AgreeOn(local, "at the end of epoch 2");
     if (!agreed.ok()) return agreed;
     // Had the ranks not agreed, rank 1 would wait here for rank 0 until
     // the 60 s timeout.
     return comm.Barrier();
   });
-  const double seconds = std::chrono::duration<double>(
-                             std::chrono::steady_clock::now() - start)
-                             .count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   EXPECT_THAT(st[0], StatusIs(absl::StatusCode::kPermissionDenied,
                               HasSubstr("training.png")));
   EXPECT_THAT(st[1],
@@ -104,8 +105,8 @@ TEST(CommunicatorTest, AFailureOnRankZeroStopsTheOtherRankAtOnce) {
 TEST(CommunicatorTest, EveryFailedRankIsNamedAndLongMessagesAreCut) {
   const std::string long_message(3 * Communicator::kAgreeMessageBytes, 'x');
   auto st = OnTwoRanks([&](int rank, Communicator& comm) {
-    absl::Status local = rank == 1 ? absl::NotFoundError(long_message)
-                                   : absl::OkStatus();
+    absl::Status local =
+        rank == 1 ? absl::NotFoundError(long_message) : absl::OkStatus();
     return comm.AgreeOn(local, "loading batch 3 of epoch 1");
   });
   EXPECT_THAT(st[0], StatusIs(absl::StatusCode::kAborted,

@@ -5,7 +5,8 @@
 //   launch --nproc_per_node=2 -- bazel-bin/trainer/train --data_dir=... ...
 //   # node 1 of 2 (another machine runs --node_rank=0):
 //   launch --nproc_per_node=4 --nnodes=2 --node_rank=1
-//          --master_addr=10.0.0.5 --master_port=29500 -- /opt/retrieval/bin/train ...
+//          --master_addr=10.0.0.5 --master_port=29500 --
+//          /opt/retrieval/bin/train ...
 //
 // Each child gets RANK = node_rank * nproc_per_node + i, LOCAL_RANK = i,
 // WORLD_SIZE = nnodes * nproc_per_node, LOCAL_WORLD_SIZE = nproc_per_node,
@@ -24,9 +25,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/exit_code.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "common/exit_code.h"
 
 ABSL_FLAG(int, nproc_per_node, 1, "Processes to start on this node.");
 ABSL_FLAG(int, nnodes, 1, "Nodes in the job.");
@@ -117,13 +118,14 @@ int main(int argc, char** argv) {
         if (c != done) continue;
         c = -1;
         --running;
-        int code = WIFEXITED(status) ? WEXITSTATUS(status)
-                                     : common::ExitCodeForSignal(WTERMSIG(status));
+        int code = WIFEXITED(status)
+                       ? WEXITSTATUS(status)
+                       : common::ExitCodeForSignal(WTERMSIG(status));
         if (code != 0 && exit_code == 0) {
           exit_code = code;
-          std::fprintf(stderr,
-                       "launch: a process exited with %d; stopping the others\n",
-                       code);
+          std::fprintf(
+              stderr, "launch: a process exited with %d; stopping the others\n",
+              code);
           for (pid_t o : children) {
             if (o > 0) kill(o, SIGTERM);
           }

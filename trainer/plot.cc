@@ -50,7 +50,8 @@ void DrawPanel(cv::Mat& img, int x0, const std::string& title,
     return left + static_cast<int>((x - xmin) / (xmax - xmin) * (right - left));
   };
   auto py = [&](double y) {
-    return bottom - static_cast<int>((y - ymin) / (ymax - ymin) * (bottom - top));
+    return bottom -
+           static_cast<int>((y - ymin) / (ymax - ymin) * (bottom - top));
   };
   for (int i = 0; i <= 4; ++i) {
     double y = ymin + (ymax - ymin) * i / 4;
@@ -97,7 +98,8 @@ absl::Status WriteTrainingPlot(
     return absl::InternalError(absl::StrCat("cannot encode ", path));
   }
   return common::WriteFileAtomically(
-      path, absl::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+      path,
+      absl::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
 }
 
 }  // namespace trainer

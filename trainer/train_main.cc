@@ -22,9 +22,9 @@
 #include <iostream>
 #include <string>
 
-#include "common/exit_code.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
+#include "common/exit_code.h"
 #include "common/torch_threads.h"
 #include "trainer/distributed_config.h"
 #include "trainer/trainer.h"
@@ -32,7 +32,8 @@
 ABSL_FLAG(std::string, data_dir, "",
           "Dataset root in the competition layout; sets the four paths below "
           "unless they are given.");
-ABSL_FLAG(std::string, train_labels, "", "Default: DATA/train/train_label.txt.");
+ABSL_FLAG(std::string, train_labels, "",
+          "Default: DATA/train/train_label.txt.");
 ABSL_FLAG(std::string, train_images, "", "Default: DATA/train/images.");
 ABSL_FLAG(std::string, val_labels, "",
           "Default: DATA/val/val_label.txt when it exists; 'none' disables "
@@ -72,12 +73,15 @@ ABSL_FLAG(int, warmup_steps, 50, "Linear warm-up steps.");
 ABSL_FLAG(double, clip_grad_norm, 1.0, "Gradient norm clip; <= 0 disables.");
 ABSL_FLAG(int, freeze_vision_blocks, 0, "Freeze the first N image blocks.");
 ABSL_FLAG(int, freeze_text_blocks, 0, "Freeze the first N text blocks.");
-ABSL_FLAG(uint64_t, seed, 42, "Seed of initialisation, data order, augmentation.");
+ABSL_FLAG(uint64_t, seed, 42,
+          "Seed of initialisation, data order, augmentation.");
 ABSL_FLAG(int, threads, 0,
           "Compute threads per process; 0 = cores / LOCAL_WORLD_SIZE.");
 ABSL_FLAG(int, loader_workers, 1, "Image decoding threads per process.");
-ABSL_FLAG(std::string, output_dir, "", "Where checkpoints and results go. Required.");
-ABSL_FLAG(bool, resume, false, "Continue from OUTPUT/checkpoint-last.pt if present.");
+ABSL_FLAG(std::string, output_dir, "",
+          "Where checkpoints and results go. Required.");
+ABSL_FLAG(bool, resume, false,
+          "Continue from OUTPUT/checkpoint-last.pt if present.");
 ABSL_FLAG(int, checkpoint_every_steps, 0,
           "Also checkpoint every N steps (0: at epoch ends only).");
 ABSL_FLAG(int, max_steps, 0, "Stop after N optimiser steps (0: all epochs).");
@@ -115,8 +119,10 @@ int main(int argc, char** argv) {
   int threads = absl::GetFlag(FLAGS_threads);
   if (threads <= 0) {
     int local = 1;
-    if (const char* v = std::getenv("LOCAL_WORLD_SIZE")) local = std::max(1, std::atoi(v));
-    threads = std::max(1, static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)) / local);
+    if (const char* v = std::getenv("LOCAL_WORLD_SIZE"))
+      local = std::max(1, std::atoi(v));
+    threads =
+        std::max(1, static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)) / local);
   }
   common::SetComputeThreads(threads);
 
@@ -201,12 +207,13 @@ int main(int argc, char** argv) {
                  "%.3f), %.1fs, %lld skipped images\n",
                  e.epoch, static_cast<long long>(e.step), e.train_loss,
                  e.val_map10, e.val_map10_pedestrian, e.val_map10_vehicle,
-                 e.val_recall1, e.val_recall5, e.val_recall10,
-                 e.seconds, static_cast<long long>(e.skipped_images));
+                 e.val_recall1, e.val_recall5, e.val_recall10, e.seconds,
+                 static_cast<long long>(e.skipped_images));
   };
   auto result = trainer::Train(o, *dist, cb);
   if (!result.ok()) {
-    std::cerr << "\ntrain (rank " << dist->rank << "): " << result.status() << "\n";
+    std::cerr << "\ntrain (rank " << dist->rank << "): " << result.status()
+              << "\n";
     return common::kExitFailure;
   }
   if (dist->is_main()) {

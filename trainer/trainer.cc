@@ -23,11 +23,11 @@
 #include "common/status_macros.h"
 #include "common/torch_status.h"
 #include "eval/metric.h"
+#include "pipeline/image_stream.h"
 #include "trainer/contrastive_loss.h"
 #include "trainer/data_loader.h"
 #include "trainer/dataset.h"
 #include "trainer/distributed.h"
-#include "pipeline/image_stream.h"
 #include "trainer/plot.h"
 
 namespace trainer {
@@ -46,13 +46,13 @@ constexpr char kStepsHeader[] =
 // never the caller's input: INTERNAL.
 template <typename F>
 absl::Status CatchTorch(absl::string_view what, F&& f) {
-  return common::CatchTorch(absl::StatusCode::kInternal, what, std::forward<F>(f));
+  return common::CatchTorch(absl::StatusCode::kInternal, what,
+                            std::forward<F>(f));
 }
 
 constexpr char kEpochsHeader[] =
     "epoch,step,train_loss,val_map10,val_recall1,val_recall5,val_recall10,"
     "val_map10_pedestrian,val_map10_vehicle,seconds,skipped_images";
-
 
 double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -105,8 +105,10 @@ absl::Status SaveCheckpoint(const std::string& path, clip::ClipModel& model,
     archive.write("state.step", torch::tensor(state.step));
     archive.write("state.epoch", torch::tensor(state.epoch));
     archive.write("state.next_batch", torch::tensor(state.next_batch));
-    archive.write("state.best_map", torch::tensor(state.best_map, torch::kFloat64));
-    archive.write("state.rng", at::detail::getDefaultCPUGenerator().get_state());
+    archive.write("state.best_map",
+                  torch::tensor(state.best_map, torch::kFloat64));
+    archive.write("state.rng",
+                  at::detail::getDefaultCPUGenerator().get_state());
     archive.save_to(os);
   }));
   return common::WriteFileAtomically(path, os.str());
@@ -201,10 +203,11 @@ absl::StatusOr<ValResult> ScoreValidation(const PairDataset& val,
         const auto& attrs = val.text_attributes()[s + i];
         std::vector<int64_t> ranked(k);
         for (int64_t j = 0; j < k; ++j) ranked[j] = acc_top[i][j];
-        eval::QueryScore score = eval::ScoreRankedList(ranked, [&](int64_t img) {
-          int32_t a = val.image_attribute()[img];
-          return std::find(attrs.begin(), attrs.end(), a) != attrs.end();
-        });
+        eval::QueryScore score =
+            eval::ScoreRankedList(ranked, [&](int64_t img) {
+              int32_t a = val.image_attribute()[img];
+              return std::find(attrs.begin(), attrs.end(), a) != attrs.end();
+            });
         acc.Add(score, val.attribute_categories()[attrs.front()]);
       }
     }
@@ -219,12 +222,11 @@ absl::StatusOr<ValResult> ScoreValidation(const PairDataset& val,
 // Encodes the validation gallery and the distinct validation texts through a
 // ClipEncoder over the model as it is now (the code the exporter and the
 // server run) and scores them.
-absl::StatusOr<ValResult> Validate(const clip::ClipModel& model,
-                                   const PairDataset& val,
-                                   std::shared_ptr<const clip::BpeTokenizer> tokenizer,
-                                   const TrainerOptions& options,
-                                   const clip::PreprocessOptions& preprocess,
-                                   torch::Device device) {
+absl::StatusOr<ValResult> Validate(
+    const clip::ClipModel& model, const PairDataset& val,
+    std::shared_ptr<const clip::BpeTokenizer> tokenizer,
+    const TrainerOptions& options, const clip::PreprocessOptions& preprocess,
+    torch::Device device) {
   clip::EncoderOptions encoder_options;
   encoder_options.max_batch_size = options.val_batch_size;
   encoder_options.device = device.str();
@@ -248,16 +250,19 @@ absl::StatusOr<ValResult> Validate(const clip::ClipModel& model,
                      encoder->EncodeImages(chunk->pixels, chunk->size));
     image_rows.insert(image_rows.end(), e.begin(), e.end());
   }
-  ASSIGN_OR_RETURN(std::vector<float> text_rows, encoder->EncodeTexts(val.texts()));
+  ASSIGN_OR_RETURN(std::vector<float> text_rows,
+                   encoder->EncodeTexts(val.texts()));
   const int64_t dim = encoder->embed_dim();
   torch::Tensor images, texts;
   RETURN_IF_ERROR(CatchTorch("validation embeddings", [&] {
-    images = torch::from_blob(image_rows.data(),
-                              {static_cast<int64_t>(image_rows.size()) / dim, dim})
-                 .to(device);
-    texts = torch::from_blob(text_rows.data(),
-                             {static_cast<int64_t>(text_rows.size()) / dim, dim})
-                .to(device);
+    images =
+        torch::from_blob(image_rows.data(),
+                         {static_cast<int64_t>(image_rows.size()) / dim, dim})
+            .to(device);
+    texts =
+        torch::from_blob(text_rows.data(),
+                         {static_cast<int64_t>(text_rows.size()) / dim, dim})
+            .to(device);
   }));
   return ScoreValidation(val, images, texts);
 }
@@ -320,8 +325,8 @@ std::vector<std::pair<double, double>> PlotPoints(
     std::vector<std::string> c = absl::StrSplit(row, ',');
     double s, v;
     if (c.size() > std::max(step_col, value_col) &&
-        absl::SimpleAtod(c[step_col], &s) && absl::SimpleAtod(c[value_col], &v) &&
-        v >= 0) {
+        absl::SimpleAtod(c[step_col], &s) &&
+        absl::SimpleAtod(c[value_col], &v) && v >= 0) {
       points.push_back({s, v});
     }
   }
@@ -416,9 +421,10 @@ absl::Status Trainer::Impl::Init() {
   resuming_ = options_.resume &&
               fs::exists(options_.output_dir + "/" + kLastCheckpoint);
   RETURN_IF_ERROR(LoadData());
-  RETURN_IF_ERROR(CatchTorch("invalid device",
-                             [&] { device_ = torch::Device(options_.device); }));
-  if (device_.is_cuda()) device_ = torch::Device(torch::kCUDA, dist_.local_rank);
+  RETURN_IF_ERROR(CatchTorch(
+      "invalid device", [&] { device_ = torch::Device(options_.device); }));
+  if (device_.is_cuda())
+    device_ = torch::Device(torch::kCUDA, dist_.local_rank);
   RETURN_IF_ERROR(BuildModel());
   ASSIGN_OR_RETURN(comm_, Communicator::Create(dist_));
   {
@@ -435,11 +441,11 @@ absl::Status Trainer::Impl::Init() {
 }
 
 absl::Status Trainer::Impl::LoadData() {
-  ASSIGN_OR_RETURN(train_, PairDataset::Load(options_.train_labels,
-                                             options_.train_images));
+  ASSIGN_OR_RETURN(
+      train_, PairDataset::Load(options_.train_labels, options_.train_images));
   if (!options_.val_labels.empty()) {
-    ASSIGN_OR_RETURN(val_, PairDataset::Load(options_.val_labels,
-                                             options_.val_images));
+    ASSIGN_OR_RETURN(
+        val_, PairDataset::Load(options_.val_labels, options_.val_images));
   }
   ASSIGN_OR_RETURN(tokenizer_, MakeTokenizer(options_, *train_, resuming_));
   if (dist_.is_main()) {
@@ -491,13 +497,16 @@ absl::Status Trainer::Impl::BuildOptimizer() {
   using torch::optim::AdamWOptions;
   auto make_opts = [&](double wd) {
     auto o = std::make_unique<AdamWOptions>(options_.lr);
-    o->betas({options_.beta1, options_.beta2}).eps(options_.eps).weight_decay(wd);
+    o->betas({options_.beta1, options_.beta2})
+        .eps(options_.eps)
+        .weight_decay(wd);
     return o;
   };
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(decay, make_opts(options_.weight_decay));
   groups.emplace_back(no_decay, make_opts(0.0));
-  optimizer_ = std::make_unique<torch::optim::AdamW>(groups, AdamWOptions(options_.lr));
+  optimizer_ =
+      std::make_unique<torch::optim::AdamW>(groups, AdamWOptions(options_.lr));
   return absl::OkStatus();
 }
 
@@ -553,11 +562,13 @@ absl::Status Trainer::Impl::ForwardBackward(Batch& b, double* loss_sum) {
     torch::Tensor images =
         torch::from_blob(b.pixels.data(), {b.size, 3, r, r}).to(device_);
     torch::Tensor tokens =
-        torch::from_blob(b.tokens.data(), {b.size, loader_options_.context_length},
+        torch::from_blob(b.tokens.data(),
+                         {b.size, loader_options_.context_length},
                          torch::kInt64)
             .to(device_);
     torch::Tensor ids =
-        torch::from_blob(b.attributes.data(), {b.size}, torch::kInt64).to(device_);
+        torch::from_blob(b.attributes.data(), {b.size}, torch::kInt64)
+            .to(device_);
     torch::Tensor img, txt;
     {
       clip::AutocastGuard autocast(device_.is_cuda(), options_.mixed_precision);
@@ -584,7 +595,8 @@ absl::Status Trainer::Impl::ForwardBackward(Batch& b, double* loss_sum) {
   });
 }
 
-absl::StatusOr<double> Trainer::Impl::Step(int64_t epoch, int64_t* batch_index) {
+absl::StatusOr<double> Trainer::Impl::Step(int64_t epoch,
+                                           int64_t* batch_index) {
   const auto step_start = Clock::now();
   const double wait_before = loader_->wait_seconds();
   double step_loss = 0;
@@ -597,14 +609,15 @@ absl::StatusOr<double> Trainer::Impl::Step(int64_t epoch, int64_t* batch_index) 
     // A rank whose data failed (an unreadable image) stops every rank here,
     // before the collectives of the forward pass.
     RETURN_IF_ERROR(comm_->AgreeOn(
-        loaded, absl::StrCat("loading batch ", *batch_index, " of epoch ",
-                             epoch + 1)));
+        loaded,
+        absl::StrCat("loading batch ", *batch_index, " of epoch ", epoch + 1)));
     RETURN_IF_ERROR(ForwardBackward(**batch, &step_loss));
     ++*batch_index;
   }
   RETURN_IF_ERROR(comm_->AverageGradients(trainable_));
-  const double lr = LearningRateAt(state_.step, total_steps_, options_.warmup_steps,
-                                   options_.lr, options_.min_lr);
+  const double lr =
+      LearningRateAt(state_.step, total_steps_, options_.warmup_steps,
+                     options_.lr, options_.min_lr);
   RETURN_IF_ERROR(CatchTorch("optimiser step failed", [&] {
     if (options_.clip_grad_norm > 0) {
       torch::nn::utils::clip_grad_norm_(trainable_, options_.clip_grad_norm);
@@ -625,7 +638,8 @@ absl::StatusOr<double> Trainer::Impl::Step(int64_t epoch, int64_t* batch_index) 
 }
 
 void Trainer::Impl::ReportStep(int64_t epoch, double loss, double lr,
-                               Clock::time_point step_start, double wait_before) {
+                               Clock::time_point step_start,
+                               double wait_before) {
   const auto now = Clock::now();
   StepStats s;
   s.step = state_.step;
@@ -635,8 +649,8 @@ void Trainer::Impl::ReportStep(int64_t epoch, double loss, double lr,
   s.lr = lr;
   s.logit_scale = std::exp(model_->logit_scale.item<double>());
   const double step_s = Seconds(step_start, now);
-  s.samples_per_second =
-      int64_t{options_.batch_size} * dist_.world_size * options_.grad_accum / step_s;
+  s.samples_per_second = int64_t{options_.batch_size} * dist_.world_size *
+                         options_.grad_accum / step_s;
   s.data_wait_share = (loader_->wait_seconds() - wait_before) / step_s;
   s.elapsed_seconds = Seconds(run_start_, now);
   s.eta_seconds = s.elapsed_seconds / (state_.step - start_step_) *
@@ -715,26 +729,29 @@ absl::Status Trainer::Impl::EndEpochOnMain(EpochStats& es,
     es.val_recall1 = v->metrics.recall_at_1;
     es.val_recall5 = v->metrics.recall_at_5;
     es.val_recall10 = v->metrics.recall_at_10;
-    es.val_map10_pedestrian = v->pedestrian.num_queries ? v->pedestrian.map_at_10 : -1;
+    es.val_map10_pedestrian =
+        v->pedestrian.num_queries ? v->pedestrian.map_at_10 : -1;
     es.val_map10_vehicle = v->vehicle.num_queries ? v->vehicle.map_at_10 : -1;
     result_.last_val_map10 = es.val_map10;
     map_points_.push_back({static_cast<double>(state_.step), es.val_map10});
     if (es.val_map10 > state_.best_map) {
       state_.best_map = es.val_map10;
       result_.best_val_map10 = es.val_map10;
-      RETURN_IF_ERROR(SaveCheckpoint(options_.output_dir + "/" + kBestCheckpoint,
-                                     model_, *optimizer_, state_));
-      RETURN_IF_ERROR(clip::SaveClipModel(
-          model_, weights_path_,
-          {{"val_map10", Fmt(es.val_map10)}, {"step", absl::StrCat(state_.step)}}));
+      RETURN_IF_ERROR(
+          SaveCheckpoint(options_.output_dir + "/" + kBestCheckpoint, model_,
+                         *optimizer_, state_));
+      RETURN_IF_ERROR(
+          clip::SaveClipModel(model_, weights_path_,
+                              {{"val_map10", Fmt(es.val_map10)},
+                               {"step", absl::StrCat(state_.step)}}));
     }
   }
   es.seconds = Seconds(epoch_start, Clock::now());
   epochs_csv_.Add(absl::StrCat(
-      es.epoch, ",", es.step, ",", Fmt(es.train_loss), ",", Fmt(es.val_map10), ",",
-      Fmt(es.val_recall1), ",", Fmt(es.val_recall5), ",", Fmt(es.val_recall10), ",",
-      Fmt(es.val_map10_pedestrian), ",", Fmt(es.val_map10_vehicle), ",",
-      Fmt(es.seconds), ",", es.skipped_images));
+      es.epoch, ",", es.step, ",", Fmt(es.train_loss), ",", Fmt(es.val_map10),
+      ",", Fmt(es.val_recall1), ",", Fmt(es.val_recall5), ",",
+      Fmt(es.val_recall10), ",", Fmt(es.val_map10_pedestrian), ",",
+      Fmt(es.val_map10_vehicle), ",", Fmt(es.seconds), ",", es.skipped_images));
   RETURN_IF_ERROR(steps_csv_.Flush());
   RETURN_IF_ERROR(epochs_csv_.Flush());
   RETURN_IF_ERROR(SaveLastCheckpoint());
@@ -751,7 +768,8 @@ absl::StatusOr<TrainResult> Trainer::Impl::Finish() {
   result_.tokenizer_path = options_.output_dir + "/bpe_vocab.txt.gz";
   absl::Status saved = absl::OkStatus();
   if (dist_.is_main()) {
-    saved = clip::SaveClipModel(model_, options_.output_dir + "/model-last.safetensors",
+    saved = clip::SaveClipModel(model_,
+                                options_.output_dir + "/model-last.safetensors",
                                 {{"step", absl::StrCat(state_.step)}});
     // Without validation (or before its first score) the final weights are
     // the ones to serve.

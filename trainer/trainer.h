@@ -43,10 +43,11 @@ struct TrainerOptions {
   bool skip_bad_images = false;
 
   // Model.
-  std::string init_weights;          // "" = from scratch
+  std::string init_weights;            // "" = from scratch
   std::string architecture = "small";  // preset, when from scratch
-  std::string vocab;                 // tokenizer; "" = beside init_weights
-  int train_vocab_merges = 0;        // > 0: learn a BPE vocabulary (from scratch only)
+  std::string vocab;                   // tokenizer; "" = beside init_weights
+  int train_vocab_merges =
+      0;  // > 0: learn a BPE vocabulary (from scratch only)
   clip::PreprocessOptions preprocess;  // resolution 0 = the model's
   bool augment = true;
   clip::AugmentOptions augment_options;
@@ -91,7 +92,7 @@ struct StepStats {
   int epoch = 0;
   double loss = 0;
   double lr = 0;
-  double logit_scale = 0;  // exp(logit_scale)
+  double logit_scale = 0;         // exp(logit_scale)
   double samples_per_second = 0;  // global
   double data_wait_share = 0;     // share of step time waiting for data
   double elapsed_seconds = 0;

@@ -72,9 +72,10 @@ TEST_F(TrainerTest, TrainsValidatesAndWritesEverything) {
   ASSERT_EQ(result->epochs.size(), 2u);
   EXPECT_GE(result->epochs[1].val_map10, 0.0);
   EXPECT_LE(result->epochs[1].val_map10, 1.0);
-  for (const char* f : {"model.safetensors", "model-last.safetensors", "bpe_vocab.txt.gz",
-                        "checkpoint-last.pt", "checkpoint-best.pt", "metrics_steps.csv",
-                        "metrics_epochs.csv", "training.png"}) {
+  for (const char* f :
+       {"model.safetensors", "model-last.safetensors", "bpe_vocab.txt.gz",
+        "checkpoint-last.pt", "checkpoint-best.pt", "metrics_steps.csv",
+        "metrics_epochs.csv", "training.png"}) {
     EXPECT_TRUE(fs::exists(o.output_dir + "/" + f)) << f;
   }
   ASSERT_EQ(losses.size(), 12u);
@@ -143,15 +144,17 @@ TEST_F(TrainerTest, ResumedRunReachesTheSameWeights) {
 
   TrainerOptions killed = Options("train_killed");
   killed.interrupt_after_steps = 7;  // mid-epoch 2
-  EXPECT_THAT(Train(killed, DistributedConfig()),
-              StatusIs(absl::StatusCode::kAborted, ::testing::HasSubstr("step 7")));
+  EXPECT_THAT(
+      Train(killed, DistributedConfig()),
+      StatusIs(absl::StatusCode::kAborted, ::testing::HasSubstr("step 7")));
   killed.interrupt_after_steps = 0;
   killed.resume = true;
   auto resumed = Train(killed, DistributedConfig());
   ASSERT_OK(resumed);
   EXPECT_EQ(resumed->steps, 12);
-  for (const char* name : {"visual.conv1.weight", "transformer.resblocks.1.mlp.c_fc.weight",
-                           "logit_scale", "token_embedding.weight"}) {
+  for (const char* name :
+       {"visual.conv1.weight", "transformer.resblocks.1.mlp.c_fc.weight",
+        "logit_scale", "token_embedding.weight"}) {
     EXPECT_EQ(Weights(straight.output_dir + "/model-last.safetensors", name),
               Weights(killed.output_dir + "/model-last.safetensors", name))
         << name;
@@ -181,30 +184,35 @@ TEST_F(TrainerTest, Bf16MixedPrecisionTracksFloat32Training) {
   ASSERT_EQ(bf16_losses.size(), fp32_losses.size());
   for (size_t i = 0; i < bf16_losses.size(); ++i) {
     EXPECT_TRUE(std::isfinite(bf16_losses[i]));
-    EXPECT_NEAR(bf16_losses[i], fp32_losses[i], 0.05 * fp32_losses[i]) << "step " << i + 1;
+    EXPECT_NEAR(bf16_losses[i], fp32_losses[i], 0.05 * fp32_losses[i])
+        << "step " << i + 1;
   }
   const std::string name = "transformer.resblocks.1.mlp.c_fc.weight";
-  std::vector<float> a = Weights(fp32.output_dir + "/model-last.safetensors", name);
-  std::vector<float> b = Weights(bf16.output_dir + "/model-last.safetensors", name);
+  std::vector<float> a =
+      Weights(fp32.output_dir + "/model-last.safetensors", name);
+  std::vector<float> b =
+      Weights(bf16.output_dir + "/model-last.safetensors", name);
   ASSERT_EQ(a.size(), b.size());
   double diff = 0, norm = 0;
   for (size_t i = 0; i < a.size(); ++i) {
     diff += (a[i] - b[i]) * double(a[i] - b[i]);
     norm += a[i] * double(a[i]);
   }
-  EXPECT_GT(diff, 0.0);                  // bf16 products did run
+  EXPECT_GT(diff, 0.0);                     // bf16 products did run
   EXPECT_LT(std::sqrt(diff / norm), 0.05);  // and the update is the same one
   TrainerOptions half = Options("train_amp_fp16");
   half.mixed_precision = clip::Precision::kFp16;
   EXPECT_THAT(Train(half, DistributedConfig()),
-              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("fp16")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("fp16")));
 }
 
 TEST_F(TrainerTest, BadInputsAreNamed) {
   TrainerOptions o = Options("train_bad");
   o.train_labels = *data_ + "/nope.txt";
-  EXPECT_THAT(Train(o, DistributedConfig()),
-              StatusIs(absl::StatusCode::kNotFound, ::testing::HasSubstr("nope.txt")));
+  EXPECT_THAT(
+      Train(o, DistributedConfig()),
+      StatusIs(absl::StatusCode::kNotFound, ::testing::HasSubstr("nope.txt")));
   o = Options("train_bad2");
   o.batch_size = 1000;
   EXPECT_THAT(Train(o, DistributedConfig()),
