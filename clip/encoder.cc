@@ -46,6 +46,32 @@ struct ClipEncoder::Impl {
     return model->EncodeImage(images.to(device));
   }
 
+  // An empty Impl on the device of `options`, once the options that do not
+  // depend on the model are checked.
+  static absl::StatusOr<std::unique_ptr<Impl>> ForOptions(
+      const EncoderOptions& options) {
+    if (options.max_batch_size < 1) {
+      return absl::InvalidArgumentError("max_batch_size must be >= 1");
+    }
+    if (!options.text_tower && !options.image_tower) {
+      return absl::InvalidArgumentError(
+          "an encoder needs the text or the image tower");
+    }
+    auto impl = std::make_unique<Impl>();
+    try {
+      impl->device = torch::Device(options.device);
+    } catch (const c10::Error& e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid device '", options.device, "'"));
+    }
+    if (impl->device.is_cuda() && !torch::cuda::is_available()) {
+      return absl::UnavailableError(
+          absl::StrCat("device '", options.device,
+                       "' requested but this build has no CUDA"));
+    }
+    return impl;
+  }
+
   // Puts `model` on its device and precision: the oneDNN path on the CPU
   // (the torch model is then released), LibTorch's modules elsewhere.
   absl::Status Prepare(const EncoderOptions& options) {
@@ -119,24 +145,7 @@ ClipEncoder::~ClipEncoder() = default;
 absl::StatusOr<std::unique_ptr<ClipEncoder>> ClipEncoder::Load(
     const std::string& weights_path, const std::string& tokenizer_path,
     const EncoderOptions& options) {
-  if (options.max_batch_size < 1) {
-    return absl::InvalidArgumentError("max_batch_size must be >= 1");
-  }
-  auto impl = std::make_unique<Impl>();
-  try {
-    impl->device = torch::Device(options.device);
-  } catch (const c10::Error& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid device '", options.device, "'"));
-  }
-  if (impl->device.is_cuda() && !torch::cuda::is_available()) {
-    return absl::UnavailableError(absl::StrCat(
-        "device '", options.device, "' requested but this build has no CUDA"));
-  }
-  if (!options.text_tower && !options.image_tower) {
-    return absl::InvalidArgumentError(
-        "an encoder needs the text or the image tower");
-  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, Impl::ForOptions(options));
   ModelLoadOptions lopts;
   lopts.vision = options.image_tower;
   impl->path = weights_path;
@@ -162,13 +171,7 @@ absl::StatusOr<std::unique_ptr<ClipEncoder>> ClipEncoder::CreateRandom(
     return absl::InvalidArgumentError(
         "CreateRandom needs a tokenizer whose vocabulary fits the config");
   }
-  auto impl = std::make_unique<Impl>();
-  try {
-    impl->device = torch::Device(options.device);
-  } catch (const c10::Error& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid device '", options.device, "'"));
-  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, Impl::ForOptions(options));
   torch::manual_seed(seed);
   impl->model = ClipModel(config, options.image_tower);
   impl->model->eval();
@@ -181,21 +184,12 @@ absl::StatusOr<std::unique_ptr<ClipEncoder>> ClipEncoder::CreateRandom(
 absl::StatusOr<std::unique_ptr<ClipEncoder>> ClipEncoder::FromModel(
     const ClipModel& model, std::shared_ptr<const BpeTokenizer> tokenizer,
     const EncoderOptions& options) {
-  if (options.max_batch_size < 1) {
-    return absl::InvalidArgumentError("max_batch_size must be >= 1");
-  }
   if (tokenizer == nullptr ||
       tokenizer->vocab_size() > model->config().vocab_size) {
     return absl::InvalidArgumentError(
         "FromModel needs a tokenizer whose vocabulary fits the model");
   }
-  auto impl = std::make_unique<Impl>();
-  try {
-    impl->device = torch::Device(options.device);
-  } catch (const c10::Error& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid device '", options.device, "'"));
-  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, Impl::ForOptions(options));
   impl->model = model;
   impl->path = "an in-memory model";
   RETURN_IF_ERROR(impl->Prepare(options));
