@@ -49,7 +49,7 @@ while [[ $# -gt 0 ]]; do
     --image=*) IMAGE=${1#*=} ;;
     --work_dir=*) WORK=${1#*=} ;;
     --keep) KEEP=1 ;;
-    -h | --help) sed -n '2,38p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,39p' "$0"; exit 0 ;;
     *) echo "docker_image_test: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift

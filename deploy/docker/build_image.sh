@@ -50,7 +50,7 @@ while [[ $# -gt 0 ]]; do
     --cold) COLD=1 ;;
     --base_only) BASE_ONLY=1 ;;
     --) shift; EXTRA=("$@"); break ;;
-    -h | --help) sed -n '2,40p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,39p' "$0"; exit 0 ;;
     *) echo "build_image: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
