@@ -5,8 +5,9 @@
 # Usage: tests/docker_image_test.sh [--image=NAME] [--work_dir=DIR] [--keep]
 #   --image=NAME    image to test (default retrieval:latest); built with
 #                   deploy/docker/build_image.sh when missing
-#   --work_dir=DIR  scratch directory (default: a new one under /var/tmp,
-#                   deleted at the end unless --keep or a check failed)
+#   --work_dir=DIR  scratch directory, reachable by uid 10001 (default: a
+#                   new one under /var/tmp, deleted at the end unless --keep
+#                   or a check failed)
 #
 # Steps:
 #   1. The image's binaries are copied out of it; tools/pipeline.sh (the main
@@ -39,7 +40,6 @@
 # reached or started here, or no root: the reason is printed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
 
 IMAGE=retrieval:latest
 WORK=""
@@ -49,7 +49,7 @@ while [[ $# -gt 0 ]]; do
     --image=*) IMAGE=${1#*=} ;;
     --work_dir=*) WORK=${1#*=} ;;
     --keep) KEEP=1 ;;
-    -h | --help) sed -n '2,39p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,40p' "$0"; exit 0 ;;
     *) echo "docker_image_test: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -92,8 +92,9 @@ chmod 755 "$WORK"
 NAME="retrieval-test-$$"
 HOST_SERVER_PID=""
 PASSED=0
+CID=""
 cleanup() {
-  "$DOCKER" rm -f "$NAME" >/dev/null 2>&1 || true
+  "$DOCKER" rm -f "$NAME" ${CID:+"$CID"} >/dev/null 2>&1 || true
   if [[ -n "$HOST_SERVER_PID" ]] && kill -0 "$HOST_SERVER_PID" 2>/dev/null; then
     kill -TERM "$HOST_SERVER_PID"; wait "$HOST_SERVER_PID" || true
   fi
@@ -107,10 +108,11 @@ trap cleanup EXIT
 
 # --- 1. The image's binaries on the host ------------------------------------
 log "copying /opt/retrieval/bin out of $IMAGE"
-cid=$("$DOCKER" create "$IMAGE")
+CID=$("$DOCKER" create "$IMAGE")
 rm -rf "$WORK/image-bin"
-"$DOCKER" cp "$cid:/opt/retrieval/bin" "$WORK/image-bin"
-"$DOCKER" rm "$cid" >/dev/null
+"$DOCKER" cp "$CID:/opt/retrieval/bin" "$WORK/image-bin"
+"$DOCKER" rm "$CID" >/dev/null
+CID=""
 for b in "$WORK"/image-bin/*; do
   if LC_ALL=C ldd "$b" | grep -q 'not found'; then
     fail "$(basename "$b") from the image does not load here ($(LC_ALL=C ldd "$b" | grep 'not found' | head -n 3 | tr -s ' \t\n' ' '));

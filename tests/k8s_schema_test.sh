@@ -43,7 +43,8 @@ node "$CACHE/validate.mjs" deploy/k8s/*.yaml ||
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mutate() {  # description file old new
-  local desc=$1 file=$2 old=$3 new=$4 copy="$tmp/$(basename "$2")"
+  local desc=$1 file=$2 old=$3 new=$4 copy
+  copy="$tmp/$(basename "$2")"
   python3 - "$file" "$copy" "$old" "$new" <<'PY' || { echo "FAIL: mutation '$desc': text not found in $file" >&2; return 1; }
 import sys
 src, dst, old, new = sys.argv[1:]
