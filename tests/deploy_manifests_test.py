@@ -23,7 +23,17 @@ Checks, each failure naming the file and the object:
       ConfigMap that has it, every absolute path flag lies under a mount
       (output paths under a writable one);
   (e) both Dockerfiles build with deploy/build_release.sh /out/bin and copy
-      exactly the binaries of its TARGETS list.
+      exactly the binaries of its TARGETS list;
+  (f) a dry run of the two images against each other and against
+      deploy/docker/build_image.sh: no syntax directive (it would fetch a
+      frontend image), build and runtime stages on the debian:<release> and
+      debian:<release>-slim bases that build_image.sh makes, a Bazel cache
+      mount on /root/.cache (output base and disk cache) with sharing=locked
+      and an id of its own per image, the same runtime contract (user,
+      directories, PATH, ports, signal, health check, command, copied
+      files), and a CUDA build stage that sets the variables
+      build_release.sh --config=cuda needs, to the prefixes its own steps
+      install and check.
 Then it applies known mistakes (mutations) to a copy of deploy/ and checks
 that each is reported, so that the checks are shown to bite.
 
@@ -502,6 +512,219 @@ class Checker:
             if port is not None and to_int(p) != port:
                 self.err(f"{where}: health check dials port {p}, the server "
                          f"listens on {port}")
+
+    # -- The two images and the image build script -------------------------
+
+    def dockerfile_stages(self, instrs):
+        """Returns (global ARG defaults, [stage]) of a Dockerfile; a stage is
+        {"from": image, "name": alias, "instrs": [(instr, args)]}."""
+        args, stages = {}, []
+        for instr, a in instrs:
+            if instr == "FROM":
+                words = a.split()
+                words = [w for w in words if not w.startswith("--")]
+                stage = {"from": words[0] if words else "", "name": None,
+                         "instrs": []}
+                if len(words) >= 3 and words[1].upper() == "AS":
+                    stage["name"] = words[2]
+                stages.append(stage)
+            elif stages:
+                stages[-1]["instrs"].append((instr, a))
+            elif instr == "ARG":
+                name, _, default = a.partition("=")
+                args[name.strip()] = default.strip().strip('"')
+        return args, stages
+
+    @staticmethod
+    def expand(text, args):
+        return re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?",
+                      lambda m: args.get(m.group(1), m.group(0)), text)
+
+    def base_image(self, stages, stage, args):
+        """The image a stage starts from, following FROM <earlier stage>."""
+        seen = set()
+        while stage is not None and id(stage) not in seen:
+            seen.add(id(stage))
+            parent = next((s for s in stages if s["name"] == stage["from"]),
+                          None)
+            if parent is None:
+                return self.expand(stage["from"], args)
+            stage = parent
+        return None
+
+    @staticmethod
+    def stage_env(stage):
+        env = {}
+        for instr, a in stage["instrs"]:
+            if instr != "ENV":
+                continue
+            for w in shlex.split(a):
+                name, eq, value = w.partition("=")
+                if eq:
+                    env[name] = value
+        return env
+
+    @staticmethod
+    def runtime_contract(stage):
+        """What a deployment relies on in a runtime stage, comparable between
+        the two images: user, directories, ports, signal, checks, command."""
+        keep = ("USER", "WORKDIR", "EXPOSE", "STOPSIGNAL", "HEALTHCHECK",
+                "CMD", "ENTRYPOINT")
+        out = [(i, " ".join(a.split())) for i, a in stage["instrs"]
+               if i in keep]
+        for i, a in stage["instrs"]:
+            if i == "COPY" and "--from=" in a:
+                out.append((i, " ".join(a.split())))
+            if i == "RUN":
+                for pattern in (r"groupadd[^&;]*", r"useradd[^&;]*",
+                                r"mkdir -p [^&;]*", r"chown [^&;]*"):
+                    out.extend(("RUN", " ".join(m.split()))
+                               for m in re.findall(pattern, a))
+        path = Checker.stage_env(stage).get("PATH", "")
+        out.append(("ENV PATH", path))
+        return out
+
+    def check_images_agree(self):
+        """Both Dockerfiles build offline on the bases build_image.sh makes,
+        cache Bazel where it writes, and give deployments the same runtime;
+        the CUDA build stage sets what --config=cuda reads, at the paths its
+        own steps install to. A dry run of Dockerfile.cuda, which needs
+        NVIDIA's toolchain to build."""
+        files = {}
+        for name in ("Dockerfile", "Dockerfile.cuda"):
+            path = os.path.join(self.deploy, "docker", name)
+            if not os.path.exists(path):
+                return  # reported by check_dockerfile
+            text = self.read(path)
+            where = self.rel(path)
+            # A parser directive makes BuildKit fetch a frontend image: no
+            # build without a registry.
+            for line in text.split("\n"):
+                if not line.startswith("#"):
+                    break
+                if re.match(r"#\s*syntax\s*=", line):
+                    self.err(f"{where}: '{line.strip()}' needs a registry; "
+                             f"use the daemon's built-in frontend")
+            args, stages = self.dockerfile_stages(
+                self.dockerfile_instructions(text))
+            files[name] = (where, args, stages)
+
+        script = os.path.join(self.deploy, "docker", "build_image.sh")
+        release = None
+        if not os.path.exists(script):
+            self.err("deploy/docker/build_image.sh: missing")
+        else:
+            text = self.read(script)
+            m = re.search(r"^RELEASE=(\w+)", text, re.M)
+            release = m.group(1) if m else None
+            if not release:
+                self.err("deploy/docker/build_image.sh: no RELEASE=<suite>")
+            if "-f deploy/docker/Dockerfile " not in text:
+                self.err("deploy/docker/build_image.sh: does not build "
+                         "deploy/docker/Dockerfile")
+            if "DOCKER_BUILDKIT=1" not in text:
+                self.err("deploy/docker/build_image.sh: builds without "
+                         "BuildKit (DOCKER_BUILDKIT=1), which RUN --mount "
+                         "needs")
+        made = ({f"debian:{release}", f"debian:{release}-slim"}
+                if release else set())
+
+        contracts, cache_ids = {}, {}
+        for name, (where, args, stages) in files.items():
+            build = next((s for s in stages if s["name"] == "build"), None)
+            runtime = stages[-1] if stages else None
+            if build is None or runtime is None or runtime is build:
+                self.err(f"{where}: needs a 'build' stage and a final "
+                         f"runtime stage")
+                continue
+            for stage, want in ((build, f"debian:{release}"),
+                                (runtime, f"debian:{release}-slim")):
+                base = self.base_image(stages, stage, args)
+                if made and base not in made:
+                    self.err(f"{where}: stage {stage['name'] or 'runtime'} "
+                             f"starts from {base}, not one of the bases "
+                             f"build_image.sh makes ({sorted(made)})")
+                elif made and base != want:
+                    self.err(f"{where}: stage {stage['name'] or 'runtime'} "
+                             f"starts from {base}, want {want}")
+            # The Bazel cache mount covers the output base (~/.cache/bazel)
+            # and .bazelrc's --disk_cache (~/.cache/...) of root.
+            for instr, a in build["instrs"]:
+                if instr != "RUN" or "deploy/build_release.sh" not in a:
+                    continue
+                m = re.search(r"--mount=(\S+)", a)
+                opts = dict(o.partition("=")[::2]
+                            for o in (m.group(1).split(",") if m else []))
+                if opts.get("type") != "cache":
+                    self.err(f"{where}: build_release.sh runs without a "
+                             f"Bazel cache mount (--mount=type=cache)")
+                    continue
+                if norm(opts.get("target", "")) != "/root/.cache":
+                    self.err(f"{where}: the cache mount's target is "
+                             f"{opts.get('target')}, not /root/.cache "
+                             f"(Bazel's output base and disk cache)")
+                if opts.get("sharing") != "locked":
+                    self.err(f"{where}: the cache mount needs sharing=locked "
+                             f"(one Bazel server per output base)")
+                cache_ids[name] = opts.get("id")
+            contracts[name] = self.runtime_contract(runtime)
+            if name == "Dockerfile.cuda":
+                self.check_cuda_build_stage(where, stages, build)
+
+        if len(set(cache_ids.values())) != len(cache_ids) or \
+                None in cache_ids.values():
+            self.err(f"deploy/docker: the CPU and CUDA builds need their own "
+                     f"cache mount id (now {cache_ids})")
+        if len(contracts) == 2:
+            cpu, cuda = contracts["Dockerfile"], contracts["Dockerfile.cuda"]
+            for item in cpu:
+                if item not in cuda:
+                    self.err(f"deploy/docker/Dockerfile.cuda: runtime stage "
+                             f"lacks {item[0]} {item[1]!r} of the CPU image")
+            for item in cuda:
+                if item not in cpu:
+                    self.err(f"deploy/docker/Dockerfile.cuda: runtime stage "
+                             f"has {item[0]} {item[1]!r}, which the CPU "
+                             f"image does not")
+
+    def check_cuda_build_stage(self, where, stages, build):
+        env = {}
+        chain, stage = [], build
+        while stage is not None and stage not in chain:
+            chain.insert(0, stage)
+            stage = next((s for s in stages if s["name"] == stage["from"]),
+                         None)
+        text = ""
+        for s in chain:
+            env.update(self.stage_env(s))
+            text += "\n".join(a for i, a in s["instrs"] if i == "RUN") + "\n"
+        usage = self.read(os.path.join(self.deploy, "build_release.sh"))
+        wanted = re.findall(r"\b([A-Z][A-Z0-9_]*(?:_PREFIX|_HOME))\b",
+                            usage.split("set -euo pipefail")[0])
+        for var in sorted(set(wanted)):
+            if var not in env:
+                self.err(f"{where}: the build stage does not set {var} "
+                         f"(deploy/build_release.sh --config=cuda needs it)")
+        # Each prefix holds what the stage's own checks expect there.
+        for var, files in (("LIBTORCH_CUDA_PREFIX", ["lib/libtorch_cuda.so"]),
+                           ("FAISS_CUDA_PREFIX", ["lib/libfaiss.so"])):
+            prefix = env.get(var)
+            for f in files:
+                if prefix and f"test -f {prefix}/{f}" not in text:
+                    self.err(f"{where}: nothing checks {prefix}/{f} "
+                             f"({var}={prefix})")
+        cuda_home = env.get("CUDA_HOME")
+        if cuda_home and not re.search(
+                r"ln -sfn \S+ " + re.escape(cuda_home) + r"(\s|$)", text):
+            self.err(f"{where}: CUDA_HOME={cuda_home} is not where the "
+                     f"toolkit is linked (ln -sfn ... {cuda_home})")
+        for m in re.finditer(r"EXTRA_LIB_DIRS=(\S+)", text):
+            for d in m.group(1).split(":"):
+                if not any(env.get(v) and under(d, env[v]) for v in
+                           ("LIBTORCH_CUDA_PREFIX", "FAISS_CUDA_PREFIX",
+                            "CUDA_HOME")):
+                    self.err(f"{where}: EXTRA_LIB_DIRS names {d}, outside "
+                             f"the prefixes the build uses")
 
     # -- Kubernetes -------------------------------------------------------
 
@@ -1209,6 +1432,7 @@ class Checker:
             self.yamllint()
         self.check_dockerfile("Dockerfile", cuda=False)
         self.check_dockerfile("Dockerfile.cuda", cuda=True)
+        self.check_images_agree()
         self.check_kubernetes()
         self.check_compose()
         self.check_slurm()
@@ -1359,6 +1583,39 @@ MUTATIONS = [
     ("Slurm script starts another program", "slurm/train.sbatch",
      '-- "$RETRIEVAL_BIN/train"', '-- "$RETRIEVAL_BIN/train.sh"',
      r"train.sbatch: launch does not start train", False),
+    ("a syntax directive (a frontend image from a registry)",
+     "docker/Dockerfile.cuda", "# CUDA image of the retrieval system",
+     "# syntax=docker/dockerfile:1\n# CUDA image of the retrieval system",
+     r"Dockerfile.cuda: '# syntax=docker/dockerfile:1' needs a registry",
+     False),
+    ("CUDA runtime on another base", "docker/Dockerfile.cuda",
+     "FROM debian:${DEBIAN_RELEASE}-slim AS runtime",
+     "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04 AS runtime",
+     r"starts from nvidia/cuda:12.4.1-runtime-ubuntu22.04, not one of the "
+     r"bases", False),
+    ("base release differs from the one build_image.sh makes",
+     "docker/build_image.sh", "\nRELEASE=bookworm", "\nRELEASE=trixie",
+     r"Dockerfile: stage build starts from debian:bookworm, not one of the "
+     r"bases build_image.sh makes", False),
+    ("CUDA image runs as another user", "docker/Dockerfile.cuda",
+     "useradd --system --uid 10001", "useradd --system --uid 10002",
+     r"Dockerfile.cuda: runtime stage lacks RUN 'useradd --system --uid "
+     r"10001", False),
+    ("CUDA image in another working directory", "docker/Dockerfile.cuda",
+     "WORKDIR /tmp", "WORKDIR /work", r"runtime stage has WORKDIR '/work'",
+     False),
+    ("Bazel cache mount misses the disk cache", "docker/Dockerfile",
+     "target=/root/.cache \\", "target=/root/.cache/bazel \\",
+     r"the cache mount's target is /root/.cache/bazel", False),
+    ("CPU and CUDA builds share a Bazel cache", "docker/Dockerfile.cuda",
+     "id=retrieval-bazel-cuda", "id=retrieval-bazel-cpu",
+     r"need their own cache mount id", False),
+    ("FAISS prefix other than where FAISS is installed",
+     "docker/Dockerfile.cuda", "    FAISS_CUDA_PREFIX=/opt/faiss\n",
+     "    FAISS_CUDA_PREFIX=/opt/faiss-gpu\n",
+     r"nothing checks /opt/faiss-gpu/lib/libfaiss.so", False),
+    ("CUDA_HOME not set for --config=cuda", "docker/Dockerfile.cuda",
+     "ENV CUDA_HOME=/usr/local/cuda\n", "", r"does not set CUDA_HOME", False),
     ("YAML error", "k8s/server-pdb.yaml", "  maxUnavailable: 1\n",
      "  maxUnavailable: 1\n   bad: indent\n", r"yamllint: .*\[error\]",
      True),

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Checks the deployment files under deploy/ against the release binaries:
 # yamllint, every --flag known to its binary, ports/probes/grace periods and
-# mounts that agree, Dockerfiles built with deploy/build_release.sh (details
-# in deploy_manifests_test.py). Hermetic: no network, Docker or cluster.
+# mounts that agree, Dockerfiles built with deploy/build_release.sh, the CUDA
+# image's dry run against the CPU image and deploy/docker/build_image.sh
+# (details in deploy_manifests_test.py). Hermetic: no network, Docker or
+# cluster.
 #
 # Usage:
 #   tests/deploy_manifests_test.sh BINARY...      # as Bazel runs it (tests/BUILD)
