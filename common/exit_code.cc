@@ -43,16 +43,19 @@ bool IsUsageFlag(const char* arg) {
 }  // namespace
 
 std::vector<char*> ParseFlagsOrExit(int argc, char** argv, const char* usage) {
-  // Abseil allows setting the usage message once per process.
-  static std::once_flag usage_set;
-  std::call_once(usage_set, [usage] { absl::SetProgramUsageMessage(usage); });
+  // Abseil allows setting the usage message once per process; the exit
+  // hook, registered once, acts only while parse_exit_code is set.
+  static std::once_flag once;
+  std::call_once(once, [usage] {
+    absl::SetProgramUsageMessage(usage);
+    std::atexit(OverrideExitDuringParse);
+  });
   bool usage_requested = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--") == 0) break;
     if (IsUsageFlag(argv[i])) usage_requested = true;
   }
   parse_exit_code.store(usage_requested ? kExitOk : kExitUsage);
-  std::atexit(OverrideExitDuringParse);
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   parse_exit_code.store(-1);
   return positional;

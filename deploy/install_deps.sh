@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package needed to build, test and run the project.
 #
-# Usage: deploy/install_deps.sh [--runtime]
+# Usage: deploy/install_deps.sh [--runtime | --packages PACKAGE...]
 #   --runtime   only the shared libraries the binaries need at run time (for
 #               slim container images); the default also installs the
 #               toolchain, headers and test tools.
+#   --packages  exactly the packages named, when missing, and nothing else
+#               (the tools scripts' own needs: clang-format, docker.io, ...).
 #
 # Idempotent: when every package is already installed it only runs dpkg-query
 # and exits (well under a second). Needs root (or sudo) only when something is
@@ -65,10 +67,16 @@ BUILD_PACKAGES=(
   git
 )
 
-packages=("${RUNTIME_PACKAGES[@]}")
-if [[ "${1:-}" != "--runtime" ]]; then
-  packages+=("${BUILD_PACKAGES[@]}")
-fi
+only_named=0
+case "${1:-}" in
+  --runtime) packages=("${RUNTIME_PACKAGES[@]}") ;;
+  --packages)
+    shift
+    packages=("$@")
+    only_named=1
+    ;;
+  *) packages=("${RUNTIME_PACKAGES[@]}" "${BUILD_PACKAGES[@]}") ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
@@ -88,6 +96,8 @@ if (( ${#missing[@]} > 0 )); then
     $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
   fi
 fi
+
+if ((only_named)); then exit 0; fi
 
 # LibTorch and FAISS must pick up OpenBLAS (OpenMP build), not the reference
 # BLAS that other packages may have selected.

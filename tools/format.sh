@@ -12,7 +12,7 @@
 # ignored ones such as bazel-* or node_modules).
 #
 # Tools: clang-format comes from Debian (package clang-format, installed with
-# apt when missing, the way deploy/install_deps.sh installs packages);
+# apt when missing, by deploy/install_deps.sh --packages);
 # buildifier from npm, pinned by tools/format/package-lock.json and installed
 # with `npm ci` into tools/format/node_modules (only when that install is
 # missing or older than the lock file; nothing is fetched when it is current).
@@ -33,14 +33,7 @@ status=$(dpkg-query -W -f='${db:Status-Status}' clang-format 2>/dev/null || true
   missing+=(clang-format)
 command -v npm >/dev/null || missing+=(npm)
 if (( ${#missing[@]} > 0 )); then
-  echo "format: installing ${#missing[@]} package(s): ${missing[*]}" >&2
-  SUDO=""
-  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-  export DEBIAN_FRONTEND=noninteractive
-  if ! $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"; then
-    $SUDO apt-get update -q
-    $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-  fi
+  deploy/install_deps.sh --packages "${missing[@]}"
 fi
 
 # clang-format 14 is Debian 12's; other versions break lines differently.

@@ -38,6 +38,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr char kLastCheckpoint[] = "checkpoint-last.pt";
 constexpr char kBestCheckpoint[] = "checkpoint-best.pt";
+constexpr char kTokenizerFile[] = "bpe_vocab.txt.gz";
 constexpr char kStepsCsv[] = "metrics_steps.csv";
 constexpr char kEpochsCsv[] = "metrics_epochs.csv";
 constexpr char kStepsHeader[] =
@@ -269,7 +270,7 @@ absl::StatusOr<ValResult> Validate(
 
 absl::StatusOr<std::unique_ptr<clip::BpeTokenizer>> MakeTokenizer(
     const TrainerOptions& o, const PairDataset& train, bool resuming) {
-  const std::string saved = o.output_dir + "/bpe_vocab.txt.gz";
+  const std::string saved = o.output_dir + "/" + kTokenizerFile;
   if (resuming && fs::exists(saved)) {
     clip::BpeTokenizerOptions all_merges;
     all_merges.max_merges = -1;  // a trained vocabulary keeps every merge
@@ -450,7 +451,7 @@ absl::Status Trainer::Impl::LoadData() {
   ASSIGN_OR_RETURN(tokenizer_, MakeTokenizer(options_, *train_, resuming_));
   if (dist_.is_main()) {
     RETURN_IF_ERROR(
-        tokenizer_->SaveOpenAi(options_.output_dir + "/bpe_vocab.txt.gz"));
+        tokenizer_->SaveOpenAi(options_.output_dir + "/" + kTokenizerFile));
   }
   return absl::OkStatus();
 }
@@ -679,22 +680,25 @@ absl::StatusOr<EpochStats> Trainer::Impl::RunEpoch() {
     epoch_loss += loss;
     ++epoch_steps;
     const bool last = state_.step >= total_steps_;
-    if (options_.interrupt_after_steps > 0 &&
-        state_.step == options_.interrupt_after_steps && !last) {
+    const bool interrupt = options_.interrupt_after_steps > 0 &&
+                           state_.step == options_.interrupt_after_steps &&
+                           !last;
+    const bool periodic = options_.checkpoint_every_steps > 0 &&
+                          state_.step % options_.checkpoint_every_steps == 0 &&
+                          !last;
+    if (interrupt || periodic) {
       absl::Status saved = absl::OkStatus();
       if (dist_.is_main()) {
         saved = steps_csv_.Flush();
         if (saved.ok()) saved = SaveLastCheckpoint();
       }
-      RETURN_IF_ERROR(comm_->AgreeOn(saved, "saving the checkpoint"));
+      RETURN_IF_ERROR(comm_->AgreeOn(
+          saved, absl::StrCat("saving the checkpoint at step ", state_.step)));
+    }
+    if (interrupt) {
       interrupted_ = true;
       return absl::AbortedError(
           absl::StrCat("interrupted after step ", state_.step, " as asked"));
-    }
-    if (dist_.is_main() && options_.checkpoint_every_steps > 0 &&
-        state_.step % options_.checkpoint_every_steps == 0 && !last) {
-      RETURN_IF_ERROR(steps_csv_.Flush());
-      RETURN_IF_ERROR(SaveLastCheckpoint());
     }
   }
   if (batch_index >= epoch_batches) {
@@ -765,7 +769,7 @@ absl::StatusOr<TrainResult> Trainer::Impl::Finish() {
   }
   result_.steps = state_.step;
   result_.weights_path = weights_path_;
-  result_.tokenizer_path = options_.output_dir + "/bpe_vocab.txt.gz";
+  result_.tokenizer_path = options_.output_dir + "/" + kTokenizerFile;
   absl::Status saved = absl::OkStatus();
   if (dist_.is_main()) {
     saved = clip::SaveClipModel(model_,

@@ -11,7 +11,8 @@
 #
 # Steps, each skipped when its result is there already:
 #   1. Debian packages: docker.io (daemon and a BuildKit-capable client) and
-#      debootstrap, installed with apt-get (needs root).
+#      debootstrap, installed by deploy/install_deps.sh --packages (root or
+#      sudo when missing).
 #   2. A Docker daemon: one that answers is used as it is; otherwise dockerd
 #      is started in the background (log: $STATE_DIR/dockerd.log) and left
 #      running for later builds and tests. It gets DOCKERD_FLAGS (default
@@ -74,20 +75,8 @@ as_root() {
 }
 
 # 1. Packages.
-missing=()
-for p in docker.io debootstrap; do
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-  [[ "$status" == "installed" ]] || missing+=("$p")
-done
-if ((${#missing[@]} > 0)); then
-  log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! as_root apt-get install -y -q --no-install-recommends "${missing[@]}"; then
-    as_root apt-get update -q || die "apt-get update failed"
-    as_root apt-get install -y -q --no-install-recommends "${missing[@]}" ||
-      die "could not install ${missing[*]}"
-  fi
-fi
+deploy/install_deps.sh --packages docker.io debootstrap ||
+  die "could not install docker.io and debootstrap"
 
 if [[ -z "${DOCKER:-}" ]]; then
   if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
