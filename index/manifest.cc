@@ -95,6 +95,11 @@ std::string ManifestToJson(const Manifest& m) {
   j["preprocess"] = {{"image_resolution", m.image_resolution},
                      {"resize_mode", m.resize_mode},
                      {"embedding_precision", m.embedding_precision}};
+  if (!m.attribute_layout.empty()) {
+    j["attributes"] = {{"layout", m.attribute_layout},
+                       {"rerank_weights", m.rerank_weights},
+                       {"rerank_candidates", m.rerank_candidates}};
+  }
   j["dataset"] = m.dataset;
   j["training_metrics"] = m.training_metrics;
   j["created_at"] = m.created_at;
@@ -150,6 +155,13 @@ absl::StatusOr<Manifest> ManifestFromJson(const std::string& json,
         IntAt(pre, "image_resolution", "preprocess.image_resolution");
     m.resize_mode = pre.at("resize_mode").get<std::string>();
     m.embedding_precision = pre.value("embedding_precision", "fp32");
+    if (j.contains("attributes")) {
+      const auto& a = j.at("attributes");
+      m.attribute_layout = a.at("layout").get<std::string>();
+      m.rerank_weights = a.value("rerank_weights", "");
+      m.rerank_candidates = IntValue(a, "rerank_candidates",
+                                     "attributes.rerank_candidates", 0);
+    }
     m.dataset = j.value("dataset", "");
     m.training_metrics =
         j.value("training_metrics", std::map<std::string, double>{});

@@ -13,6 +13,8 @@ namespace gallery {
 
 inline constexpr char kManifestFormat[] = "traffic-retrieval-model/1";
 inline constexpr char kManifestFile[] = "manifest.json";
+// Name of the gallery's attribute probabilities in the embeddings file.
+inline constexpr char kAttributeProbsTensor[] = "attribute_probs";
 
 struct Manifest {
   std::string format = kManifestFormat;
@@ -50,6 +52,17 @@ struct Manifest {
   // "fp16"; clip/precision.h). Versions written before it was recorded read
   // as "fp32". Queries may be encoded in another precision.
   std::string embedding_precision = "fp32";
+  // Attribute heads and re-ranking (rerank/). `attribute_layout` is
+  // eval::AttributeLayoutId() of the heads in the weights file and of the
+  // gallery's predicted attribute probabilities, stored in the embeddings
+  // file as kAttributeProbsTensor (F32 [num_images, layout size], index row
+  // order); empty when the model has no attribute heads. `rerank_weights`
+  // (rerank::RerankWeights::ToString(), fitted on a validation split) and
+  // `rerank_candidates` (the short list re-ranked per query) say how the
+  // server re-ranks by default; empty / 0 = no re-ranking.
+  std::string attribute_layout;
+  std::string rerank_weights;
+  int64_t rerank_candidates = 0;
   std::string dataset;  // where the gallery images came from
   std::map<std::string, double> training_metrics;
   std::string created_at;  // RFC 3339, UTC

@@ -238,6 +238,16 @@ TEST(ModelVersionTest, ManifestJsonRoundTrip) {
   ASSERT_OK(back);
   EXPECT_EQ(back->labels_file, "/data/test/test_label.txt");
   EXPECT_DOUBLE_EQ(back->label_coverage, 0.75);
+  EXPECT_EQ(back->attribute_layout, "");
+  EXPECT_EQ(back->rerank_candidates, 0);
+  m.attribute_layout = "category2,flags21";
+  m.rerank_weights = "category=0.1,pedestrian=0.05,vehicle=0.2";
+  m.rerank_candidates = 100;
+  back = ManifestFromJson(ManifestToJson(m), "x");
+  ASSERT_OK(back);
+  EXPECT_EQ(back->attribute_layout, "category2,flags21");
+  EXPECT_EQ(back->rerank_weights, m.rerank_weights);
+  EXPECT_EQ(back->rerank_candidates, 100);
   EXPECT_THAT(
       ManifestFromJson("{\"format\": \"other/9\"}", "f.json"),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("f.json")));
