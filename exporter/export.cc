@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "clip/embed_tool.h"
@@ -16,10 +17,13 @@
 #include "clip/weights.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "eval/attributes.h"
 #include "eval/labels.h"
 #include "index/gallery_index.h"
 #include "index/model_version.h"
 #include "pipeline/image_stream.h"
+#include "rerank/attribute_head.h"
+#include "rerank/reranker.h"
 
 namespace exporter {
 namespace {
@@ -295,6 +299,60 @@ gallery::Manifest MakeManifest(const ExportOptions& options,
   return m;
 }
 
+// With attribute heads in the staged weights file: the image head's
+// predictions for the gallery (`ordered`, index row order) go into `w` as
+// kAttributeProbsTensor, and the layout, the fitted re-rank weights and
+// their validation scores into `m`. Nothing without heads.
+absl::Status AddAttributeProbs(const std::string& weights_path,
+                               const std::vector<float>& ordered, int64_t dim,
+                               clip::SafetensorsWriter& w,
+                               gallery::Manifest& m) {
+  ASSIGN_OR_RETURN(const clip::SafetensorsFile weights,
+                   clip::SafetensorsFile::Read(weights_path));
+  if (!rerank::AttributeHead::PresentIn(weights)) return absl::OkStatus();
+  ASSIGN_OR_RETURN(const rerank::AttributeHead head,
+                   rerank::AttributeHead::Read(weights, rerank::Tower::kImage));
+  if (head.dim() != dim) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(weights_path, ": attribute head of dimension ", head.dim(),
+                     " for embeddings of ", dim));
+  }
+  const int64_t n = static_cast<int64_t>(ordered.size()) / dim;
+  const std::vector<float> probs = head.Predict(ordered.data(), n);
+  RETURN_IF_ERROR(
+      w.Add(gallery::kAttributeProbsTensor, clip::DType::kF32,
+            {n, eval::AttributeLayout::kSize},
+            absl::string_view(reinterpret_cast<const char*>(probs.data()),
+                              probs.size() * sizeof(float))));
+  m.attribute_layout = eval::AttributeLayoutId();
+  const auto& meta = weights.metadata();
+  if (auto it = meta.find("rerank_weights"); it != meta.end()) {
+    absl::StatusOr<rerank::RerankWeights> parsed =
+        rerank::RerankWeights::Parse(it->second);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(weights_path, ": ", parsed.status().message()));
+    }
+    m.rerank_weights = parsed->ToString();
+    int64_t candidates = 0;
+    auto c = meta.find("rerank_candidates");
+    if (c == meta.end() || !absl::SimpleAtoi(c->second, &candidates) ||
+        candidates < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          weights_path, ": rerank_weights without a valid rerank_candidates"));
+    }
+    m.rerank_candidates = candidates;
+  }
+  for (const auto& [k, v] : meta) {
+    double d;
+    if ((absl::StartsWith(k, "rerank_val_") || k == "val_map10") &&
+        absl::SimpleAtod(v, &d)) {
+      m.training_metrics[k] = d;
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Writes the weights, the tokenizer (OpenAI's format, or Hugging Face's when
 // it cannot be written as OpenAI's; recorded in `m`), the index and the raw
 // embeddings in index row order into `dir`.
@@ -321,6 +379,10 @@ absl::Status WriteVersionFiles(const std::string& dir,
       w.Add("embeddings", clip::DType::kF32, {index.size(), dim},
             absl::string_view(reinterpret_cast<const char*>(ordered.data()),
                               ordered.size() * sizeof(float))));
+  if (options.attribute_heads) {
+    RETURN_IF_ERROR(
+        AddAttributeProbs(dir + "/" + m.weights_file, ordered, dim, w, m));
+  }
   w.SetMetadata("rows", "images.txt");
   return w.WriteFile(dir + "/" + m.embeddings_file);
 }
@@ -364,6 +426,8 @@ absl::StatusOr<ExportResult> Export(
       MakeManifest(options, *encoder, *index, recall_n, result);
   RETURN_IF_ERROR(WriteVersionFiles(writer->staging_dir(), options, *encoder,
                                     *index, gallery, dim, m));
+  result.attribute_layout = m.attribute_layout;
+  result.rerank_weights = m.rerank_weights;
   ASSIGN_OR_RETURN(result.version, writer->Publish(m));
   result.version_dir = absl::StrCat(options.models_dir, "/", result.version);
   return result;

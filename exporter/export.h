@@ -4,7 +4,9 @@
 //   bpe_vocab.txt.gz   the tokenizer (or vocab.json + merges.txt)
 //   index.faiss        FAISS index over the L2-normalised image embeddings
 //   images.txt         row i of the index: "name<TAB>category"
-//   embeddings.safetensors  the raw embeddings F32 [n, D] in row order
+//   embeddings.safetensors  the raw embeddings F32 [n, D] in row order, and
+//                      with attribute heads in the weights the gallery's
+//                      predicted attributes ("attribute_probs")
 //   manifest.json      what the version is, with the weights' sha256
 // The version appears atomically: an interrupted export leaves none behind.
 //
@@ -55,6 +57,10 @@ struct ExportOptions {
   // manifest as embedding_precision.
   clip::Precision precision = clip::Precision::kFp32;
   bool gpu_index = false;  // build the index on the GPU (CUDA builds)
+  // When the weights carry attribute heads (rerank/attribute_head.h): store
+  // the image head's predictions for the gallery with the embeddings and
+  // record the layout and the fitted re-rank weights in the manifest.
+  bool attribute_heads = true;
   uint64_t seed = 1234;
 };
 
@@ -75,6 +81,10 @@ struct ExportResult {
   // share of num_images; -1 without a label file.
   int64_t labelled_images = 0;
   double label_coverage = -1;
+  // With attribute heads: the layout of the stored gallery predictions, and
+  // the re-rank weights recorded ("" when the weights hold none).
+  std::string attribute_layout;
+  std::string rerank_weights;
 };
 
 absl::StatusOr<ExportResult> Export(

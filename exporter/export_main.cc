@@ -72,6 +72,10 @@ ABSL_FLAG(std::string, precision, "auto",
 ABSL_FLAG(
     bool, gpu_index, false,
     "Build the index on the GPU (CUDA builds of FAISS; ignored otherwise).");
+ABSL_FLAG(bool, attribute_heads, true,
+          "When the weights carry attribute heads, store the gallery's "
+          "predicted attributes and the fitted re-rank weights in the version "
+          "(for query routing and re-ranking in the server).");
 
 int main(int argc, char** argv) {
   common::ParseFlagsOrExit(argc, argv,
@@ -100,6 +104,7 @@ int main(int argc, char** argv) {
   o.skip_bad_images = absl::GetFlag(FLAGS_skip_bad_images);
   o.device = absl::GetFlag(FLAGS_device);
   o.gpu_index = absl::GetFlag(FLAGS_gpu_index);
+  o.attribute_heads = absl::GetFlag(FLAGS_attribute_heads);
   auto mode = clip::ParseResizeMode(absl::GetFlag(FLAGS_resize_mode));
   if (!mode.ok()) {
     std::cerr << "export: --resize_mode: " << mode.status() << "\n";
@@ -145,6 +150,13 @@ int main(int argc, char** argv) {
   }
   if (result->recall_at_10 >= 0) {
     std::printf("recall@10 vs exact %.4f\n", result->recall_at_10);
+  }
+  if (!result->attribute_layout.empty()) {
+    std::printf("attribute predictions stored (%s); re-rank weights %s\n",
+                result->attribute_layout.c_str(),
+                result->rerank_weights.empty()
+                    ? "none"
+                    : result->rerank_weights.c_str());
   }
   return common::kExitOk;
 }

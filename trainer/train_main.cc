@@ -90,6 +90,15 @@ ABSL_FLAG(std::string, mixed_precision, "fp32",
           "fp32, or bf16: matrix products of the forward and backward passes "
           "in bf16 (CPU or CUDA) with float32 weights, loss and optimiser "
           "state.");
+ABSL_FLAG(double, image_attribute_loss_weight, 0,
+          "Weight of the image attribute head's loss (category, pedestrian "
+          "flags, vehicle colour/type/brand) added to the contrastive loss; "
+          "0 (default) with --text_attribute_loss_weight=0: no heads.");
+ABSL_FLAG(double, text_attribute_loss_weight, 0,
+          "Weight of the text attribute head's loss. With both weights > 0 "
+          "and a val split, each validation fits the re-ranking weights.");
+ABSL_FLAG(int, rerank_candidates, 100,
+          "Short-list length the re-ranking weights are fitted for.");
 ABSL_FLAG(int, interrupt_after_steps, 0,
           "Testing: stop as if killed right after step N (checkpoint written, "
           "exit 1); rerun with --resume to continue.");
@@ -183,6 +192,11 @@ int main(int argc, char** argv) {
     o.mixed_precision = *mp;
   }
   o.interrupt_after_steps = absl::GetFlag(FLAGS_interrupt_after_steps);
+  o.image_attribute_loss_weight =
+      absl::GetFlag(FLAGS_image_attribute_loss_weight);
+  o.text_attribute_loss_weight =
+      absl::GetFlag(FLAGS_text_attribute_loss_weight);
+  o.rerank_candidates = absl::GetFlag(FLAGS_rerank_candidates);
 
   const bool tty = isatty(STDERR_FILENO);
   trainer::TrainerCallbacks cb;
@@ -209,6 +223,13 @@ int main(int argc, char** argv) {
                  e.val_map10, e.val_map10_pedestrian, e.val_map10_vehicle,
                  e.val_recall1, e.val_recall5, e.val_recall10, e.seconds,
                  static_cast<long long>(e.skipped_images));
+    if (e.val_map10_reranked >= 0) {
+      std::fprintf(stderr,
+                   "epoch %d val mAP@10: routed %.4f, re-ranked %.4f, routed "
+                   "and re-ranked %.4f\n",
+                   e.epoch, e.val_map10_routed, e.val_map10_reranked,
+                   e.val_map10_routed_reranked);
+    }
   };
   auto result = trainer::Train(o, *dist, cb);
   if (!result.ok()) {

@@ -24,6 +24,9 @@
 #include "common/torch_status.h"
 #include "eval/metric.h"
 #include "pipeline/image_stream.h"
+#include "rerank/attribute_head.h"
+#include "rerank/fit.h"
+#include "trainer/attribute_heads.h"
 #include "trainer/contrastive_loss.h"
 #include "trainer/data_loader.h"
 #include "trainer/dataset.h"
@@ -53,7 +56,9 @@ absl::Status CatchTorch(absl::string_view what, F&& f) {
 
 constexpr char kEpochsHeader[] =
     "epoch,step,train_loss,val_map10,val_recall1,val_recall5,val_recall10,"
-    "val_map10_pedestrian,val_map10_vehicle,seconds,skipped_images";
+    "val_map10_pedestrian,val_map10_vehicle,seconds,skipped_images,"
+    "val_map10_routed,val_map10_reranked,val_map10_routed_reranked";
+constexpr char kRerankAblation[] = "rerank_ablation.txt";
 
 double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -183,6 +188,9 @@ class CsvLog {
 struct ValResult {
   eval::RetrievalMetrics metrics;
   eval::RetrievalMetrics pedestrian, vehicle;
+  // The embeddings scored, rows in the dataset's order.
+  int64_t dim = 0;
+  std::vector<float> image_embeddings, text_embeddings;
 };
 
 // Scores text-to-image retrieval of the validation split with the
@@ -265,7 +273,58 @@ absl::StatusOr<ValResult> Validate(
                          {static_cast<int64_t>(text_rows.size()) / dim, dim})
             .to(device);
   }));
-  return ScoreValidation(val, images, texts);
+  ASSIGN_OR_RETURN(ValResult result, ScoreValidation(val, images, texts));
+  result.dim = dim;
+  result.image_embeddings = std::move(image_rows);
+  result.text_embeddings = std::move(text_rows);
+  return result;
+}
+
+// One head of `heads` as a torch-free rerank::AttributeHead.
+absl::StatusOr<rerank::AttributeHead> ExportHead(const torch::nn::Linear& l) {
+  std::vector<float> w, b;
+  RETURN_IF_ERROR(CatchTorch("copying an attribute head", [&] {
+    torch::Tensor wt = l->weight.detach().to(torch::kCPU).contiguous();
+    torch::Tensor bt = l->bias.detach().to(torch::kCPU).contiguous();
+    w.assign(wt.data_ptr<float>(), wt.data_ptr<float>() + wt.numel());
+    b.assign(bt.data_ptr<float>(), bt.data_ptr<float>() + bt.numel());
+  }));
+  return rerank::AttributeHead::FromWeights(std::move(w), std::move(b),
+                                            l->weight.size(1));
+}
+
+// Fits the re-ranking weights on the validation embeddings `v` with the
+// heads' predictions.
+absl::StatusOr<rerank::FitResult> FitRerank(const PairDataset& val,
+                                            const ValResult& v,
+                                            const AttributeHeads& heads,
+                                            int candidates) {
+  ASSIGN_OR_RETURN(rerank::AttributeHead image_head, ExportHead(heads->image));
+  ASSIGN_OR_RETURN(rerank::AttributeHead text_head, ExportHead(heads->text));
+  rerank::FitData d;
+  d.dim = v.dim;
+  d.image_embeddings = v.image_embeddings;
+  d.text_embeddings = v.text_embeddings;
+  const int64_t ni = static_cast<int64_t>(v.image_embeddings.size()) / v.dim;
+  const int64_t nt = static_cast<int64_t>(v.text_embeddings.size()) / v.dim;
+  d.image_probs = image_head.Predict(v.image_embeddings.data(), ni);
+  d.text_probs = text_head.Predict(v.text_embeddings.data(), nt);
+  for (int64_t j = 0; j < ni; ++j) {
+    d.image_categories.push_back(
+        val.attribute_categories()[val.image_attribute()[j]]);
+  }
+  for (int64_t t = 0; t < nt; ++t) {
+    d.text_categories.push_back(
+        val.attribute_categories()[val.text_attributes()[t].front()]);
+  }
+  d.relevant = [&val](int64_t text, int64_t image) {
+    const auto& attrs = val.text_attributes()[text];
+    return std::find(attrs.begin(), attrs.end(),
+                     val.image_attribute()[image]) != attrs.end();
+  };
+  rerank::FitOptions options;
+  options.candidates = candidates;
+  return rerank::FitRerankWeights(d, options);
 }
 
 absl::StatusOr<std::unique_ptr<clip::BpeTokenizer>> MakeTokenizer(
@@ -307,6 +366,11 @@ absl::Status CheckOptions(const TrainerOptions& options) {
   if (options.batch_size < 1 || options.grad_accum < 1 || options.epochs < 1) {
     return absl::InvalidArgumentError(
         "batch_size, grad_accum and epochs must be >= 1");
+  }
+  if (options.image_attribute_loss_weight < 0 ||
+      options.text_attribute_loss_weight < 0 || options.rerank_candidates < 1) {
+    return absl::InvalidArgumentError(
+        "attribute loss weights must be >= 0 and rerank_candidates >= 1");
   }
   if (options.mixed_precision != clip::Precision::kFp32 &&
       options.mixed_precision != clip::Precision::kBf16) {
@@ -384,6 +448,13 @@ class Trainer::Impl {
                   Clock::time_point step_start, double wait_before);
   // Rank 0: validation, the metrics files, checkpoints and the plot.
   absl::Status EndEpochOnMain(EpochStats& es, Clock::time_point epoch_start);
+  // Rank 0, with both attribute heads trained: fits the re-ranking weights
+  // on the validation embeddings into fit_ and the scores into `es`.
+  absl::Status FitRerankOnMain(const ValResult& v, EpochStats& es);
+  // Metadata of a weights file: `extra`, plus the attribute layout and the
+  // latest re-rank fit when the model has heads.
+  std::map<std::string, std::string> WeightsMetadata(
+      std::map<std::string, std::string> extra) const;
   absl::Status SaveLastCheckpoint() {
     return SaveCheckpoint(options_.output_dir + "/" + kLastCheckpoint, model_,
                           *optimizer_, state_);
@@ -397,6 +468,11 @@ class Trainer::Impl {
   std::shared_ptr<clip::BpeTokenizer> tokenizer_;
   torch::Device device_{torch::kCPU};
   clip::ClipModel model_{nullptr};
+  // With attribute supervision: the heads (a submodule of model_), the
+  // training targets, and the latest validation's re-rank fit.
+  AttributeHeads heads_{nullptr};
+  std::optional<AttributeTargetTable> targets_;
+  std::optional<rerank::FitResult> fit_;
   std::unique_ptr<Communicator> comm_;
   std::vector<torch::Tensor> trainable_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
@@ -475,6 +551,19 @@ absl::Status Trainer::Impl::BuildModel() {
     return absl::InvalidArgumentError(absl::StrCat(
         "the tokenizer has ", tokenizer_->vocab_size(),
         " ids but the model embeds ", model_->config().vocab_size));
+  }
+  if (options_.image_attribute_loss_weight > 0 ||
+      options_.text_attribute_loss_weight > 0) {
+    heads_ = AttributeHeads(model_->config().embed_dim);
+    model_->register_module(kAttributeHeadModule, heads_);
+    ASSIGN_OR_RETURN(targets_, BuildTargetTable(*train_, device_));
+    Say(absl::StrCat("attribute heads on (image weight ",
+                     options_.image_attribute_loss_weight, ", text weight ",
+                     options_.text_attribute_loss_weight, ")"));
+    if (const std::string unknown = targets_->stats.Summary();
+        !unknown.empty()) {
+      Say(absl::StrCat(options_.train_labels, ": ", unknown));
+    }
   }
   model_->to(device_);
   model_->train();
@@ -589,8 +678,14 @@ absl::Status Trainer::Impl::ForwardBackward(Batch& b, double* loss_sum) {
       all_ids = comm_->AllGather(ids);
     }
     torch::Tensor loss = MultiPositiveContrastiveLoss(all_img, all_txt, all_ids,
-                                                      model_->logit_scale) /
-                         options_.grad_accum;
+                                                      model_->logit_scale);
+    if (heads_) {
+      loss = loss + options_.image_attribute_loss_weight *
+                        AttributeLoss(heads_->image(img), ids, *targets_);
+      loss = loss + options_.text_attribute_loss_weight *
+                        AttributeLoss(heads_->text(txt), ids, *targets_);
+    }
+    loss = loss / options_.grad_accum;
     loss.backward();
     *loss_sum += loss.item<double>();
   });
@@ -729,6 +824,7 @@ absl::Status Trainer::Impl::EndEpochOnMain(EpochStats& es,
         Validate(model_, *val_, tokenizer_, options_, preprocess_, device_);
     model_->train();
     if (!v.ok()) return v.status();
+    RETURN_IF_ERROR(FitRerankOnMain(*v, es));
     es.val_map10 = v->metrics.map_at_10;
     es.val_recall1 = v->metrics.recall_at_1;
     es.val_recall5 = v->metrics.recall_at_5;
@@ -744,10 +840,17 @@ absl::Status Trainer::Impl::EndEpochOnMain(EpochStats& es,
       RETURN_IF_ERROR(
           SaveCheckpoint(options_.output_dir + "/" + kBestCheckpoint, model_,
                          *optimizer_, state_));
-      RETURN_IF_ERROR(
-          clip::SaveClipModel(model_, weights_path_,
-                              {{"val_map10", Fmt(es.val_map10)},
-                               {"step", absl::StrCat(state_.step)}}));
+      RETURN_IF_ERROR(clip::SaveClipModel(
+          model_, weights_path_,
+          WeightsMetadata({{"val_map10", Fmt(es.val_map10)},
+                           {"step", absl::StrCat(state_.step)}})));
+      if (fit_.has_value()) {
+        RETURN_IF_ERROR(common::WriteFileAtomically(
+            options_.output_dir + "/" + kRerankAblation,
+            absl::StrCat("validation at step ", state_.step,
+                         ", short lists of ", fit_->candidates, ", weights ",
+                         fit_->weights.ToString(), "\n", fit_->Table())));
+      }
     }
   }
   es.seconds = Seconds(epoch_start, Clock::now());
@@ -755,12 +858,42 @@ absl::Status Trainer::Impl::EndEpochOnMain(EpochStats& es,
       es.epoch, ",", es.step, ",", Fmt(es.train_loss), ",", Fmt(es.val_map10),
       ",", Fmt(es.val_recall1), ",", Fmt(es.val_recall5), ",",
       Fmt(es.val_recall10), ",", Fmt(es.val_map10_pedestrian), ",",
-      Fmt(es.val_map10_vehicle), ",", Fmt(es.seconds), ",", es.skipped_images));
+      Fmt(es.val_map10_vehicle), ",", Fmt(es.seconds), ",", es.skipped_images,
+      ",", Fmt(es.val_map10_routed), ",", Fmt(es.val_map10_reranked), ",",
+      Fmt(es.val_map10_routed_reranked)));
   RETURN_IF_ERROR(steps_csv_.Flush());
   RETURN_IF_ERROR(epochs_csv_.Flush());
   RETURN_IF_ERROR(SaveLastCheckpoint());
   return WriteTrainingPlot(options_.output_dir + "/training.png", loss_points_,
                            map_points_);
+}
+
+absl::Status Trainer::Impl::FitRerankOnMain(const ValResult& v,
+                                            EpochStats& es) {
+  if (!heads_ || options_.image_attribute_loss_weight <= 0 ||
+      options_.text_attribute_loss_weight <= 0) {
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(fit_,
+                   FitRerank(*val_, v, heads_, options_.rerank_candidates));
+  es.val_map10_routed = fit_->routed.overall.map_at_10;
+  es.val_map10_reranked = fit_->reranked.overall.map_at_10;
+  es.val_map10_routed_reranked = fit_->routed_reranked.overall.map_at_10;
+  Say(absl::StrCat("re-rank fit (", fit_->weights.ToString(), "):\n",
+                   fit_->Table()));
+  return absl::OkStatus();
+}
+
+std::map<std::string, std::string> Trainer::Impl::WeightsMetadata(
+    std::map<std::string, std::string> extra) const {
+  if (!heads_) return extra;
+  extra[rerank::kAttributeLayoutKey] = eval::AttributeLayoutId();
+  if (fit_.has_value()) {
+    extra["rerank_weights"] = fit_->weights.ToString();
+    extra["rerank_candidates"] = absl::StrCat(fit_->candidates);
+    for (const auto& [k, value] : fit_->ToMetadata()) extra[k] = value;
+  }
+  return extra;
 }
 
 absl::StatusOr<TrainResult> Trainer::Impl::Finish() {
@@ -772,14 +905,14 @@ absl::StatusOr<TrainResult> Trainer::Impl::Finish() {
   result_.tokenizer_path = options_.output_dir + "/" + kTokenizerFile;
   absl::Status saved = absl::OkStatus();
   if (dist_.is_main()) {
-    saved = clip::SaveClipModel(model_,
-                                options_.output_dir + "/model-last.safetensors",
-                                {{"step", absl::StrCat(state_.step)}});
+    const auto metadata =
+        WeightsMetadata({{"step", absl::StrCat(state_.step)}});
+    saved = clip::SaveClipModel(
+        model_, options_.output_dir + "/model-last.safetensors", metadata);
     // Without validation (or before its first score) the final weights are
     // the ones to serve.
     if (saved.ok() && (!val_.has_value() || !fs::exists(weights_path_))) {
-      saved = clip::SaveClipModel(model_, weights_path_,
-                                  {{"step", absl::StrCat(state_.step)}});
+      saved = clip::SaveClipModel(model_, weights_path_, metadata);
     }
   }
   RETURN_IF_ERROR(comm_->AgreeOn(saved, "writing the final weights"));

@@ -14,6 +14,9 @@
 //   model.safetensors                       final weights (OpenAI key names)
 //   bpe_vocab.txt.gz | vocab.json+merges.txt the tokenizer
 //   metrics_steps.csv, metrics_epochs.csv   one row per step / epoch
+//   rerank_ablation.txt                     with attribute heads: the
+//                                           validation ablation of the
+//                                           weights model.safetensors holds
 //   training.png                            loss and val mAP@10 against step
 //
 // A killed run restarted with resume=true continues from checkpoint-last.pt
@@ -71,6 +74,16 @@ struct TrainerOptions {
   // and return ABORTED (tests of resume).
   int interrupt_after_steps = 0;
 
+  // Attribute supervision (trainer/attribute_heads.h): weights of the
+  // attribute loss of the image and the text head, added to the contrastive
+  // loss. Both 0 (default): no heads, today's training exactly. With both
+  // > 0 and a validation split, each validation also fits the re-ranking
+  // weights (rerank/fit.h) over short lists of rerank_candidates images,
+  // and model.safetensors records them.
+  double image_attribute_loss_weight = 0;
+  double text_attribute_loss_weight = 0;
+  int rerank_candidates = 100;
+
   // Output.
   std::string output_dir;
   bool resume = false;
@@ -106,6 +119,10 @@ struct EpochStats {
   double val_map10 = -1;  // -1 when there is no validation
   double val_recall1 = -1, val_recall5 = -1, val_recall10 = -1;
   double val_map10_pedestrian = -1, val_map10_vehicle = -1;
+  // With attribute heads and re-ranking: the same split routed to the
+  // predicted category, re-ranked, and both (rerank/fit.h); -1 otherwise.
+  double val_map10_routed = -1, val_map10_reranked = -1,
+         val_map10_routed_reranked = -1;
   double seconds = 0;
   int64_t skipped_images = 0;
 };
