@@ -74,14 +74,6 @@ absl::StatusOr<cv::Mat> DrawContactSheet(
     std::vector<std::string>* placeholders = nullptr,
     std::vector<std::string>* refused = nullptr);
 
-// The encoder extension for `path` (".png", ".jpg" or ".jpeg", matched
-// case-insensitively); INVALID_ARGUMENT naming the path otherwise.
-absl::StatusOr<std::string> ImageExtension(const std::string& path);
-
-// Encodes `sheet` by the extension of `path` (see ImageExtension) and writes
-// it atomically.
-absl::Status WriteImageFile(const std::string& path, const cv::Mat& sheet);
-
 }  // namespace client
 
 #endif  // CLIENT_CONTACT_SHEET_H_

@@ -32,6 +32,7 @@
 #include "client/grpc_client.h"
 #include "common/exit_code.h"
 #include "common/grpc_status.h"
+#include "common/image_file.h"
 #include "common/status_macros.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -144,7 +145,7 @@ absl::StatusOr<QueryFlags> FlagsToOptions() {
         "--sheet and --images_dir go together: give both or neither");
   }
   if (!flags.sheet.empty()) {
-    RETURN_IF_ERROR(client::ImageExtension(flags.sheet).status());
+    RETURN_IF_ERROR(common::ImageExtension(flags.sheet).status());
   }
   flags.sheet_options.columns = absl::GetFlag(FLAGS_columns);
   flags.sheet_options.thumb_size = absl::GetFlag(FLAGS_thumb_size);
@@ -204,7 +205,7 @@ absl::Status Run(const QueryFlags& flags) {
       const cv::Mat sheet,
       client::DrawContactSheet(flags.images_dir, entries, flags.sheet_options,
                                &placeholders, &refused));
-  RETURN_IF_ERROR(client::WriteImageFile(flags.sheet, sheet));
+  RETURN_IF_ERROR(common::WriteImageFile(flags.sheet, sheet));
   for (const std::string& name : placeholders) {
     std::fprintf(stderr,
                  "query: no readable image %s/%s (drawn as a placeholder)\n",

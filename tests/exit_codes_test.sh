@@ -37,6 +37,10 @@ expect 2 client/evaluate  # nothing to do
 expect 2 client/evaluate --predictions="$missing"  # no ground truth
 expect 2 client/evaluate --predictions=x --labels=y unexpected_argument
 expect 1 client/evaluate --predictions="$missing" --ground_truth="$missing"
+expect 2 client/evaluate --predictions=x --ground_truth=y \
+  --attribute_chart="$TEST_TMPDIR/chart.png"  # the chart needs --labels
+expect 2 client/evaluate --predictions=x --labels=y \
+  --attribute_chart="$TEST_TMPDIR/chart.jpg"  # PNG only
 expect 2 clip/clip_embed --no_such_flag=1
 expect 2 clip/clip_embed --texts="$missing"  # no --weights, --output
 expect 2 clip/clip_embed --weights=w --output=o --texts=t --precision=fp8

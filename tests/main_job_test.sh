@@ -2,8 +2,9 @@
 # The main job (tools/pipeline.sh, as tools/demo.sh runs it) at a tiny size,
 # on the built binaries: synthetic data, one epoch of a tiny model, export,
 # server on a free port, batch client, evaluation. Checks the submission's
-# shape and order, the evaluation's last line, the contact sheet, and that a
-# second run reuses the dataset, the weights and the exported versions.
+# shape and order, the evaluation's attribute analysis and last line, the
+# contact sheet, and that a second run reuses the dataset, the weights and
+# the exported versions.
 # Args: pipeline.sh
 set -euo pipefail
 PIPELINE=$1
@@ -36,6 +37,15 @@ for r in results:
     assert all(n.endswith(".jpg") for n in r["image_names"]), r
 print(f"{len(results)} entries in order")
 PY
+# The val evaluation (with --labels) carries the attribute analysis before
+# its last line.
+for pattern in '^wrong-category hits in top-10: [0-9]+ of [0-9]+ ' \
+  '^top-1 of pedestrian queries: ' '^top-1 of vehicle queries: ' \
+  '^attribute +compared +errors +rate' '^Female +[0-9]+ +[0-9]+ +[0-9.]+%' \
+  '^brand +[0-9]+ +[0-9]+ +[0-9.]+%'; do
+  grep -Eq "$pattern" "$WORK/val_eval.txt" || fail "no '$pattern' in val_eval.txt"
+done
+[[ "$(tail -1 "$WORK/val_eval.txt")" =~ ^mAP@10\  ]] || fail "val_eval.txt does not end in mAP@10"
 [[ -s "$WORK/contact_sheet.png" ]] || fail "no contact sheet"
 [[ -s "$WORK/run/training.png" ]] || fail "no training plot"
 grep -q "submission (test queries):" "$TEST_TMPDIR/run1.out" || fail "no summary"

@@ -1,6 +1,5 @@
 #include "trainer/plot.h"
 
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -9,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/file_util.h"
+#include "common/image_file.h"
 
 namespace trainer {
 namespace {
@@ -93,13 +92,7 @@ absl::Status WriteTrainingPlot(
             cv::Scalar(180, 100, 30));
   DrawPanel(img, kPanelW, "validation mAP@10", map_by_step, true, true,
             cv::Scalar(40, 140, 40));
-  std::vector<uchar> png;
-  if (!cv::imencode(".png", img, png)) {
-    return absl::InternalError(absl::StrCat("cannot encode ", path));
-  }
-  return common::WriteFileAtomically(
-      path,
-      absl::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+  return common::WriteImageFile(path, img);
 }
 
 }  // namespace trainer
