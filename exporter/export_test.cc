@@ -5,9 +5,11 @@
 #include "clip/safetensors.h"
 #include "common/file_util.h"
 #include "common/status_matchers.h"
+#include "eval/attributes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "index/model_version.h"
+#include "rerank/attribute_head.h"
 #include "tests/test_model.h"
 #include "tests/tiny_dataset.h"
 
@@ -196,6 +198,106 @@ TEST_F(ExportTest, CoverageOfACompleteLabelFileIsRecorded) {
 }
 
 // An unwritable models directory is found before any image is encoded.
+// The test model's weights plus attribute heads (weight[j][d] = 0.1 for
+// d == j % dim, else 0) and fitted re-rank weights, as a trainer with
+// attribute supervision writes them.
+std::string WeightsWithHeads(const std::string& src, const std::string& dst,
+                             const std::string& rerank_weights) {
+  auto in = clip::SafetensorsFile::Read(src);
+  EXPECT_OK(in);
+  clip::SafetensorsWriter w;
+  for (const std::string& name : in->names()) {
+    auto t = in->Get(name);
+    EXPECT_OK(w.Add(name, t->dtype, t->shape, t->data));
+  }
+  for (const auto& [k, v] : in->metadata()) w.SetMetadata(k, v);
+  constexpr int64_t kK = eval::AttributeLayout::kSize, kDim = 64;
+  std::vector<float> weight(kK * kDim, 0.0f), bias(kK, 0.0f);
+  for (int64_t j = 0; j < kK; ++j) weight[j * kDim + j % kDim] = 0.1f;
+  auto bytes = [](const std::vector<float>& v) {
+    return absl::string_view(reinterpret_cast<const char*>(v.data()),
+                             v.size() * sizeof(float));
+  };
+  for (auto tower : {rerank::Tower::kImage, rerank::Tower::kText}) {
+    EXPECT_OK(w.Add(rerank::HeadWeightName(tower), clip::DType::kF32,
+                    {kK, kDim}, bytes(weight)));
+    EXPECT_OK(w.Add(rerank::HeadBiasName(tower), clip::DType::kF32, {kK},
+                    bytes(bias)));
+  }
+  w.SetMetadata(rerank::kAttributeLayoutKey, eval::AttributeLayoutId());
+  if (!rerank_weights.empty()) {
+    w.SetMetadata("rerank_weights", rerank_weights);
+    w.SetMetadata("rerank_candidates", "50");
+    w.SetMetadata("rerank_val_map10_reranked", "0.75");
+  }
+  EXPECT_OK(w.WriteFile(dst));
+  return dst;
+}
+
+TEST_F(ExportTest, AttributeHeadsGiveGalleryPredictionsAndRerankWeights) {
+  ExportOptions o = Options("models_attributes");
+  o.weights = WeightsWithHeads(o.weights, *root_ + "/model/heads.safetensors",
+                               "category=0.1,pedestrian=0.02,vehicle=0.5");
+  auto result = Export(o);
+  ASSERT_OK(result);
+  EXPECT_EQ(result->attribute_layout, eval::AttributeLayoutId());
+  auto loaded = gallery::LoadVersion(o.models_dir, 1);
+  ASSERT_OK(loaded);
+  EXPECT_EQ(loaded->manifest.attribute_layout, eval::AttributeLayoutId());
+  EXPECT_EQ(loaded->manifest.rerank_weights,
+            "category=0.1,pedestrian=0.02,vehicle=0.5");
+  EXPECT_EQ(loaded->manifest.rerank_candidates, 50);
+  EXPECT_DOUBLE_EQ(
+      loaded->manifest.training_metrics.at("rerank_val_map10_reranked"), 0.75);
+  // The stored predictions are the image head applied to the stored
+  // embeddings, row by row.
+  auto emb =
+      clip::SafetensorsFile::Read(loaded->dir + "/embeddings.safetensors");
+  ASSERT_OK(emb);
+  auto probs = emb->GetF32(gallery::kAttributeProbsTensor);
+  ASSERT_OK(probs);
+  auto values = emb->GetF32("embeddings");
+  ASSERT_OK(values);
+  ASSERT_EQ(probs->size(), 40u * eval::AttributeLayout::kSize);
+  auto weights =
+      clip::SafetensorsFile::Read(loaded->dir + "/model.safetensors");
+  ASSERT_OK(weights);
+  auto head = rerank::AttributeHead::Read(*weights, rerank::Tower::kImage);
+  ASSERT_OK(head);
+  const std::vector<float> expected = head->Predict(values->data(), 40);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_FLOAT_EQ((*probs)[i], expected[i]) << i;
+  }
+
+  // Without the flag, or with heads but no fit, the version says so.
+  ExportOptions off = Options("models_attributes_off");
+  off.weights = o.weights;
+  off.attribute_heads = false;
+  ASSERT_OK(Export(off));
+  auto plain = gallery::LoadVersion(off.models_dir, 1);
+  ASSERT_OK(plain);
+  EXPECT_EQ(plain->manifest.attribute_layout, "");
+  ExportOptions unfitted = Options("models_attributes_unfitted");
+  unfitted.weights =
+      WeightsWithHeads(*root_ + "/model/model.safetensors",
+                       *root_ + "/model/heads_unfitted.safetensors", "");
+  ASSERT_OK(Export(unfitted));
+  auto routed_only = gallery::LoadVersion(unfitted.models_dir, 1);
+  ASSERT_OK(routed_only);
+  EXPECT_EQ(routed_only->manifest.attribute_layout, eval::AttributeLayoutId());
+  EXPECT_EQ(routed_only->manifest.rerank_weights, "");
+  EXPECT_EQ(routed_only->manifest.rerank_candidates, 0);
+}
+
+TEST_F(ExportTest, BadRerankWeightsInTheWeightsFileAreNamed) {
+  ExportOptions o = Options("models_attributes_bad");
+  o.weights = WeightsWithHeads(o.weights, *root_ + "/model/bad.safetensors",
+                               "category=-1");
+  EXPECT_THAT(Export(o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                  HasSubstr("re-rank weights")));
+  EXPECT_FALSE(fs::exists(o.models_dir + "/1"));
+}
+
 TEST_F(ExportTest, UnwritableModelsDirFailsBeforeEncoding) {
   const std::string file = *root_ + "/a_file";
   ASSERT_OK(common::WriteFileAtomically(file, "x"));

@@ -166,6 +166,68 @@ TEST_F(TrainerTest, ResumedRunReachesTheSameWeights) {
   EXPECT_EQ(lines, 1 + 12);
 }
 
+// Attribute supervision: the heads train with the towers, are saved with the
+// weights (and resumed like them), and each validation fits the re-ranking
+// weights, which the weights file records.
+TEST_F(TrainerTest, AttributeHeadsTrainAreSavedAndFitTheReranker) {
+  TrainerOptions o = Options("train_attributes");
+  o.val_labels = *data_ + "/val/val_label.txt";
+  o.val_images = *data_ + "/val/images";
+  o.image_attribute_loss_weight = 0.5;
+  o.text_attribute_loss_weight = 0.5;
+  o.rerank_candidates = 8;
+  auto result = Train(o, DistributedConfig());
+  ASSERT_OK(result);
+  ASSERT_EQ(result->epochs.size(), 2u);
+  for (const EpochStats& e : result->epochs) {
+    EXPECT_GE(e.val_map10_reranked, 0);
+    EXPECT_GE(e.val_map10_routed, 0);
+    // The grid includes zero weights, so re-ranking never scores below the
+    // cosine order of the same short lists.
+    EXPECT_GE(e.val_map10_reranked, e.val_map10 - 0.02);
+  }
+  auto f = clip::SafetensorsFile::Read(o.output_dir + "/model.safetensors");
+  ASSERT_OK(f);
+  EXPECT_TRUE(f->contains("attribute_head.image.weight"));
+  EXPECT_TRUE(f->contains("attribute_head.text.bias"));
+  EXPECT_EQ(f->metadata().at("attribute_layout"),
+            "category2,flags21,colour13,type8,brand67");
+  EXPECT_THAT(f->metadata().at("rerank_weights"),
+              ::testing::HasSubstr("pedestrian="));
+  EXPECT_EQ(f->metadata().at("rerank_candidates"), "8");
+  std::ifstream ablation(o.output_dir + "/rerank_ablation.txt");
+  std::string text((std::istreambuf_iterator<char>(ablation)),
+                   std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, ::testing::HasSubstr("+ re-ranking"));
+
+  // Interrupted and resumed, the heads reach the same weights too.
+  TrainerOptions killed = Options("train_attributes_killed");
+  killed.image_attribute_loss_weight = 0.5;
+  killed.text_attribute_loss_weight = 0.5;
+  TrainerOptions straight = killed;
+  straight.output_dir += "_straight";
+  ASSERT_OK(Train(straight, DistributedConfig()));
+  killed.interrupt_after_steps = 7;
+  EXPECT_FALSE(Train(killed, DistributedConfig()).ok());
+  killed.interrupt_after_steps = 0;
+  killed.resume = true;
+  ASSERT_OK(Train(killed, DistributedConfig()));
+  for (const char* name :
+       {"attribute_head.image.weight", "attribute_head.text.bias"}) {
+    EXPECT_EQ(Weights(straight.output_dir + "/model-last.safetensors", name),
+              Weights(killed.output_dir + "/model-last.safetensors", name))
+        << name;
+  }
+  // Without the weights there are no heads.
+  TrainerOptions plain = Options("train_no_attributes");
+  plain.epochs = 1;
+  ASSERT_OK(Train(plain, DistributedConfig()));
+  auto p = clip::SafetensorsFile::Read(plain.output_dir + "/model.safetensors");
+  ASSERT_OK(p);
+  EXPECT_FALSE(p->contains("attribute_head.image.weight"));
+  EXPECT_EQ(p->metadata().count("attribute_layout"), 0u);
+}
+
 // bf16 mixed precision: the same run stays close to float32 (same data,
 // same seed), weights stay float32 and move, and fp16 is refused.
 TEST_F(TrainerTest, Bf16MixedPrecisionTracksFloat32Training) {
