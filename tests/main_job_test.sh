@@ -3,6 +3,7 @@
 # on the built binaries: synthetic data, one epoch of a tiny model, export,
 # server on a free port, batch client, evaluation. Checks the submission's
 # shape and order, the evaluation's attribute analysis and last line, the
+# ablation of attribute loss, routing and re-ranking in the summary, the
 # contact sheet, and that a second run reuses the dataset, the weights and
 # the exported versions.
 # Args: pipeline.sh
@@ -49,6 +50,17 @@ done
 [[ -s "$WORK/contact_sheet.png" ]] || fail "no contact sheet"
 [[ -s "$WORK/run/training.png" ]] || fail "no training plot"
 grep -q "submission (test queries):" "$TEST_TMPDIR/run1.out" || fail "no summary"
+# The default recipe trains attribute heads, and the summary carries the
+# ablation, each row scored through the server, and the held-out test score.
+for row in "+ attribute loss" "+ routing" "+ re-ranking (no routing)" "+ routing + re-ranking"; do
+  # (a basic regular expression: "+" and parentheses are literal)
+  grep -q "^$row  *[0-9]\.[0-9]* " "$TEST_TMPDIR/run1.out" \
+    || fail "no ablation row '$row'"
+done
+grep -Eq '^test mAP@10 \(held-out test split, its hidden labels\): [0-9.]+$' "$TEST_TMPDIR/run1.out" \
+  || fail "no test mAP"
+grep -q '"attributes"' "$WORK"/models/val/*/manifest.json || fail "val version has no attributes block"
+[[ -s "$WORK/val_attributes.png" ]] || fail "no attribute chart"
 # The default precision (auto) is compared against fp32 on the val split.
 line=$(grep '^precision auto' "$TEST_TMPDIR/run1.out") || fail "no precision comparison"
 overlap=$(sed -n 's/.*top-10 overlap //p' <<<"$line")
