@@ -271,8 +271,11 @@ absl::Status LoadParameters(const Checkpoint& checkpoint, ClipModel& model) {
   for (const auto& [name, _] : checkpoint.tensors) {
     const bool unused_tower =
         !model->visual && absl::StartsWith(name, "visual.");
+    // The attribute heads stored beside CLIP (rerank/attribute_head.h) are
+    // read by their own loader.
+    const bool attribute_head = absl::StartsWith(name, "attribute_head.");
     if (!used.count(name) && !IgnoredEntries().count(name) && !unused_tower &&
-        name != "causal_mask" && name != "attn_mask") {
+        !attribute_head && name != "causal_mask" && name != "attn_mask") {
       return absl::InvalidArgumentError(
           absl::StrCat("checkpoint ", checkpoint.source, " has tensor '", name,
                        "', which this CLIP model does not use"));
