@@ -159,8 +159,8 @@ absl::StatusOr<Manifest> ManifestFromJson(const std::string& json,
       const auto& a = j.at("attributes");
       m.attribute_layout = a.at("layout").get<std::string>();
       m.rerank_weights = a.value("rerank_weights", "");
-      m.rerank_candidates = IntValue(a, "rerank_candidates",
-                                     "attributes.rerank_candidates", 0);
+      m.rerank_candidates =
+          IntValue(a, "rerank_candidates", "attributes.rerank_candidates", 0);
     }
     m.dataset = j.value("dataset", "");
     m.training_metrics =
