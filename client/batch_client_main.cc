@@ -5,7 +5,7 @@
 //   batch_client --server=HOST:PORT --queries=test/test_text.txt
 //       --output=submission.json [--top_k=10] [--concurrency=4]
 //       [--chunk_size=64] [--deadline_ms=30000] [--retries=5]
-//       [--category=pedestrian|vehicle] [--tls_ca=roots.pem]
+//       [--category=pedestrian|vehicle|auto] [--tls_ca=roots.pem]
 //       [--auth_token_file=token] [--resume] [--allow_failures]
 //
 // One entry per line of --queries, in order, texts byte-identical. Finished
@@ -63,8 +63,10 @@ ABSL_FLAG(int, retries, 5,
 ABSL_FLAG(bool, retry_resource_exhausted, false,
           "Also retry RESOURCE_EXHAUSTED (server queue full). Default: false.");
 ABSL_FLAG(std::string, category, "",
-          "Restrict hits to one category: pedestrian or vehicle. Default: "
-          "none (whole gallery).");
+          "Restrict hits to one category: pedestrian, vehicle, or auto (the "
+          "server routes each text to the category its model predicts from "
+          "the text; the whole gallery on a model without attribute heads). "
+          "Default: none (whole gallery).");
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM file of root certificates; turns TLS on. Default: none "
           "(plaintext).");

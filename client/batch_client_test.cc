@@ -160,6 +160,23 @@ TEST_F(BatchClientTest, PassesTopKAndCategory) {
             FakeImageNames("blue bus", 5, retrieval::v1::CATEGORY_VEHICLE));
 }
 
+TEST_F(BatchClientTest, PassesAutoForTheServerToRoute) {
+  const std::string queries =
+      WriteQueries("a red truck\nA pedestrian in a blue coat.\n");
+  BatchClientOptions options = Options(queries);
+  options.category = retrieval::v1::CATEGORY_AUTO;
+  BatchClientSummary summary;
+  ASSERT_OK(RunBatchClient(options, *client_, &summary));
+  absl::StatusOr<eval::Submission> submission = eval::ReadSubmission(Output());
+  ASSERT_OK(submission);
+  // The fake routes the second text to pedestrians, the first to vehicles.
+  EXPECT_EQ(submission->results[0].image_names,
+            FakeImageNames("a red truck", 3, retrieval::v1::CATEGORY_VEHICLE));
+  EXPECT_EQ(submission->results[1].image_names,
+            FakeImageNames("A pedestrian in a blue coat.", 3,
+                           retrieval::v1::CATEGORY_PEDESTRIAN));
+}
+
 TEST_F(BatchClientTest, EmptyQueriesFileWritesEmptyResults) {
   const std::string queries = WriteQueries("");
   BatchClientSummary summary;
@@ -389,6 +406,14 @@ TEST_F(BatchClientTest, ResumeRefusesAJournalOfAnotherRun) {
       RunBatchClient(options, *client_, &summary),
       StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("top_k 3")));
   options.top_k = 3;
+  // The journal was written without a category: auto is another run.
+  options.category = retrieval::v1::CATEGORY_AUTO;
+  EXPECT_THAT(RunBatchClient(options, *client_, &summary),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("category unspecified"),
+                             HasSubstr("this run has auto"),
+                             HasSubstr("--category=unspecified"))));
+  options.category = retrieval::v1::CATEGORY_UNSPECIFIED;
   WriteQueries(NumberedQueries(11));
   EXPECT_THAT(RunBatchClient(options, *client_, &summary),
               StatusIs(absl::StatusCode::kFailedPrecondition,

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "server/request_validation.h"
@@ -30,18 +31,29 @@ grpc::Status Validate(const SearchRequest& request, const std::string& prefix) {
 }
 
 void Answer(const SearchRequest& request, SearchResponse* response) {
+  const Category routed =
+      FakeRoutedCategory(request.text(), request.category());
   const std::vector<std::string> names =
       FakeImageNames(request.text(), request.top_k(), request.category());
   for (size_t i = 0; i < names.size(); ++i) {
     retrieval::v1::Hit* hit = response->add_hits();
     hit->set_image_name(names[i]);
     hit->set_score(0.9f - 0.01f * static_cast<float>(i));
-    hit->set_category(request.category());
+    hit->set_similarity(hit->score());
+    hit->set_category(routed);
   }
   response->set_model_version(kFakeModelVersion);
+  response->set_routed_category(routed);
 }
 
 }  // namespace
+
+Category FakeRoutedCategory(const std::string& text, Category category) {
+  if (category != retrieval::v1::CATEGORY_AUTO) return category;
+  return absl::StrContains(absl::AsciiStrToLower(text), "pedestrian")
+             ? retrieval::v1::CATEGORY_PEDESTRIAN
+             : retrieval::v1::CATEGORY_VEHICLE;
+}
 
 std::vector<std::string> FakeImageNames(const std::string& text, int top_k,
                                         Category category) {
@@ -53,9 +65,10 @@ std::vector<std::string> FakeImageNames(const std::string& text, int top_k,
   char hex[17];
   std::snprintf(hex, sizeof(hex), "%016llx",
                 static_cast<unsigned long long>(hash));
-  const char* suffix = category == retrieval::v1::CATEGORY_PEDESTRIAN ? "_p"
-                       : category == retrieval::v1::CATEGORY_VEHICLE  ? "_v"
-                                                                      : "";
+  const Category routed = FakeRoutedCategory(text, category);
+  const char* suffix = routed == retrieval::v1::CATEGORY_PEDESTRIAN ? "_p"
+                       : routed == retrieval::v1::CATEGORY_VEHICLE  ? "_v"
+                                                                    : "";
   std::vector<std::string> names;
   const int k = top_k == 0 ? 10 : top_k;
   for (int rank = 0; rank < k; ++rank) {

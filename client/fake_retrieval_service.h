@@ -2,9 +2,10 @@
 // and a server around it on 127.0.0.1 with a kernel-chosen port.
 //
 // Answers: the hits for a text are FakeImageNames(text, top_k, category)
-// with scores 0.9, 0.89, ... and the request's category; model_version is
-// kFakeModelVersion. Validation follows retrieval.proto: empty or
-// whitespace-only text, text over 2,048 bytes or not valid UTF-8, top_k
+// with scores (and similarities) 0.9, 0.89, ... and the category searched,
+// FakeRoutedCategory(text, category), also the response's routed_category;
+// model_version is kFakeModelVersion. Validation follows retrieval.proto: empty
+// or whitespace-only text, text over 2,048 bytes or not valid UTF-8, top_k
 // outside [1, 1000] (0 means 10), a category value the proto does not define
 // and more than 256 requests per BatchSearch are INVALID_ARGUMENT naming the
 // field ("requests[3].text: ..." in a batch). Knobs make it fail the first
@@ -31,8 +32,15 @@ namespace client_testing {
 
 inline constexpr int64_t kFakeModelVersion = 7;
 
+// The category the fake searches: for CATEGORY_AUTO, CATEGORY_PEDESTRIAN
+// when `text` contains "pedestrian" (any case) and CATEGORY_VEHICLE
+// otherwise; any other category is itself.
+retrieval::v1::Category FakeRoutedCategory(const std::string& text,
+                                           retrieval::v1::Category category);
+
 // The names the fake answers for `text`: "<16 hex digits of FNV-1a(text)>_
-// <rank>[_p|_v].jpg" for ranks 0 .. top_k-1 (top_k 0 means 10).
+// <rank>[_p|_v].jpg" for ranks 0 .. top_k-1 (top_k 0 means 10), the suffix
+// that of FakeRoutedCategory(text, category).
 std::vector<std::string> FakeImageNames(
     const std::string& text, int top_k,
     retrieval::v1::Category category = retrieval::v1::CATEGORY_UNSPECIFIED);

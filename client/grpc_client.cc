@@ -214,9 +214,11 @@ absl::StatusOr<Category> ParseCategory(absl::string_view name) {
   }
   if (lower == "pedestrian") return retrieval::v1::CATEGORY_PEDESTRIAN;
   if (lower == "vehicle") return retrieval::v1::CATEGORY_VEHICLE;
+  if (lower == "auto") return retrieval::v1::CATEGORY_AUTO;
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown category \"", name,
-      "\" (valid: pedestrian, vehicle, or empty/all for no filter)"));
+      "\" (valid: pedestrian, vehicle, auto for the category the server's "
+      "model predicts, or empty/all for no filter)"));
 }
 
 const char* CategoryName(Category category) {
@@ -225,6 +227,8 @@ const char* CategoryName(Category category) {
       return "pedestrian";
     case retrieval::v1::CATEGORY_VEHICLE:
       return "vehicle";
+    case retrieval::v1::CATEGORY_AUTO:
+      return "auto";
     default:
       return "unspecified";
   }

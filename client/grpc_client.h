@@ -132,12 +132,14 @@ absl::Duration BackoffDelay(const RetryPolicy& policy, int retry, double unit);
 // Absolute deadline `timeout` from now for grpc::ClientContext::set_deadline.
 std::chrono::system_clock::time_point DeadlineFromNow(absl::Duration timeout);
 
-// "pedestrian" -> CATEGORY_PEDESTRIAN, "vehicle" -> CATEGORY_VEHICLE; "",
-// "all" and "unspecified" -> CATEGORY_UNSPECIFIED. INVALID_ARGUMENT listing
-// the valid names otherwise.
+// "pedestrian" -> CATEGORY_PEDESTRIAN, "vehicle" -> CATEGORY_VEHICLE,
+// "auto" -> CATEGORY_AUTO (the server routes each text to the category its
+// model predicts); "", "all" and "unspecified" -> CATEGORY_UNSPECIFIED; any
+// case. INVALID_ARGUMENT listing the valid names otherwise.
 absl::StatusOr<retrieval::v1::Category> ParseCategory(absl::string_view name);
 
-// "pedestrian", "vehicle" or "unspecified".
+// "pedestrian", "vehicle", "auto" or "unspecified"; ParseCategory reads each
+// back as the same value.
 const char* CategoryName(retrieval::v1::Category category);
 
 // Per logical call.

@@ -169,6 +169,18 @@ TEST(CategoryTest, ParsesNamesAndRejectsOthers) {
   EXPECT_THAT(ParseCategory("car"), StatusIs(absl::StatusCode::kInvalidArgument,
                                              HasSubstr("\"car\"")));
   EXPECT_STREQ(CategoryName(retrieval::v1::CATEGORY_VEHICLE), "vehicle");
+  EXPECT_EQ(*ParseCategory("auto"), retrieval::v1::CATEGORY_AUTO);
+  EXPECT_EQ(*ParseCategory("AUTO"), retrieval::v1::CATEGORY_AUTO);
+  EXPECT_THAT(ParseCategory("automatic"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("auto")));
+  // Every value's name reads back as that value (the batch client's journal
+  // stores the name): AUTO is not "unspecified".
+  for (retrieval::v1::Category c :
+       {retrieval::v1::CATEGORY_UNSPECIFIED, retrieval::v1::CATEGORY_PEDESTRIAN,
+        retrieval::v1::CATEGORY_VEHICLE, retrieval::v1::CATEGORY_AUTO}) {
+    EXPECT_EQ(*ParseCategory(CategoryName(c)), c) << CategoryName(c);
+  }
+  EXPECT_STREQ(CategoryName(retrieval::v1::CATEGORY_AUTO), "auto");
 }
 
 TEST(CreateChannelTest, ChecksTlsFiles) {

@@ -5,7 +5,7 @@
 // Usage:
 //   loadgen --server=HOST:PORT --queries=test/test_text.txt
 //       [--concurrency=4] [--duration_s=10] [--requests=N] [--top_k=10]
-//       [--category=pedestrian|vehicle] [--deadline_ms=5000]
+//       [--category=pedestrian|vehicle|auto] [--deadline_ms=5000]
 //       [--backoff_initial_ms=20] [--backoff_max_ms=2000]
 //       [--invalid_fraction=F] [--seed=1] [--check_codes]
 //       [--tls_ca=roots.pem] [--auth_token_file=token]
@@ -73,8 +73,10 @@ ABSL_FLAG(int64_t, requests, 0,
           "bound. Default: 0.");
 ABSL_FLAG(int, top_k, 10, "Hits per query, in [1, 1000]. Default: 10.");
 ABSL_FLAG(std::string, category, "",
-          "Restrict hits to one category: pedestrian or vehicle. Default: "
-          "none (whole gallery).");
+          "Restrict hits to one category: pedestrian, vehicle, or auto (the "
+          "server routes each text to the category its model predicts from "
+          "the text; the whole gallery on a model without attribute heads). "
+          "Default: none (whole gallery).");
 ABSL_FLAG(int, deadline_ms, 5000,
           "Deadline of each call in milliseconds. Default: 5000.");
 ABSL_FLAG(int, backoff_initial_ms, 20,

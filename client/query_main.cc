@@ -3,13 +3,15 @@
 //
 // Usage:
 //   query --server=HOST:PORT --text="This is a white Audi." [--top_k=10]
-//       [--category=pedestrian|vehicle] [--deadline_ms=10000]
+//       [--category=pedestrian|vehicle|auto] [--deadline_ms=10000]
 //       [--tls_ca=roots.pem] [--auth_token_file=token]
 //       [--images_dir=test/images --sheet=results.png [--columns=5]
 //        [--thumb_size=160]]
 //
-// Prints the model version, then a table (rank, score, image name,
-// category) on stdout. With --images_dir and --sheet, also writes a PNG grid
+// Prints the model version and the category searched (for --category=auto,
+// the one the server's model predicted), then a table (rank, score, image
+// name, category, similarity) on stdout; score and similarity differ when
+// the server re-ranks. With --images_dir and --sheet, also writes a PNG grid
 // of the hits' thumbnails (read from DIR/<image name>; missing files are grey
 // placeholders) titled with the query. Image names come from the server: a
 // name that would leave DIR (absolute, or with a ".." component) is not
@@ -42,8 +44,10 @@ ABSL_FLAG(std::string, server, "",
 ABSL_FLAG(std::string, text, "", "The description to search for. Required.");
 ABSL_FLAG(int, top_k, 10, "Number of hits, in [1, 1000]. Default: 10.");
 ABSL_FLAG(std::string, category, "",
-          "Restrict hits to one category: pedestrian or vehicle. Default: "
-          "none (whole gallery).");
+          "Restrict hits to one category: pedestrian, vehicle, or auto (the "
+          "server routes each text to the category its model predicts from "
+          "the text; the whole gallery on a model without attribute heads). "
+          "Default: none (whole gallery).");
 ABSL_FLAG(int, deadline_ms, 10000,
           "Deadline of each call attempt in milliseconds. Default: 10000.");
 ABSL_FLAG(int, retries, 2,
@@ -163,12 +167,13 @@ void PrintTable(const retrieval::v1::SearchResponse& response) {
     name_width = std::max(name_width, names.back().size());
   }
   const int width = static_cast<int>(name_width);
-  std::printf("%4s  %8s  %-*s  %s\n", "rank", "score", width, "image",
-              "category");
+  std::printf("%4s  %8s  %-*s  %-11s  %s\n", "rank", "score", width, "image",
+              "category", "similarity");
   for (int i = 0; i < response.hits_size(); ++i) {
     const retrieval::v1::Hit& hit = response.hits(i);
-    std::printf("%4d  %8.4f  %-*s  %s\n", i + 1, hit.score(), width,
-                names[i].c_str(), client::CategoryName(hit.category()));
+    std::printf("%4d  %8.4f  %-*s  %-11s  %.4f\n", i + 1, hit.score(), width,
+                names[i].c_str(), client::CategoryName(hit.category()),
+                hit.similarity());
   }
 }
 
@@ -181,9 +186,10 @@ absl::Status Run(const QueryFlags& flags) {
   ASSIGN_OR_RETURN(const retrieval::v1::SearchResponse response,
                    retrieval->Search(flags.request, flags.call));
   const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
-  std::printf("model version %lld: %d hits in %.1f ms\n",
+  std::printf("model version %lld: %d hits in %.1f ms, category %s\n",
               static_cast<long long>(response.model_version()),
-              response.hits_size(), ms);
+              response.hits_size(), ms,
+              client::CategoryName(response.routed_category()));
   PrintTable(response);
   std::fflush(stdout);
 

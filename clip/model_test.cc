@@ -54,6 +54,41 @@ TEST(ClipModelTest, ShapesForTinyConfig) {
   EXPECT_EQ(model->EncodeText(tokens).sizes(), torch::IntArrayRef({2, 64}));
 }
 
+TEST(ClipModelTest, AttributeHeadTensorsAreReadPastOtherExtrasAreNamed) {
+  auto config = PresetConfig("tiny");
+  ASSERT_OK(config);
+  ClipModel model(*config);
+  const std::string plain = ::testing::TempDir() + "/tiny_plain.safetensors";
+  ASSERT_OK(SaveClipModel(model, plain));
+  auto file = SafetensorsFile::Read(plain);
+  ASSERT_OK(file);
+  // The file with one extra tensor `extra`.
+  auto with = [&](const std::string& extra) {
+    SafetensorsWriter w;
+    for (const std::string& name : file->names()) {
+      auto v = file->Get(name);
+      EXPECT_OK(v);
+      EXPECT_OK(w.Add(name, v->dtype, v->shape, v->data));
+    }
+    for (const auto& [k, v] : file->metadata()) w.SetMetadata(k, v);
+    const std::vector<float> bias(111, 0.0f);
+    EXPECT_OK(
+        w.Add(extra, DType::kF32, {111},
+              absl::string_view(reinterpret_cast<const char*>(bias.data()),
+                                bias.size() * sizeof(float))));
+    const std::string path =
+        ::testing::TempDir() + "/tiny_" + extra + ".safetensors";
+    EXPECT_OK(w.WriteFile(path));
+    return path;
+  };
+  EXPECT_OK(LoadClipModel(with("attribute_head.text.bias")));
+  EXPECT_OK(LoadClipModel(with("attribute_head.image.bias"),
+                          ModelLoadOptions{/*vision=*/false}));
+  EXPECT_THAT(LoadClipModel(with("extra_head.bias")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'extra_head.bias'")));
+}
+
 TEST(ClipModelTest, EotPositionIsFirstLargestId) {
   torch::Tensor t = torch::tensor(
       {{49406, 3306, 49407, 1002, 49407, 0}, {49406, 49407, 0, 0, 0, 0}},

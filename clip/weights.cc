@@ -271,8 +271,8 @@ absl::Status LoadParameters(const Checkpoint& checkpoint, ClipModel& model) {
   for (const auto& [name, _] : checkpoint.tensors) {
     const bool unused_tower =
         !model->visual && absl::StartsWith(name, "visual.");
-    // Attribute heads trained beside CLIP (rerank/attribute_head.h) are read
-    // by the exporter and the server, not by the CLIP model.
+    // The attribute heads stored beside CLIP (rerank/attribute_head.h) are
+    // read by their own loader.
     const bool attribute_head = absl::StartsWith(name, "attribute_head.");
     if (!used.count(name) && !IgnoredEntries().count(name) && !unused_tower &&
         !attribute_head && name != "causal_mask" && name != "attn_mask") {

@@ -45,8 +45,9 @@ absl::StatusOr<ClipConfig> CheckpointConfig(const Checkpoint& checkpoint);
 // Copies every parameter of `model` from `checkpoint`. INVALID_ARGUMENT names
 // the first missing tensor or shape mismatch (with both shapes) and the file.
 // Tensors of the checkpoint that the model lacks are an error too, except the
-// scalar entries OpenAI's archives carry, and the image tower's tensors
-// when the model was built without one.
+// scalar entries OpenAI's archives carry, the image tower's tensors when the
+// model was built without one, and the attribute heads ("attribute_head.*",
+// rerank/attribute_head.h).
 absl::Status LoadParameters(const Checkpoint& checkpoint, ClipModel& model);
 
 struct ModelLoadOptions {

@@ -5,7 +5,8 @@
 // Invariants: ValidateText accepts exactly the texts of at most
 // kMaxTextBytes bytes that are valid UTF-8 and not only whitespace (never
 // invalid UTF-8); ValidateTopK accepts exactly [0, kMaxTopK] and reports
-// the effective value; ValidateCategory accepts exactly 0, 1 and 2;
+// the effective value; ValidateCategory accepts exactly the values the
+// proto's Category defines (0 to 3, CATEGORY_AUTO included);
 // ValidateBatchSize accepts at most kMaxBatchRequests; every error is
 // INVALID_ARGUMENT and starts with the field name.
 #include <cstddef>
@@ -73,7 +74,7 @@ void CheckRequest(const retrieval::v1::SearchRequest& r,
   const int category = static_cast<int>(r.category());
   const absl::Status cat =
       server::ValidateCategory(category, prefix + "category");
-  FUZZ_CHECK(cat.ok() == (category >= 0 && category <= 2)) << category;
+  FUZZ_CHECK(cat.ok() == retrieval::v1::Category_IsValid(category)) << category;
   if (!cat.ok()) CheckError(cat, prefix + "category");
 }
 

@@ -8,7 +8,8 @@
 
 namespace retrieval_proto {
 
-// Values outside the enum (validated away before this) map to unspecified.
+// CATEGORY_AUTO (a request to route, which the server resolves itself) and
+// values outside the enum (validated away before this) map to unspecified.
 common::Category FromProto(int category);
 retrieval::v1::Category ToProto(common::Category category);
 

@@ -7,6 +7,7 @@
 //   retrieval_server --models_dir=... --host=0.0.0.0 --port=0
 //       --tls_cert=server.crt --tls_key=server.key --auth_token_file=token
 //       [--reflection=off|on|auth]
+//       [--rerank_candidates=-1|0|N] [--rerank_weights=category=W,...]
 //
 // Prints "listening on HOST:PORT" (the port actually bound; --port=0 picks a
 // free one) once ready to accept calls. Health (grpc.health.v1) reports
@@ -76,6 +77,17 @@ ABSL_FLAG(
     "else fp32; fp16 on CUDA), fp32, bf16, or fp16 (CUDA). Independent of "
     "the precision the gallery was exported in.");
 
+ABSL_FLAG(int, rerank_candidates, -1,
+          "Versions with attribute heads: how many of the best images by "
+          "cosine each query re-ranks by attribute agreement (the top "
+          "max(top_k, N)); -1 = the version's manifest (fitted at training), "
+          "0 = no re-ranking, at most 1000.");
+ABSL_FLAG(std::string, rerank_weights, "",
+          "Re-ranking weights \"category=W,pedestrian=W,vehicle=W\" "
+          "(non-negative; omitted ones are 0) replacing those in each "
+          "version's manifest; empty = the manifest's. All zero turns "
+          "re-ranking off.");
+
 int main(int argc, char** argv) {
   common::ParseFlagsOrExit(argc, argv,
                            "Serves text-to-image retrieval over gRPC.");
@@ -120,6 +132,8 @@ int main(int argc, char** argv) {
     return common::kExitUsage;
   }
   o.precision = *precision;
+  o.rerank_candidates = absl::GetFlag(FLAGS_rerank_candidates);
+  o.rerank_weights = absl::GetFlag(FLAGS_rerank_weights);
   if (absl::Status st = server::ValidateServerOptions(o); !st.ok()) {
     std::cerr << "retrieval_server: " << st << "\n";
     return common::kExitUsage;

@@ -116,7 +116,24 @@ std::string Metrics::Render() const {
       "# HELP retrieval_reload_failures_total New versions that failed to "
       "load.\n# TYPE retrieval_reload_failures_total counter\n"
       "retrieval_reload_failures_total ",
-      reload_failures_.load(), "\n");
+      reload_failures_.load(), "\n",
+      "# HELP retrieval_routed_queries_total CATEGORY_AUTO queries, by the "
+      "category searched (unspecified: the version has no attribute "
+      "heads).\n# TYPE retrieval_routed_queries_total counter\n");
+  for (common::Category c :
+       {common::Category::kPedestrian, common::Category::kVehicle,
+        common::Category::kUnspecified}) {
+    absl::StrAppend(&out, "retrieval_routed_queries_total{category=\"",
+                    common::CategoryName(c), "\"} ",
+                    routed_[static_cast<int>(c)].load(), "\n");
+  }
+  absl::StrAppend(
+      &out,
+      "# HELP retrieval_reranked_queries_total Queries whose hits were "
+      "re-ranked by attribute agreement.\n"
+      "# TYPE retrieval_reranked_queries_total counter\n"
+      "retrieval_reranked_queries_total ",
+      reranked_.load(), "\n");
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "common/category.h"
 #include "common/mutex.h"
 
 namespace server {
@@ -52,6 +53,13 @@ class Metrics {
     gallery_size_.store(gallery_size);
   }
   void RecordReloadFailure() { reload_failures_.fetch_add(1); }
+  // A CATEGORY_AUTO query and the category it was routed to (unspecified:
+  // the version has no attribute heads).
+  void RecordRouted(common::Category category) {
+    routed_[static_cast<int>(category)].fetch_add(1);
+  }
+  // Queries whose hits were re-ranked by attribute agreement.
+  void RecordReranked(int64_t queries) { reranked_.fetch_add(queries); }
 
   std::string Render() const;
 
@@ -69,6 +77,9 @@ class Metrics {
   std::atomic<uint64_t> cache_hits_{0}, cache_misses_{0};
   std::atomic<int64_t> version_{0}, gallery_size_{0};
   std::atomic<uint64_t> reload_failures_{0};
+  // Indexed by common::Category.
+  std::array<std::atomic<uint64_t>, 3> routed_{};
+  std::atomic<uint64_t> reranked_{0};
 };
 
 }  // namespace server

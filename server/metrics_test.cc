@@ -28,6 +28,10 @@ TEST(MetricsTest, RendersCountersAndCumulativeHistograms) {
   m.RecordBatch(40);
   m.RecordCache(true);
   m.SetModel(7, 17611);
+  m.RecordRouted(common::Category::kVehicle);
+  m.RecordRouted(common::Category::kVehicle);
+  m.RecordRouted(common::Category::kUnspecified);
+  m.RecordReranked(5);
   std::string text = m.Render();
   EXPECT_THAT(
       text,
@@ -45,6 +49,13 @@ TEST(MetricsTest, RendersCountersAndCumulativeHistograms) {
   EXPECT_THAT(text, HasSubstr("retrieval_model_version 7\n"));
   EXPECT_THAT(text, HasSubstr("retrieval_gallery_images 17611\n"));
   EXPECT_THAT(text, HasSubstr("retrieval_cache_hits_total 1\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_routed_queries_total{category="
+                              "\"vehicle\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_routed_queries_total{category="
+                              "\"pedestrian\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_routed_queries_total{category="
+                              "\"unspecified\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_reranked_queries_total 5\n"));
   EXPECT_EQ(m.RequestCount("Search", "OK"), 2u);
 }
 

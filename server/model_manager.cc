@@ -3,12 +3,40 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "clip/safetensors.h"
 #include "common/status_macros.h"
+#include "eval/attributes.h"
 
 namespace server {
+namespace {
+
+// An attribute file that does not fit the version: FAILED_PRECONDITION like
+// the version's other mismatches. Missing and corrupt files keep their
+// NOT_FOUND / DATA_LOSS.
+absl::Status AsMismatch(const absl::Status& status) {
+  if (absl::IsInvalidArgument(status) || absl::IsNotFound(status)) {
+    return absl::FailedPreconditionError(status.message());
+  }
+  return status;
+}
+
+std::string DescribeRerank(const ServedModel& model) {
+  if (!model.has_attribute_heads()) return "no attribute heads";
+  if (!model.reranks()) {
+    return absl::StrCat("attribute heads (routing), no re-ranking (weights ",
+                        model.rerank_weights.ToString(), ")");
+  }
+  return absl::StrCat("attribute heads, re-ranking the top ",
+                      model.rerank_candidates, " by ",
+                      model.rerank_weights.ToString());
+}
+
+}  // namespace
 
 ModelManager::ModelManager(Options options, LoadCallback on_load)
     : options_(std::move(options)), on_load_(std::move(on_load)) {}
@@ -53,7 +81,112 @@ absl::StatusOr<std::shared_ptr<ServedModel>> ModelManager::Load(
         model->encoder->embed_dim(), " dimensions but ", loaded.dir, "/",
         loaded.manifest.index_file, " holds ", model->index->dim()));
   }
+  RETURN_IF_ERROR(LoadAttributes(loaded, *model));
   return model;
+}
+
+absl::Status ModelManager::LoadAttributes(const gallery::LoadedVersion& loaded,
+                                          ServedModel& model) const {
+  using eval::AttributeLayout;
+  const gallery::Manifest& m = loaded.manifest;
+  if (m.attribute_layout.empty()) return absl::OkStatus();
+  const std::string manifest_path = loaded.dir + "/" + gallery::kManifestFile;
+  const std::string expected = eval::AttributeLayoutId();
+  if (m.attribute_layout != expected) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(manifest_path, ": attribute_layout \"", m.attribute_layout,
+                     "\", this build reads \"", expected, "\""));
+  }
+  if (m.embeddings_file.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        manifest_path,
+        ": attribute_layout is set but files.embeddings is empty (the "
+        "gallery's ",
+        gallery::kAttributeProbsTensor, " are stored there)"));
+  }
+  const std::string weights_path = loaded.dir + "/" + m.weights_file;
+  ASSIGN_OR_RETURN(const clip::SafetensorsFile weights,
+                   clip::SafetensorsFile::Read(weights_path));
+  absl::StatusOr<rerank::AttributeHead> head =
+      rerank::AttributeHead::Read(weights, rerank::Tower::kText);
+  if (!head.ok()) return AsMismatch(head.status());
+  if (head->dim() != model.index->dim()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(weights_path, ": the text attribute head reads ",
+                     head->dim(), "-dimensional embeddings but ", loaded.dir,
+                     "/", m.index_file, " holds ", model.index->dim()));
+  }
+
+  const std::string probs_path = loaded.dir + "/" + m.embeddings_file;
+  ASSIGN_OR_RETURN(const clip::SafetensorsFile probs_file,
+                   clip::SafetensorsFile::Read(probs_path));
+  const auto layout = probs_file.metadata().find(rerank::kAttributeLayoutKey);
+  if (layout != probs_file.metadata().end() && layout->second != expected) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        probs_path, ": ", gallery::kAttributeProbsTensor, " of layout \"",
+        layout->second, "\", this build reads \"", expected, "\""));
+  }
+  if (!probs_file.contains(gallery::kAttributeProbsTensor)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        probs_path, " has no tensor ", gallery::kAttributeProbsTensor,
+        ", which ", manifest_path, " calls for (attribute_layout is set)"));
+  }
+  ASSIGN_OR_RETURN(const clip::TensorView view,
+                   probs_file.Get(gallery::kAttributeProbsTensor));
+  const int64_t rows = model.index->size();
+  if (view.dtype != clip::DType::kF32 || view.shape.size() != 2 ||
+      view.shape[0] != rows || view.shape[1] != AttributeLayout::kSize) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        probs_path, ": ", gallery::kAttributeProbsTensor, " is ",
+        clip::DTypeName(view.dtype), " [", absl::StrJoin(view.shape, ", "),
+        "] but ", loaded.dir, "/", m.index_file, " holds ", rows,
+        " images: expected F32 [", rows, ", ", AttributeLayout::kSize, "]"));
+  }
+  absl::StatusOr<std::vector<float>> probs =
+      probs_file.GetF32(gallery::kAttributeProbsTensor);
+  if (!probs.ok()) return AsMismatch(probs.status());
+  for (size_t i = 0; i < probs->size(); ++i) {
+    const float p = (*probs)[i];
+    if (!(p >= 0 && p <= 1)) {
+      return absl::DataLossError(
+          absl::StrCat(probs_path, ": ", gallery::kAttributeProbsTensor,
+                       " row ", i / AttributeLayout::kSize, " holds ", p,
+                       ", not a probability in [0, 1]"));
+    }
+  }
+
+  rerank::RerankWeights rerank_weights;
+  if (options_.rerank_weights.has_value()) {
+    rerank_weights = *options_.rerank_weights;
+  } else if (!m.rerank_weights.empty()) {
+    absl::StatusOr<rerank::RerankWeights> parsed =
+        rerank::RerankWeights::Parse(m.rerank_weights);
+    if (!parsed.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          manifest_path, ": rerank_weights: ", parsed.status().message()));
+    }
+    rerank_weights = *parsed;
+  }
+  int64_t candidates = options_.rerank_candidates;
+  if (candidates < 0) {
+    if (m.rerank_candidates < 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(manifest_path, ": rerank_candidates is ",
+                       m.rerank_candidates, ", not >= 0"));
+    }
+    candidates = m.rerank_candidates;
+    if (candidates > kMaxRerankCandidates) {
+      LOG(WARNING) << manifest_path << ": rerank_candidates " << candidates
+                   << " capped at " << kMaxRerankCandidates;
+      candidates = kMaxRerankCandidates;
+    }
+  }
+  model.text_head = std::make_unique<rerank::AttributeHead>(std::move(*head));
+  model.attribute_probs = std::move(*probs);
+  model.rerank_weights = rerank_weights;
+  model.rerank_candidates =
+      rerank_weights.enabled() ? static_cast<int>(candidates) : 0;
+  return absl::OkStatus();
 }
 
 absl::Status ModelManager::Poll() {
@@ -110,7 +243,8 @@ absl::Status ModelManager::Poll() {
               << (*loaded)->manifest.architecture_description << ", "
               << (*loaded)->index->size() << " images, index "
               << (*loaded)->manifest.index_type << ", gallery embedded in "
-              << (*loaded)->manifest.embedding_precision
+              << (*loaded)->manifest.embedding_precision << ", "
+              << DescribeRerank(**loaded)
               << "); queries: " << (*loaded)->encoder->Describe();
     if (on_load_) on_load_(loaded->get(), absl::OkStatus());
     break;

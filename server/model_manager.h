@@ -3,12 +3,19 @@
 //
 // A version (index/model_version.h) is loaded, verified, and its text
 // encoder checked against the index (embedding size) before it becomes
-// current; the swap is one pointer exchange, so requests holding the old
-// version finish on it and the next ones see the new one. A version that
-// fails to load is logged and the current one keeps serving; the failed
-// version is tried again after a backoff (doubling from retry_initial up to
-// retry_max), since a failure may be transient (a read error, a copy still
-// being written by hand) or fixed in place by an operator.
+// current. A version whose manifest records an attribute layout also brings
+// its text attribute head (from the weights file) and the gallery's
+// predicted attributes (the embeddings file's attribute_probs, one row per
+// index row), checked against this build's eval::AttributeLayoutId(), the
+// index size and the embedding size: what CATEGORY_AUTO routing and
+// re-ranking (rerank/) use; a version that fails these checks is refused
+// like any other broken version. The swap is one pointer exchange, so
+// requests holding the old version finish on it and the next ones see the
+// new one. A version that fails to load is logged and the current one keeps
+// serving; the failed version is tried again after a backoff (doubling from
+// retry_initial up to retry_max), since a failure may be transient (a read
+// error, a copy still being written by hand) or fixed in place by an
+// operator.
 //
 // Thread safety: every method may be called from any thread. Polls are
 // serialised: one version is loaded at a time.
@@ -20,16 +27,23 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "clip/encoder.h"
 #include "common/mutex.h"
 #include "index/model_version.h"
+#include "rerank/attribute_head.h"
+#include "rerank/reranker.h"
 
 namespace server {
+
+// The longest short list a query may re-rank (--rerank_candidates).
+inline constexpr int kMaxRerankCandidates = 1000;
 
 // Everything one answer depends on. Immutable once built.
 struct ServedModel {
@@ -38,6 +52,19 @@ struct ServedModel {
   gallery::Manifest manifest;
   std::unique_ptr<clip::ClipEncoder> encoder;
   std::unique_ptr<gallery::GalleryIndex> index;
+  // The text attribute head; null when the version has no attribute heads.
+  std::unique_ptr<rerank::AttributeHead> text_head;
+  // The gallery's attribute probabilities, [index->size(),
+  // eval::AttributeLayout::kSize] in index row order; empty without heads.
+  std::vector<float> attribute_probs;
+  // Re-ranking in use: the weights (the manifest's unless the server
+  // overrides them) and the short-list length; rerank_candidates is 0 when
+  // hits are not re-ranked (no heads, turned off, or all weights zero).
+  rerank::RerankWeights rerank_weights;
+  int rerank_candidates = 0;
+
+  bool has_attribute_heads() const { return text_head != nullptr; }
+  bool reranks() const { return rerank_candidates > 0; }
 };
 
 class ModelManager {
@@ -50,6 +77,12 @@ class ModelManager {
     clip::Precision precision = clip::Precision::kFp32;
     int max_batch_size = 64;
     bool gpu_index = false;
+    // Re-ranking of versions with attribute heads: -1 takes the manifest's
+    // rerank_candidates, 0 turns re-ranking off, a positive value (at most
+    // kMaxRerankCandidates) replaces the manifest's. Weights: unset takes the
+    // manifest's rerank_weights.
+    int rerank_candidates = -1;
+    std::optional<rerank::RerankWeights> rerank_weights;
     // Backoff before a version that failed to load is tried again.
     std::chrono::milliseconds retry_initial{30'000};
     std::chrono::milliseconds retry_max{15 * 60'000};
@@ -85,6 +118,10 @@ class ModelManager {
     Clock::time_point retry_at;
   };
   absl::StatusOr<std::shared_ptr<ServedModel>> Load(int64_t version);
+  // Reads and checks the attribute heads' data of `loaded` into `model`
+  // when its manifest records an attribute layout.
+  absl::Status LoadAttributes(const gallery::LoadedVersion& loaded,
+                              ServedModel& model) const;
 
   const Options options_;
   const LoadCallback on_load_;

@@ -3,12 +3,16 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 #include "common/status_matchers.h"
+#include "eval/attributes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/test_model.h"
@@ -18,6 +22,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::common_testing::IsOk;
+using ::common_testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
 
 std::string FreshDir(const std::string& name) {
   std::string d = ::testing::TempDir() + "/" + name;
@@ -159,6 +166,115 @@ TEST(ModelManagerTest, PollingThreadPicksUpANewVersionAndStops) {
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(counts.loaded.load(), loaded);  // no poll after Stop()
   EXPECT_EQ(m.Current()->version, v1);
+}
+
+// A version of 6 images with attribute heads: every probability 0.5.
+tests::TestVersionOptions WithHeads() {
+  tests::TestVersionOptions o = tests::SampleVersion(6);
+  o.attributes.image_probs.assign(6 * eval::AttributeLayout::kSize, 0.5f);
+  o.attributes.rerank_weights = "category=0.5,pedestrian=0.1,vehicle=0.2";
+  o.attributes.rerank_candidates = 50;
+  return o;
+}
+
+TEST(ModelManagerTest, LoadsAttributeHeadsWithTheManifestsOrTheServersRerank) {
+  const std::string models = FreshDir("mm_heads");
+  Publish(models, 1);  // without heads
+  ASSERT_OK(tests::PublishTestVersion(models, WithHeads()));
+  {
+    ModelManager::Options o = OptionsFor(models);
+    ModelManager m(o, nullptr);
+    ASSERT_OK(m.Poll());
+    auto served = m.Current();
+    ASSERT_NE(served, nullptr);
+    EXPECT_EQ(served->version, 2);
+    ASSERT_TRUE(served->has_attribute_heads());
+    EXPECT_EQ(served->text_head->dim(), served->index->dim());
+    EXPECT_EQ(served->attribute_probs.size(),
+              static_cast<size_t>(6 * eval::AttributeLayout::kSize));
+    EXPECT_EQ(served->rerank_weights.ToString(),
+              "category=0.5,pedestrian=0.1,vehicle=0.2");
+    EXPECT_EQ(served->rerank_candidates, 50);
+    EXPECT_TRUE(served->reranks());
+  }
+  struct Case {
+    int candidates;
+    std::optional<rerank::RerankWeights> weights;
+    int want_candidates;
+    std::string want_weights;
+  };
+  for (const Case& c : std::vector<Case>{
+           {0, std::nullopt, 0, "category=0.5,pedestrian=0.1,vehicle=0.2"},
+           {7, std::nullopt, 7, "category=0.5,pedestrian=0.1,vehicle=0.2"},
+           {-1, rerank::RerankWeights{0, 0, 2}, 50,
+            "category=0,pedestrian=0,vehicle=2"},
+           {-1, rerank::RerankWeights{}, 0,
+            "category=0,pedestrian=0,vehicle=0"}}) {
+    ModelManager::Options o = OptionsFor(models);
+    o.rerank_candidates = c.candidates;
+    o.rerank_weights = c.weights;
+    ModelManager m(o, nullptr);
+    ASSERT_OK(m.Poll());
+    auto served = m.Current();
+    ASSERT_NE(served, nullptr);
+    EXPECT_TRUE(served->has_attribute_heads());  // routing stays on
+    EXPECT_EQ(served->rerank_candidates, c.want_candidates) << c.candidates;
+    EXPECT_EQ(served->rerank_weights.ToString(), c.want_weights);
+  }
+  // The version without heads routes nothing and re-ranks nothing.
+  const std::string old_models = FreshDir("mm_no_heads");
+  Publish(old_models, 1);
+  ModelManager m(OptionsFor(old_models), nullptr);
+  ASSERT_OK(m.Poll());
+  EXPECT_FALSE(m.Current()->has_attribute_heads());
+  EXPECT_FALSE(m.Current()->reranks());
+  EXPECT_TRUE(m.Current()->attribute_probs.empty());
+}
+
+TEST(ModelManagerTest, AttributeFilesThatDoNotFitTheVersionAreRefused) {
+  constexpr int k = eval::AttributeLayout::kSize;
+  struct Case {
+    std::string name;
+    std::function<void(tests::TestAttributes&)> spoil;
+    absl::StatusCode code;
+    std::string file;
+    std::string what;
+  };
+  const std::vector<Case> cases = {
+      {"rows", [](tests::TestAttributes& a) { a.image_probs.resize(5 * k); },
+       absl::StatusCode::kFailedPrecondition, "/1/embeddings.safetensors",
+       absl::StrCat("attribute_probs is F32 [5, ", k, "]")},
+      {"layout",
+       [](tests::TestAttributes& a) { a.layout = "category2,flags21"; },
+       absl::StatusCode::kFailedPrecondition, "/1/manifest.json",
+       "attribute_layout \"category2,flags21\""},
+      {"head_layout",
+       [](tests::TestAttributes& a) { a.head_layout = "category2,flags20"; },
+       absl::StatusCode::kFailedPrecondition, "/1/model.safetensors",
+       "attribute heads of layout \"category2,flags20\""},
+      {"not_probabilities",
+       [](tests::TestAttributes& a) { a.image_probs[3] = 1.5f; },
+       absl::StatusCode::kDataLoss, "/1/embeddings.safetensors",
+       "not a probability"},
+      {"weights",
+       [](tests::TestAttributes& a) { a.rerank_weights = "category=-1"; },
+       absl::StatusCode::kFailedPrecondition, "/1/manifest.json",
+       "rerank_weights"},
+  };
+  for (const Case& c : cases) {
+    const std::string models = FreshDir("mm_spoilt_" + c.name);
+    tests::TestVersionOptions v = WithHeads();
+    c.spoil(v.attributes);
+    ASSERT_OK(tests::PublishTestVersion(models, v));
+    Counts counts;
+    ModelManager m(OptionsFor(models), counts.callback());
+    EXPECT_THAT(m.Poll(), StatusIs(c.code, AllOf(HasSubstr(models + c.file),
+                                                 HasSubstr(c.what))))
+        << c.name;
+    EXPECT_EQ(m.Current(), nullptr) << c.name;
+    EXPECT_EQ(m.failures(1), 1) << c.name;
+    EXPECT_EQ(counts.failed.load(), 1) << c.name;
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <utility>
+#include <vector>
 
 namespace server {
 
@@ -81,18 +82,41 @@ void QueryProcessor::ProcessModel(const ServedModel& model,
       cache_->Put(model.version, texts[j], row, dim);
     }
   }
-  // One search per category, at the group's largest k.
-  std::map<int, std::vector<std::pair<QueryTask*, size_t>>> groups;
-  for (QueryTask* t : tasks) {
-    for (size_t i = 0; i < t->queries_.size(); ++i) {
-      groups[static_cast<int>(t->queries_[i].category)].push_back({t, i});
-    }
-  }
   std::map<QueryTask*, BatchResult> results;
   for (QueryTask* t : tasks) {
     results[t].model = t->model_;
     results[t].results.resize(t->queries_.size());
   }
+  // Attribute probabilities where routing or re-ranking needs them, and the
+  // category each query searches.
+  const bool heads = model.has_attribute_heads();
+  std::map<QueryTask*, std::vector<std::vector<float>>> probs;
+  std::map<int, std::vector<std::pair<QueryTask*, size_t>>> groups;
+  for (QueryTask* t : tasks) {
+    std::vector<std::vector<float>>& p = probs[t];
+    p.resize(t->queries_.size());
+    for (size_t i = 0; i < t->queries_.size(); ++i) {
+      const Query& q = t->queries_[i];
+      if (heads && (q.route || model.reranks())) {
+        p[i] = model.text_head->Predict(t->embeddings_[i].data(), 1);
+      }
+      gallery::Category category = q.category;
+      if (q.route) {
+        category = heads ? rerank::PredictedCategory(p[i].data())
+                         : gallery::Category::kUnspecified;
+        metrics_->RecordRouted(category);
+      }
+      results[t].results[i].category = category;
+      groups[static_cast<int>(category)].push_back({t, i});
+    }
+  }
+  // A query's short list: what it re-ranks, or its top_k.
+  auto shortlist = [&model](const Query& q) {
+    return model.reranks() ? std::max(q.top_k, model.rerank_candidates)
+                           : q.top_k;
+  };
+  // One search per category, at the group's longest short list.
+  int64_t reranked = 0;
   for (auto& [category, members] : groups) {
     std::vector<float> queries(members.size() * dim);
     int k = 1;
@@ -100,7 +124,7 @@ void QueryProcessor::ProcessModel(const ServedModel& model,
       const auto& [t, i] = members[j];
       std::copy(t->embeddings_[i].begin(), t->embeddings_[i].end(),
                 queries.begin() + j * dim);
-      k = std::max(k, t->queries_[i].top_k);
+      k = std::max(k, shortlist(t->queries_[i]));
     }
     auto hits = model.index->Search(queries.data(),
                                     static_cast<int64_t>(members.size()), k,
@@ -112,13 +136,24 @@ void QueryProcessor::ProcessModel(const ServedModel& model,
     }
     for (size_t j = 0; j < members.size(); ++j) {
       const auto& [t, i] = members[j];
-      auto& list = (*hits)[j];
-      if (static_cast<int>(list.size()) > t->queries_[i].top_k) {
-        list.resize(t->queries_[i].top_k);
+      const Query& q = t->queries_[i];
+      const std::vector<gallery::Hit>& list = (*hits)[j];
+      const size_t keep =
+          std::min(list.size(), static_cast<size_t>(shortlist(q)));
+      std::vector<RankedHit> ranked(keep);
+      for (size_t r = 0; r < keep; ++r) {
+        ranked[r] = RankedHit{list[r].row, list[r].score, list[r].score};
       }
-      results[t].results[i].hits = std::move(list);
+      if (model.reranks()) {
+        rerank::Rerank(probs[t][i].data(), model.attribute_probs.data(),
+                       model.rerank_weights, &ranked);
+        ++reranked;
+      }
+      if (static_cast<int>(ranked.size()) > q.top_k) ranked.resize(q.top_k);
+      results[t].results[i].hits = std::move(ranked);
     }
   }
+  if (reranked > 0) metrics_->RecordReranked(reranked);
   for (QueryTask* t : tasks) t->Finish(std::move(results[t]));
 }
 

@@ -1,7 +1,16 @@
 // What one batch of text queries costs: embeddings from the cache or the
 // text tower (the texts of a batch in one EncodeTexts call, which groups them
 // by token length), then one index search per (model version, category) at
-// the group's largest top_k, trimmed to each query's own top_k.
+// the group's largest short list, trimmed to each query's own.
+//
+// On a version with attribute heads (ServedModel::has_attribute_heads) each
+// query's attribute probabilities come from its embedding through the text
+// head. A routed query (CATEGORY_AUTO) searches the category they predict
+// (rerank::PredictedCategory); without heads it searches the whole gallery.
+// When the version re-ranks (ServedModel::reranks), a query's short list is
+// its max(top_k, rerank_candidates) best images by cosine, re-scored by
+// rerank::Rerank and trimmed to top_k; otherwise it is its top_k. Either
+// way a query's hits do not depend on the other queries of its batch.
 //
 // The processor holds no queue and no thread: server/batcher.h feeds it the
 // batches a BatchQueue forms.
@@ -21,6 +30,7 @@
 
 #include "absl/status/statusor.h"
 #include "index/gallery_index.h"
+#include "rerank/reranker.h"
 #include "server/metrics.h"
 #include "server/model_manager.h"
 #include "server/text_cache.h"
@@ -30,11 +40,21 @@ namespace server {
 struct Query {
   std::string text;
   int top_k = 10;
+  // The category to search; ignored when `route` is set.
   gallery::Category category = gallery::Category::kUnspecified;
+  // CATEGORY_AUTO: search the category the version predicts from the text.
+  bool route = false;
 };
 
+// One ranked image: its index row, `score` (the re-ranked score, or the
+// cosine when the version does not re-rank) and `cosine`.
+using RankedHit = rerank::Candidate;
+
 struct QueryResult {
-  std::vector<gallery::Hit> hits;
+  std::vector<RankedHit> hits;  // best first, by score
+  // The category searched: the query's, or for a routed query the predicted
+  // one (kUnspecified when the version has no attribute heads).
+  gallery::Category category = gallery::Category::kUnspecified;
 };
 
 // All results of one request, from one model version.

@@ -73,9 +73,10 @@ absl::Status ValidateBatchSize(int n) {
 }
 
 absl::Status ValidateCategory(int category, const std::string& field) {
-  if (category < 0 || category > 2) {
+  if (category < 0 || category > kMaxCategoryValue) {
     return absl::InvalidArgumentError(
-        absl::StrCat(field, ": unknown category value ", category));
+        absl::StrCat(field, ": unknown category value ", category,
+                     " (0 unspecified, 1 pedestrian, 2 vehicle, 3 auto)"));
   }
   return absl::OkStatus();
 }

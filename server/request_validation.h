@@ -14,6 +14,8 @@ inline constexpr size_t kMaxTextBytes = 2048;
 inline constexpr int kMaxTopK = 1000;
 inline constexpr int kDefaultTopK = 10;
 inline constexpr int kMaxBatchRequests = 256;
+// The largest retrieval.v1.Category value (CATEGORY_AUTO).
+inline constexpr int kMaxCategoryValue = 3;
 
 // `field` names the text in messages, e.g. "text" or "requests[3].text".
 // Rejects empty or whitespace-only text, invalid UTF-8, and texts longer
@@ -26,7 +28,8 @@ absl::Status ValidateTopK(int top_k, const std::string& field, int* effective);
 
 absl::Status ValidateBatchSize(int n);
 
-// Category enum values the proto defines (0, 1, 2).
+// Category enum values the proto defines: 0 UNSPECIFIED, 1 PEDESTRIAN,
+// 2 VEHICLE, 3 AUTO (kMaxCategoryValue).
 absl::Status ValidateCategory(int category, const std::string& field);
 
 }  // namespace server

@@ -44,6 +44,20 @@ TEST(RequestValidationTest, TopKAndBatch) {
   EXPECT_THAT(
       ValidateBatchSize(kMaxBatchRequests + 1),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("requests")));
+}
+
+TEST(RequestValidationTest, CategoriesAreTheEnumsValuesAutoIncluded) {
+  for (int category = 0; category <= kMaxCategoryValue; ++category) {
+    EXPECT_OK(ValidateCategory(category, "category")) << category;
+  }
+  EXPECT_EQ(kMaxCategoryValue, 3);  // CATEGORY_AUTO
+  EXPECT_THAT(ValidateCategory(4, "requests[2].category"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("requests[2].category: unknown category "
+                                 "value 4")));
+  EXPECT_THAT(
+      ValidateCategory(-1, "category"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("category")));
   EXPECT_THAT(
       ValidateCategory(7, "category"),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("category")));

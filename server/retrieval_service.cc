@@ -22,10 +22,13 @@ using Clock = std::chrono::steady_clock;
 void FillResponse(const BatchResult& result, size_t i,
                   retrieval::v1::SearchResponse* out) {
   out->set_model_version(result.model->version);
-  for (const gallery::Hit& h : result.results[i].hits) {
+  out->set_routed_category(
+      retrieval_proto::ToProto(result.results[i].category));
+  for (const RankedHit& h : result.results[i].hits) {
     auto* hit = out->add_hits();
     hit->set_image_name(result.model->index->names()[h.row]);
     hit->set_score(h.score);
+    hit->set_similarity(h.cosine);
     hit->set_category(
         retrieval_proto::ToProto(result.model->index->category(h.row)));
   }
@@ -136,6 +139,7 @@ void RetrievalService::StartSearch(
     }
     queries[i].text = r.text();
     queries[i].category = retrieval_proto::FromProto(r.category());
+    queries[i].route = r.category() == retrieval::v1::CATEGORY_AUTO;
   }
   if (queries.empty()) {
     finish(absl::OkStatus(), nullptr);
@@ -229,6 +233,11 @@ grpc::ServerUnaryReactor* RetrievalService::GetModelInfo(
           model->index->CountOf(gallery::Category::kPedestrian));
       out.set_num_vehicle_images(
           model->index->CountOf(gallery::Category::kVehicle));
+      out.set_has_attribute_heads(model->has_attribute_heads());
+      if (model->has_attribute_heads()) {
+        out.set_rerank_weights(model->rerank_weights.ToString());
+      }
+      out.set_rerank_candidates(model->rerank_candidates);
     }
   }
   call->Reply(st, out);

@@ -23,6 +23,7 @@
 #include "common/mutex.h"
 #include "common/status_macros.h"
 #include "common/torch_threads.h"
+#include "rerank/reranker.h"
 #include "server/batcher.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
@@ -277,6 +278,20 @@ absl::Status ValidateServerOptions(const ServerOptions& o) {
     return absl::InvalidArgumentError(
         "--reflection=auth needs --auth_token_file (the token it checks)");
   }
+  if (o.rerank_candidates < -1 || o.rerank_candidates > kMaxRerankCandidates) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--rerank_candidates: ", o.rerank_candidates,
+                     " is not in [-1, ", kMaxRerankCandidates,
+                     "] (-1: each version's manifest, 0: no re-ranking)"));
+  }
+  if (!o.rerank_weights.empty()) {
+    absl::StatusOr<rerank::RerankWeights> w =
+        rerank::RerankWeights::Parse(o.rerank_weights);
+    if (!w.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--rerank_weights: ", w.status().message()));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -325,6 +340,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
   mopts.device = options.device;
   mopts.precision = options.precision;
   mopts.max_batch_size = options.max_batch_size;
+  mopts.rerank_candidates = options.rerank_candidates;
+  if (!options.rerank_weights.empty()) {
+    ASSIGN_OR_RETURN(mopts.rerank_weights,
+                     rerank::RerankWeights::Parse(options.rerank_weights));
+  }
   // A version that failed is tried again from the next poll on, backing
   // off to at most ten intervals (a minute when reloads are manual).
   mopts.retry_initial = std::chrono::milliseconds(
@@ -406,6 +426,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
             << " tls=" << (!options.tls_cert.empty())
             << " auth=" << !token.empty()
             << " reflection=" << ReflectionName(reflection)
+            << " rerank_candidates=" << options.rerank_candidates
+            << " rerank_weights="
+            << (options.rerank_weights.empty() ? "manifest"
+                                               : options.rerank_weights)
             << " metrics_port=" << (impl->http ? impl->http->port() : -1);
   const absl::Status initial = impl->models->Poll();
   if (!initial.ok()) LOG(ERROR) << "initial model load failed: " << initial;

@@ -57,13 +57,19 @@ struct ServerOptions {
   double grace_period_s = 20;
   std::string device = "cpu";
   clip::Precision precision = clip::Precision::kFp32;  // query encoding
+  // Re-ranking on versions with attribute heads: -1 = each version's
+  // manifest, 0 = off, in [1, kMaxRerankCandidates] = that short list.
+  int rerank_candidates = -1;
+  // rerank::RerankWeights text replacing the manifests'; "" = the manifests'.
+  std::string rerank_weights;
   // Tests only: see Batcher::Options::delay_for_testing.
   int batch_delay_for_testing_us = 0;
 };
 
 // INVALID_ARGUMENT naming the option when a value is out of range, a file
 // is missing, TLS is half-configured, the token file is unusable (see
-// ReadAuthToken), or reflection is kAuth without a token file.
+// ReadAuthToken), reflection is kAuth without a token file, or the re-rank
+// weights do not parse.
 absl::Status ValidateServerOptions(const ServerOptions& options);
 
 class Server {

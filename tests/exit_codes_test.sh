@@ -32,6 +32,7 @@ expect 2 client/batch_client unexpected_argument
 expect 0 client/batch_client --help
 expect 2 client/loadgen --no_such_flag=1
 expect 2 client/query --no_such_flag=1
+expect 2 client/query --server=127.0.0.1:1 --text=x --category=sideways
 expect 2 client/evaluate --no_such_flag=1
 expect 2 client/evaluate  # nothing to do
 expect 2 client/evaluate --predictions="$missing"  # no ground truth
@@ -48,6 +49,8 @@ expect 1 clip/clip_embed --weights="$missing" --vocab="$missing" \
   --texts="$missing" --output="$TEST_TMPDIR/out.safetensors"
 expect 2 server/retrieval_server --no_such_flag=1
 expect 2 server/retrieval_server  # no --models_dir
+expect 2 server/retrieval_server --models_dir="$TEST_TMPDIR" --rerank_candidates=1001
+expect 2 server/retrieval_server --models_dir="$TEST_TMPDIR" --rerank_weights=colour=1
 expect 0 server/retrieval_server --helpfull
 expect 2 trainer/train --no_such_flag=1
 expect 2 trainer/train --output_dir="$TEST_TMPDIR/run"  # no --data_dir

@@ -8,9 +8,10 @@
 
 namespace tests {
 
-absl::StatusOr<int64_t> PublishGalleryVersion(const std::string& models_dir,
-                                              const GalleryVersion& version,
-                                              const ModelWriter& write_model) {
+absl::StatusOr<int64_t> PublishGalleryVersion(
+    const std::string& models_dir, const GalleryVersion& version,
+    const ModelWriter& write_model,
+    const IndexOrderWriter& write_in_index_order) {
   ASSIGN_OR_RETURN(std::unique_ptr<gallery::VersionWriter> writer,
                    gallery::VersionWriter::Begin(models_dir));
   const std::string dir = writer->staging_dir();
@@ -24,6 +25,9 @@ absl::StatusOr<int64_t> PublishGalleryVersion(const std::string& models_dir,
                                    version.categories, options));
   RETURN_IF_ERROR(
       index->Save(dir + "/" + m.index_file, dir + "/" + m.images_file));
+  if (write_in_index_order) {
+    RETURN_IF_ERROR(write_in_index_order(dir, *index, m));
+  }
   m.index_type = version.index_factory;
   m.num_images = static_cast<int64_t>(version.names.size());
   m.num_pedestrian_images = index->CountOf(common::Category::kPedestrian);

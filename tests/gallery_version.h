@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/category.h"
+#include "index/gallery_index.h"
 #include "index/manifest.h"
 
 namespace tests {
@@ -33,10 +34,19 @@ struct GalleryVersion {
 using ModelWriter = std::function<absl::StatusOr<std::vector<float>>(
     const std::string& staging_dir, gallery::Manifest& manifest)>;
 
+// Writes the files that follow the index's row order (names() gives it;
+// the index groups rows by category) into the staging directory once the
+// index is built, recording them in `manifest`.
+using IndexOrderWriter = std::function<absl::Status(
+    const std::string& staging_dir, const gallery::GalleryIndex& index,
+    gallery::Manifest& manifest)>;
+
 // Stages `version` under `models_dir` and publishes it; returns its number.
-absl::StatusOr<int64_t> PublishGalleryVersion(const std::string& models_dir,
-                                              const GalleryVersion& version,
-                                              const ModelWriter& write_model);
+// `write_in_index_order`, when given, runs after the index is saved.
+absl::StatusOr<int64_t> PublishGalleryVersion(
+    const std::string& models_dir, const GalleryVersion& version,
+    const ModelWriter& write_model,
+    const IndexOrderWriter& write_in_index_order = nullptr);
 
 }  // namespace tests
 

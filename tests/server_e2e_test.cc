@@ -15,12 +15,17 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 #include "common/status_matchers.h"
+#include "eval/attributes.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -81,6 +86,13 @@ class ServerTest : public ::testing::Test {
     channel_ = grpc::CreateCustomChannel(
         target_host + ":" + std::to_string(server_->port()), creds, args);
     stub_ = retrieval::v1::TextImageRetrieval::NewStub(channel_);
+  }
+  retrieval::v1::GetModelInfoResponse ModelInfo() {
+    grpc::ClientContext ctx;
+    retrieval::v1::GetModelInfoResponse info;
+    grpc::Status st = stub_->GetModelInfo(&ctx, {}, &info);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return info;
   }
   grpc::Status Search(
       const std::string& text, SearchResponse* out, int top_k = 0,
@@ -170,17 +182,243 @@ TEST_F(ServerTest, SearchRanksTheMatchingImageFirst) {
   ASSERT_TRUE(
       Search(v.texts[3], &vehicles, 30, retrieval::v1::CATEGORY_VEHICLE).ok());
   EXPECT_EQ(vehicles.hits_size(), 20);
+  EXPECT_EQ(vehicles.routed_category(), retrieval::v1::CATEGORY_VEHICLE);
   for (const auto& h : vehicles.hits()) {
     EXPECT_EQ(h.category(), retrieval::v1::CATEGORY_VEHICLE);
   }
+  // Without re-ranking a score is the cosine.
+  EXPECT_EQ(all.routed_category(), retrieval::v1::CATEGORY_UNSPECIFIED);
+  for (const auto& h : all.hits()) EXPECT_EQ(h.score(), h.similarity());
+  // A version without attribute heads searches everything for AUTO.
+  SearchResponse routed;
+  ASSERT_TRUE(
+      Search(v.texts[3], &routed, 40, retrieval::v1::CATEGORY_AUTO).ok());
+  EXPECT_EQ(routed.routed_category(), retrieval::v1::CATEGORY_UNSPECIFIED);
+  EXPECT_EQ(routed.hits_size(), 40);
   // Model info.
-  grpc::ClientContext ctx;
-  retrieval::v1::GetModelInfoResponse info;
-  ASSERT_TRUE(stub_->GetModelInfo(&ctx, {}, &info).ok());
+  const retrieval::v1::GetModelInfoResponse info = ModelInfo();
   EXPECT_EQ(info.num_images(), 40);
   EXPECT_EQ(info.embedding_dim(), 64);
   EXPECT_EQ(info.index_type(), "Flat");
   EXPECT_EQ(info.num_vehicle_images(), 20);
+  EXPECT_FALSE(info.has_attribute_heads());
+  EXPECT_EQ(info.rerank_weights(), "");
+  EXPECT_EQ(info.rerank_candidates(), 0);
+  EXPECT_THAT(server_->metrics_text(),
+              HasSubstr("retrieval_routed_queries_total{category="
+                        "\"unspecified\"} 1\n"));
+}
+
+// A 12-image version with attribute heads (even rows vehicles, odd rows
+// pedestrians). The text head's category logits are 1000 times the cosine
+// to texts[0] (vehicle) and to texts[1] (pedestrian), so those two texts
+// route to their own category; every query is predicted white (colour
+// class 0). The gallery's vehicles are white, except img0, which is black;
+// pedestrians have no colour. The fitted weights weigh vehicle attributes
+// only, over a short list of the whole gallery.
+tests::TestVersionOptions AttributeVersion() {
+  using eval::AttributeLayout;
+  using eval::VehicleField;
+  constexpr int k = AttributeLayout::kSize;
+  tests::TestVersionOptions v = tests::SampleVersion(12);
+  tests::TestAttributes& a = v.attributes;
+  a.image_probs.assign(12 * k, 0.0f);
+  for (int i = 0; i < 12; ++i) {
+    float* row = a.image_probs.data() + i * k;
+    const bool vehicle = i % 2 == 0;
+    row[AttributeLayout::kCategory + (vehicle ? 1 : 0)] = 1;
+    for (int f = 0; f < eval::kNumPedestrianFlags; ++f) {
+      row[AttributeLayout::kFlags + f] = 0.5f;
+    }
+    const int colour = !vehicle ? eval::NoneClass(VehicleField::kColor)
+                       : i == 0 ? 1
+                                : 0;
+    row[AttributeLayout::kColor + colour] = 1;
+    row[AttributeLayout::kType +
+        (vehicle ? 0 : eval::NoneClass(VehicleField::kType))] = 1;
+    row[AttributeLayout::kBrand +
+        (vehicle ? 0 : eval::NoneClass(VehicleField::kBrand))] = 1;
+  }
+  a.text_rows = {{AttributeLayout::kCategory + 1, v.texts[0], 1000},
+                 {AttributeLayout::kCategory, v.texts[1], 1000}};
+  a.text_bias.assign(k, 0.0f);
+  a.text_bias[AttributeLayout::kColor + 0] = 10;
+  a.rerank_weights = "category=0,pedestrian=0,vehicle=1";
+  a.rerank_candidates = 12;
+  return v;
+}
+
+bool IsVehicleImage(const std::string& name) {
+  const int i = std::stoi(name.substr(3));  // "img<i>.jpg"
+  return i % 2 == 0;
+}
+
+TEST_F(ServerTest, AttributeHeadsRouteAutoAndReRankTheShortList) {
+  const std::string models = FreshDir("e2e_attributes");
+  const tests::TestVersionOptions v = AttributeVersion();
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+
+  // Re-ranking off: the cosine order, img0 first for texts[0].
+  server::ServerOptions off = BaseOptions(models);
+  off.rerank_candidates = 0;
+  Start(off);
+  SearchResponse plain;
+  ASSERT_TRUE(Search(v.texts[0], &plain, 12).ok());
+  ASSERT_EQ(plain.hits_size(), 12);
+  EXPECT_EQ(plain.hits(0).image_name(), tests::ImageName(0));
+  std::map<std::string, float> cosine;
+  for (const auto& h : plain.hits()) {
+    EXPECT_EQ(h.score(), h.similarity());
+    cosine[h.image_name()] = h.similarity();
+  }
+  retrieval::v1::GetModelInfoResponse info = ModelInfo();
+  EXPECT_TRUE(info.has_attribute_heads());
+  EXPECT_EQ(info.rerank_candidates(), 0);
+  // Routing does not depend on re-ranking.
+  SearchResponse routed;
+  ASSERT_TRUE(
+      Search(v.texts[0], &routed, 12, retrieval::v1::CATEGORY_AUTO).ok());
+  EXPECT_EQ(routed.routed_category(), retrieval::v1::CATEGORY_VEHICLE);
+  EXPECT_EQ(routed.hits(0).image_name(), tests::ImageName(0));
+  server_->Shutdown(std::chrono::milliseconds(0));
+
+  // The manifest's re-ranking: the black img0 falls behind every white
+  // vehicle; the white vehicles keep their cosine order, and the rest
+  // (img0 and the colourless pedestrians) follow in theirs.
+  Start(BaseOptions(models));
+  info = ModelInfo();
+  EXPECT_TRUE(info.has_attribute_heads());
+  EXPECT_EQ(info.rerank_weights(), "category=0,pedestrian=0,vehicle=1");
+  EXPECT_EQ(info.rerank_candidates(), 12);
+  std::vector<std::string> expected;
+  for (const auto& h : plain.hits()) {
+    if (IsVehicleImage(h.image_name()) && h.image_name() != "img0.jpg") {
+      expected.push_back(h.image_name());
+    }
+  }
+  for (const auto& h : plain.hits()) {
+    if (!IsVehicleImage(h.image_name()) || h.image_name() == "img0.jpg") {
+      expected.push_back(h.image_name());
+    }
+  }
+  SearchResponse reranked;
+  ASSERT_TRUE(Search(v.texts[0], &reranked, 12).ok());
+  ASSERT_EQ(reranked.hits_size(), 12);
+  EXPECT_EQ(reranked.routed_category(), retrieval::v1::CATEGORY_UNSPECIFIED);
+  std::vector<std::string> got;
+  for (int j = 0; j < reranked.hits_size(); ++j) {
+    const auto& h = reranked.hits(j);
+    got.push_back(h.image_name());
+    EXPECT_NEAR(h.similarity(), cosine[h.image_name()], 1e-5) << h.image_name();
+    EXPECT_LE(h.score(), h.similarity()) << h.image_name();
+    if (j > 0) {
+      EXPECT_GE(reranked.hits(j - 1).score(), h.score());
+    }
+  }
+  EXPECT_EQ(got, expected);
+  EXPECT_NE(reranked.hits(0).image_name(), tests::ImageName(0));
+  EXPECT_LT(reranked.hits(0).similarity(), plain.hits(0).similarity());
+  // A shorter top_k re-ranks the same short list and keeps its head.
+  SearchResponse top3;
+  ASSERT_TRUE(Search(v.texts[0], &top3, 3).ok());
+  ASSERT_EQ(top3.hits_size(), 3);
+  for (int j = 0; j < 3; ++j) {
+    EXPECT_EQ(top3.hits(j).image_name(), expected[j]);
+  }
+
+  // AUTO: texts[0] searches the vehicles, texts[1] the pedestrians.
+  SearchResponse vehicles, pedestrians;
+  ASSERT_TRUE(
+      Search(v.texts[0], &vehicles, 12, retrieval::v1::CATEGORY_AUTO).ok());
+  EXPECT_EQ(vehicles.routed_category(), retrieval::v1::CATEGORY_VEHICLE);
+  ASSERT_EQ(vehicles.hits_size(), 6);
+  for (const auto& h : vehicles.hits()) {
+    EXPECT_EQ(h.category(), retrieval::v1::CATEGORY_VEHICLE);
+  }
+  EXPECT_EQ(vehicles.hits(5).image_name(), tests::ImageName(0));
+  ASSERT_TRUE(
+      Search(v.texts[1], &pedestrians, 12, retrieval::v1::CATEGORY_AUTO).ok());
+  EXPECT_EQ(pedestrians.routed_category(), retrieval::v1::CATEGORY_PEDESTRIAN);
+  ASSERT_EQ(pedestrians.hits_size(), 6);
+  for (const auto& h : pedestrians.hits()) {
+    EXPECT_EQ(h.category(), retrieval::v1::CATEGORY_PEDESTRIAN);
+  }
+  EXPECT_EQ(pedestrians.hits(0).image_name(), tests::ImageName(1));
+
+  // One BatchSearch mixing routed and fixed categories answers each as
+  // alone.
+  BatchSearchRequest batch;
+  const std::vector<std::pair<int, retrieval::v1::Category>> mix = {
+      {0, retrieval::v1::CATEGORY_AUTO},
+      {1, retrieval::v1::CATEGORY_AUTO},
+      {1, retrieval::v1::CATEGORY_VEHICLE},
+      {0, retrieval::v1::CATEGORY_UNSPECIFIED}};
+  for (const auto& [text, category] : mix) {
+    auto* r = batch.add_requests();
+    r->set_text(v.texts[text]);
+    r->set_top_k(4);
+    r->set_category(category);
+  }
+  BatchSearchResponse answers;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status st = stub_->BatchSearch(&ctx, batch, &answers);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  ASSERT_EQ(answers.responses_size(), 4);
+  for (size_t j = 0; j < mix.size(); ++j) {
+    SearchResponse alone;
+    ASSERT_TRUE(Search(v.texts[mix[j].first], &alone, 4, mix[j].second).ok());
+    const SearchResponse& in_batch = answers.responses(j);
+    EXPECT_EQ(in_batch.routed_category(), alone.routed_category()) << j;
+    ASSERT_EQ(in_batch.hits_size(), alone.hits_size()) << j;
+    for (int h = 0; h < alone.hits_size(); ++h) {
+      EXPECT_EQ(in_batch.hits(h).image_name(), alone.hits(h).image_name()) << j;
+    }
+  }
+  EXPECT_EQ(answers.responses(2).routed_category(),
+            retrieval::v1::CATEGORY_VEHICLE);
+  const std::string metrics = server_->metrics_text();
+  EXPECT_THAT(metrics, HasSubstr("retrieval_routed_queries_total{category="
+                                 "\"pedestrian\"} 3\n"));
+  EXPECT_THAT(metrics, HasSubstr("retrieval_routed_queries_total{category="
+                                 "\"vehicle\"} 3\n"));
+  EXPECT_THAT(metrics, ::testing::Not(
+                           HasSubstr("retrieval_reranked_queries_total 0\n")));
+  server_->Shutdown(std::chrono::milliseconds(0));
+
+  // The server's weights replace the manifest's: by category alone the
+  // vehicles come first for texts[0], in cosine order, img0 at their head.
+  server::ServerOptions by_category = BaseOptions(models);
+  by_category.rerank_weights = "category=1";
+  Start(by_category);
+  EXPECT_EQ(ModelInfo().rerank_weights(), "category=1,pedestrian=0,vehicle=0");
+  SearchResponse categorised;
+  ASSERT_TRUE(Search(v.texts[0], &categorised, 12).ok());
+  ASSERT_EQ(categorised.hits_size(), 12);
+  EXPECT_EQ(categorised.hits(0).image_name(), tests::ImageName(0));
+  for (int j = 0; j < 6; ++j) {
+    EXPECT_TRUE(IsVehicleImage(categorised.hits(j).image_name())) << j;
+  }
+}
+
+TEST_F(ServerTest, RerankFlagsAreCheckedAtStartUp) {
+  const std::string models = FreshDir("e2e_rerank_flags");
+  server::ServerOptions o = BaseOptions(models);
+  for (int bad : {-2, 1001}) {
+    o.rerank_candidates = bad;
+    EXPECT_THAT(server::ValidateServerOptions(o),
+                common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                         HasSubstr("--rerank_candidates")));
+  }
+  o.rerank_candidates = 1000;
+  EXPECT_OK(server::ValidateServerOptions(o));
+  o.rerank_weights = "colour=1";
+  EXPECT_THAT(server::ValidateServerOptions(o),
+              common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("--rerank_weights")));
+  o.rerank_weights = "category=0.5,vehicle=0.25";
+  EXPECT_OK(server::ValidateServerOptions(o));
 }
 
 TEST_F(ServerTest, BatchSearchAnswersInOrderAndNamesTheBadRequest) {

@@ -16,12 +16,42 @@
 
 namespace tests {
 
+// Attribute heads (rerank/attribute_head.h) as a trained model carries
+// them: both towers' heads in model.safetensors (metadata attribute_layout),
+// the gallery's probabilities as attribute_probs in embeddings.safetensors
+// (index row order, beside the embeddings), and the manifest's attributes
+// block.
+struct TestAttributes {
+  // One row of eval::AttributeLayout::kSize probabilities per gallery text,
+  // in texts order. Empty: the version has no attribute heads. A number of
+  // rows other than the number of texts is written as given, unordered (for
+  // versions that must be refused).
+  std::vector<float> image_probs;
+  // The text head's bias (kSize; empty: zeros) and weight: row `row` is
+  // `scale` times the embedding of `text`, so a query close to `text` raises
+  // that logit; the other rows are zero. The image head is all zeros.
+  struct Row {
+    int row = 0;
+    std::string text;
+    float scale = 1;
+  };
+  std::vector<float> text_bias;
+  std::vector<Row> text_rows;
+  // The manifest's attribute_layout and the weights' metadata (head_layout,
+  // when set, for the latter); empty: eval::AttributeLayoutId().
+  std::string layout;
+  std::string head_layout;
+  std::string rerank_weights;
+  int64_t rerank_candidates = 0;
+};
+
 struct TestVersionOptions {
   std::vector<std::string> texts;  // one gallery image per text
   std::vector<eval::Category>
       categories;  // empty: alternate vehicle/pedestrian
   uint64_t seed = 1;
   std::string index_factory = "Flat";
+  TestAttributes attributes;
 };
 
 // A version of SampleCaptions(num_images) with weights seeded by `seed`.
