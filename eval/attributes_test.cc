@@ -1,6 +1,8 @@
 #include "eval/attributes.h"
 
+#include "common/file_util.h"
 #include "common/status_matchers.h"
+#include "common/test_data.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -117,6 +119,60 @@ TEST(ParseAttributeTargetsTest, UnknownValuesMapToOtherAndAreCounted) {
   EXPECT_THAT(stats.Summary(), HasSubstr("2 unknown brand values"));
   EXPECT_THAT(stats.Summary(), HasSubstr("\"magenta\" x1"));
   EXPECT_EQ(AttributeParseStats().Summary(), "");
+}
+
+// The vocabularies are car_attribute.json's, in its order.
+TEST(AttributeVocabularyTest, MatchesTheCompetitionsCarAttributeFile) {
+  REQUIRE_SHARED_PATH(path, "data/track2/a3r/car_attribute.json");
+  auto text = common::ReadFile(path);
+  ASSERT_OK(text.status());
+  auto quoted_list = [](const std::vector<std::string>& v) {
+    std::string out = "[";
+    for (size_t i = 0; i < v.size(); ++i) {
+      out += (i ? ", \"" : "\"") + v[i] + "\"";
+    }
+    return out + "]";
+  };
+  EXPECT_THAT(*text,
+              HasSubstr("\"Colors\": " + quoted_list(VehicleFieldVocabulary(
+                                             VehicleField::kColor))));
+  EXPECT_THAT(*text,
+              HasSubstr("\"Types\": " + quoted_list(VehicleFieldVocabulary(
+                                            VehicleField::kType))));
+  EXPECT_THAT(*text,
+              HasSubstr("\"Brands\": " + quoted_list(VehicleFieldVocabulary(
+                                             VehicleField::kBrand))));
+}
+
+// Every attribute of the competition's 10,000 real validation lines parses,
+// none falls outside the vocabularies, and both categories and all three
+// vehicle forms occur.
+TEST(ParseRecordTargetsTest, ParsesTheCompetitionsRealLabels) {
+  REQUIRE_SHARED_PATH(path, "data/track2/open-transmind/infer.txt");
+  LabelReaderOptions options;
+  options.allow_extra_fields = true;
+  auto records = ReadLabelFile(path, options);
+  ASSERT_OK(records.status());
+  AttributeParseStats stats;
+  auto targets = ParseRecordTargets(*records, path, &stats);
+  ASSERT_OK(targets.status());
+  EXPECT_EQ(stats.Summary(), "");
+  int pedestrians = 0, type_only = 0, brand_only = 0, colour_brand = 0;
+  for (const AttributeTargets& t : *targets) {
+    if (t.category == Category::kPedestrian) {
+      ++pedestrians;
+      continue;
+    }
+    const bool colour = t.vehicle[kColor] != NoneClass(VehicleField::kColor);
+    const bool brand = t.vehicle[kBrand] != NoneClass(VehicleField::kBrand);
+    type_only += !colour && !brand;
+    brand_only += !colour && brand;
+    colour_brand += colour && brand;
+  }
+  EXPECT_GT(pedestrians, 0);
+  EXPECT_GT(type_only, 0);
+  EXPECT_GT(brand_only, 0);
+  EXPECT_GT(colour_brand, 0);
 }
 
 TEST(ParseRecordTargetsTest, ErrorsNameFileAndLine) {

@@ -5,7 +5,7 @@
 #
 # Usage: tools/demo.sh [--work_dir=DIR] [--data_dir=DIR] [--init_weights=FILE]
 #                      [--vocab=FILE] [--arch=NAME] [--epochs=N]
-#                      [--precision=auto|fp32|bf16] [--fresh]
+#                      [--precision=auto|fp32|bf16] [--ablation] [--fresh]
 #                      [-- extra train flags]
 #
 # Defaults: the built-in synthetic traffic dataset (//datagen:datagen) and a
@@ -20,6 +20,9 @@
 # --precision: inference precision of export and server (default auto: bf16
 # on CPUs with AVX512_BF16 or AMX); unless fp32, the val split is scored in
 # fp32 too and the summary compares the two.
+# The summary prints the ablation of attribute loss, routing and re-ranking
+# on the val split; --ablation also trains the recipe without attribute loss
+# for the baseline row (a second training run, as long as the first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -32,6 +35,7 @@ ARCH=demo
 EPOCHS=""
 PRECISION=auto
 FRESH=0
+ABLATION=0
 EXTRA=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -43,15 +47,16 @@ while [[ $# -gt 0 ]]; do
     --epochs=*) EPOCHS=${1#*=} ;;
     --precision=*) PRECISION=${1#*=} ;;
     --fresh) FRESH=1 ;;
+    --ablation) ABLATION=1 ;;
     --) shift; EXTRA=("$@"); break ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "demo: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
-[[ $FRESH == 1 ]] && rm -rf "${WORK:?}"/{data,run,models,submission.json,val_*,contact_sheet.png,*.log}
+[[ $FRESH == 1 ]] && rm -rf "${WORK:?}"/{data,run,run-baseline,models,submission.json,val_*,contact_sheet.png,*.log}
 
 declare -a STAGES=()
 stage_start() { STAGE_NAME=$1; STAGE_T0=$(date +%s.%N); echo "== $1" >&2; }
@@ -71,5 +76,5 @@ bazel build //datagen:datagen //trainer:train //exporter:export \
 stage_end
 
 BIN="$ROOT/bazel-bin" WORK="$WORK" DATA="$DATA" INIT="$INIT" VOCAB="$VOCAB" \
-  ARCH="$ARCH" EPOCHS="$EPOCHS" PRECISION="$PRECISION" STAGE_TIMES="$(printf '%s\n' "${STAGES[@]}")" \
+  ARCH="$ARCH" EPOCHS="$EPOCHS" PRECISION="$PRECISION" ABLATION="$ABLATION" STAGE_TIMES="$(printf '%s\n' "${STAGES[@]}")" \
   tools/pipeline.sh "${EXTRA[@]}"
