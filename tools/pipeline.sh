@@ -61,9 +61,9 @@ if [[ -z "$DATA" ]]; then
   stage_end
   # The demo recipe: a small CLIP (48 px, width-128 towers) from scratch with
   # its own vocabulary; images squashed to square so tall pedestrian crops
-  # keep all their attributes; 16 epochs, with the attribute loss (the
+  # keep all their attributes; 20 epochs, with the attribute loss (the
   # image head's weight, 3, is what lifts pedestrians: docs/quality.md).
-  DEFAULT_TRAIN=(--arch="$ARCH" --train_vocab_merges=1000 --epochs="${EPOCHS:-16}"
+  DEFAULT_TRAIN=(--arch="$ARCH" --train_vocab_merges=1000 --epochs="${EPOCHS:-20}"
                  --batch_size=64 --lr=1e-3 --warmup_steps=30 --augment=false
                  --resize_mode=squash)
   RESIZE=squash
