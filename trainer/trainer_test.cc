@@ -204,10 +204,11 @@ TEST_F(TrainerTest, AttributeHeadsTrainAreSavedAndFitTheReranker) {
   TrainerOptions killed = Options("train_attributes_killed");
   killed.image_attribute_loss_weight = 0.5;
   killed.text_attribute_loss_weight = 0.5;
+  killed.epochs = 1;
   TrainerOptions straight = killed;
   straight.output_dir += "_straight";
   ASSERT_OK(Train(straight, DistributedConfig()));
-  killed.interrupt_after_steps = 7;
+  killed.interrupt_after_steps = 3;  // mid-epoch
   EXPECT_FALSE(Train(killed, DistributedConfig()).ok());
   killed.interrupt_after_steps = 0;
   killed.resume = true;
