@@ -19,22 +19,33 @@ struct ShortList {
   std::vector<Agreement> agreement;
 };
 
-// The exact top-`n` of text `t` by cosine, over images whose category is
-// `only` (every image when kUnspecified).
-ShortList TopByCosine(const FitData& d, int64_t t, int n, Category only) {
+// Cosines of text `t` to every gallery image.
+std::vector<float> Cosines(const FitData& d, int64_t t) {
   const int64_t num_images =
       static_cast<int64_t>(d.image_embeddings.size()) / d.dim;
   const float* q = d.text_embeddings.data() + t * d.dim;
+  std::vector<float> sims(num_images);
+  for (int64_t j = 0; j < num_images; ++j) {
+    const float* e = d.image_embeddings.data() + j * d.dim;
+    float s = 0;
+    for (int64_t k = 0; k < d.dim; ++k) s += q[k] * e[k];
+    sims[j] = s;
+  }
+  return sims;
+}
+
+// The exact top-`n` of text `t` by cosine (`sims`, from Cosines), over
+// images whose category is `only` (every image when kUnspecified).
+ShortList TopByCosine(const FitData& d, int64_t t,
+                      const std::vector<float>& sims, int n, Category only) {
+  const int64_t num_images = static_cast<int64_t>(sims.size());
   std::vector<Candidate> all;
   all.reserve(num_images);
   for (int64_t j = 0; j < num_images; ++j) {
     if (only != Category::kUnspecified && d.image_categories[j] != only) {
       continue;
     }
-    const float* e = d.image_embeddings.data() + j * d.dim;
-    float s = 0;
-    for (int64_t k = 0; k < d.dim; ++k) s += q[k] * e[k];
-    all.push_back({j, s, s});
+    all.push_back({j, sims[j], sims[j]});
   }
   const size_t keep = std::min<size_t>(n, all.size());
   auto better = [](const Candidate& a, const Candidate& b) {
@@ -116,8 +127,9 @@ absl::StatusOr<FitResult> FitRerankWeights(const FitData& d,
     const Category c =
         PredictedCategory(d.text_probs.data() + t * AttributeLayout::kSize);
     if (c != d.text_categories[t]) ++r.misrouted_texts;
-    whole[t] = TopByCosine(d, t, n, Category::kUnspecified);
-    routed[t] = TopByCosine(d, t, n, c);
+    const std::vector<float> sims = Cosines(d, t);
+    whole[t] = TopByCosine(d, t, sims, n, Category::kUnspecified);
+    routed[t] = TopByCosine(d, t, sims, n, c);
   }
   r.baseline = Score(d, whole, RerankWeights());
   r.routed = Score(d, routed, RerankWeights());
