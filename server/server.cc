@@ -292,6 +292,9 @@ absl::Status ValidateServerOptions(const ServerOptions& o) {
           absl::StrCat("--rerank_weights: ", w.status().message()));
     }
   }
+  ASSIGN_OR_RETURN(const VersionPolicy policy,
+                   ParseVersionPolicy(o.model_versions));
+  RETURN_IF_ERROR(ValidateDefaultVersion(policy, o.default_version));
   return absl::OkStatus();
 }
 
@@ -308,6 +311,17 @@ struct Server::Impl {
   common::Mutex shutdown_mu;
   bool shutdown_started ABSL_GUARDED_BY(shutdown_mu) = false;
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
+
+  // The loaded versions and the default into the metrics' gauges.
+  void UpdateModelMetrics() {
+    std::vector<Metrics::LoadedModel> loaded;
+    for (int64_t version : models->LoadedVersions()) {
+      absl::StatusOr<std::shared_ptr<const ServedModel>> m =
+          models->Get(version);
+      if (m.ok()) loaded.push_back({version, (*m)->index->size()});
+    }
+    metrics.SetModels(std::move(loaded), models->DefaultVersion());
+  }
 
   void SetHealth(bool serving) {
     if (grpc_server == nullptr) return;
@@ -337,6 +351,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
   Impl* raw = impl.get();
   ModelManager::Options mopts;
   mopts.models_dir = options.models_dir;
+  ASSIGN_OR_RETURN(mopts.policy, ParseVersionPolicy(options.model_versions));
+  mopts.default_version = options.default_version;
+  mopts.image_tower = options.image_queries;
   mopts.device = options.device;
   mopts.precision = options.precision;
   mopts.max_batch_size = options.max_batch_size;
@@ -358,7 +375,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
           return;
         }
         raw->cache->Clear();
-        raw->metrics.SetModel(loaded->version, loaded->index->size());
+        raw->UpdateModelMetrics();
         raw->SetHealth(true);
       });
   Batcher::Options bopts;
@@ -423,6 +440,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
             << " max_queue=" << options.max_queue
             << " cache_size=" << options.cache_size
             << " reload_interval_s=" << options.reload_interval_s
+            << " model_versions=" << mopts.policy.ToString()
+            << " default_version=" << options.default_version
+            << " image_queries=" << options.image_queries
             << " tls=" << (!options.tls_cert.empty())
             << " auth=" << !token.empty()
             << " reflection=" << ReflectionName(reflection)
