@@ -63,8 +63,9 @@ void Metrics::RecordRequest(const std::string& method, const std::string& code,
   ++requests_[{method, code, version}];
   auto it = latency_.find({method, version});
   if (it == latency_.end()) {
-    it = latency_.emplace(std::make_pair(method, version),
-                          Histogram(LatencyBounds()))
+    it = latency_
+             .emplace(std::make_pair(method, version),
+                      Histogram(LatencyBounds()))
              .first;
   }
   it->second.Observe(seconds);
@@ -97,8 +98,7 @@ uint64_t Metrics::RequestCount(const std::string& method,
 }
 
 uint64_t Metrics::RequestCount(const std::string& method,
-                               const std::string& code,
-                               int64_t version) const {
+                               const std::string& code, int64_t version) const {
   common::MutexLock lock(&mu_);
   auto it = requests_.find({method, code, version});
   return it == requests_.end() ? 0 : it->second;
@@ -129,9 +129,10 @@ std::string Metrics::Render() const {
       "# HELP retrieval_request_latency_seconds RPC latency, by method and "
       "model version.\n# TYPE retrieval_request_latency_seconds histogram\n");
   for (const auto& [key, h] : latency_) {
-    h.Render("retrieval_request_latency_seconds",
-             WithVersion(absl::StrCat("method=\"", key.first, "\""), key.second),
-             &out);
+    h.Render(
+        "retrieval_request_latency_seconds",
+        WithVersion(absl::StrCat("method=\"", key.first, "\""), key.second),
+        &out);
   }
   absl::StrAppend(&out,
                   "# HELP retrieval_batch_size Texts encoded per model call.\n"

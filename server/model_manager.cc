@@ -85,8 +85,7 @@ VersionPolicy VersionPolicy::Latest(int n) {
 
 VersionPolicy VersionPolicy::Specific(std::vector<int64_t> versions) {
   std::sort(versions.begin(), versions.end());
-  versions.erase(std::unique(versions.begin(), versions.end()),
-                 versions.end());
+  versions.erase(std::unique(versions.begin(), versions.end()), versions.end());
   VersionPolicy p;
   p.kind = Kind::kSpecific;
   p.latest = 0;
@@ -143,9 +142,9 @@ absl::StatusOr<VersionPolicy> ParseVersionPolicy(absl::string_view text) {
     versions.push_back(v);
   }
   if (versions.size() > static_cast<size_t>(kMaxLoadedVersions)) {
-    return PolicyError(text, absl::StrCat(versions.size(),
-                                          " versions listed, at most ",
-                                          kMaxLoadedVersions));
+    return PolicyError(
+        text, absl::StrCat(versions.size(), " versions listed, at most ",
+                           kMaxLoadedVersions));
   }
   return VersionPolicy::Specific(std::move(versions));
 }
@@ -158,9 +157,9 @@ absl::Status ValidateDefaultVersion(const VersionPolicy& policy,
                      " is not >= 0 (0: the newest loaded version)"));
   }
   if (default_version != 0 && !policy.Allows(default_version)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--default_version: version ", default_version,
-        " is not one of --model_versions=", policy.ToString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--default_version: version ", default_version,
+                     " is not one of --model_versions=", policy.ToString()));
   }
   return absl::OkStatus();
 }
@@ -185,8 +184,8 @@ absl::StatusOr<std::shared_ptr<const ServedModel>> ModelManager::Get(
   auto it = loaded_.find(version == 0 ? default_version_ : version);
   if (it == loaded_.end()) {
     return absl::NotFoundError(absl::StrCat(
-        "model_version: version ", version, " is not loaded (loaded: ",
-        absl::StrJoin(LoadedLocked(), ", "), ")"));
+        "model_version: version ", version,
+        " is not loaded (loaded: ", absl::StrJoin(LoadedLocked(), ", "), ")"));
   }
   return it->second;
 }
@@ -254,8 +253,8 @@ absl::StatusOr<std::shared_ptr<ServedModel>> ModelManager::Load(
   }
   model->image_queries = options_.image_tower;
   RETURN_IF_ERROR(LoadAttributes(loaded, *model));
-  RETURN_IF_ERROR(Annotate(WarmUp(*model),
-                           absl::StrCat(loaded.dir, ": warm-up: ")));
+  RETURN_IF_ERROR(
+      Annotate(WarmUp(*model), absl::StrCat(loaded.dir, ": warm-up: ")));
   return model;
 }
 
@@ -511,8 +510,8 @@ absl::Status ModelManager::Poll() {
   // naming no version do not meet a stand-in meanwhile.
   const int64_t named_default = options_.default_version;
   if (named_default != 0 && candidates.count(named_default) != 0) {
-    const int64_t newer = std::distance(candidates.upper_bound(named_default),
-                                        candidates.end());
+    const int64_t newer =
+        std::distance(candidates.upper_bound(named_default), candidates.end());
     if ((!latest || newer < policy.latest) && wants_load(named_default)) {
       load(named_default);
     }

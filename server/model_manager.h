@@ -171,8 +171,7 @@ class ModelManager {
   // The model of `version`, 0 = the default version. UNAVAILABLE "no model
   // version is loaded yet" when none is; NOT_FOUND "model_version: version 7
   // is not loaded (loaded: 3, 5)" when `version` is not loaded.
-  absl::StatusOr<std::shared_ptr<const ServedModel>> Get(
-      int64_t version) const;
+  absl::StatusOr<std::shared_ptr<const ServedModel>> Get(int64_t version) const;
   // The loaded versions, ascending.
   std::vector<int64_t> LoadedVersions() const;
   // The version Get(0) answers with; 0 when none is loaded.

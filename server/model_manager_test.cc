@@ -14,10 +14,10 @@
 #include "common/file_util.h"
 #include "common/status_matchers.h"
 #include "eval/attributes.h"
-#include "index/manifest.h"
-#include "index/model_version.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "index/manifest.h"
+#include "index/model_version.h"
 #include "tests/test_model.h"
 
 namespace server {
@@ -86,15 +86,15 @@ TEST(VersionPolicyTest, ParsesLatestAndSpecificPolicies) {
     std::string text;
     VersionPolicy want;
   };
-  for (const Case& c : std::vector<Case>{
-           {"latest", VersionPolicy::Latest(1)},
-           {"latest:1", VersionPolicy::Latest(1)},
-           {" latest:2 ", VersionPolicy::Latest(2)},
-           {"latest:16", VersionPolicy::Latest(16)},
-           {"specific:3,5,8", VersionPolicy::Specific({3, 5, 8})},
-           {"8,3,5", VersionPolicy::Specific({3, 5, 8})},
-           {"specific: 7 , 2", VersionPolicy::Specific({2, 7})},
-           {"4", VersionPolicy::Specific({4})}}) {
+  for (const Case& c :
+       std::vector<Case>{{"latest", VersionPolicy::Latest(1)},
+                         {"latest:1", VersionPolicy::Latest(1)},
+                         {" latest:2 ", VersionPolicy::Latest(2)},
+                         {"latest:16", VersionPolicy::Latest(16)},
+                         {"specific:3,5,8", VersionPolicy::Specific({3, 5, 8})},
+                         {"8,3,5", VersionPolicy::Specific({3, 5, 8})},
+                         {"specific: 7 , 2", VersionPolicy::Specific({2, 7})},
+                         {"4", VersionPolicy::Specific({4})}}) {
     absl::StatusOr<VersionPolicy> p = ParseVersionPolicy(c.text);
     ASSERT_OK(p) << c.text;
     EXPECT_EQ(*p, c.want) << c.text << " read as " << p->ToString();
@@ -127,15 +127,16 @@ TEST(VersionPolicyTest, RefusesOtherValuesNamingTheFlagAndTheFault) {
            {"specific:", "no version listed"},
            {"specific:3,,5", "an empty version in the list"},
            {"specific:3,x", "\"x\" is not a version"},
-           {"specific:0", "\"0\" is not a version (versions are integers >= 1)"},
+           {"specific:0",
+            "\"0\" is not a version (versions are integers >= 1)"},
            {"3,-1", "\"-1\" is not"},
            {"specific:3,5,3", "version 3 is listed twice"},
            {"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17",
             "17 versions listed, at most 16"}}) {
     EXPECT_THAT(ParseVersionPolicy(c.text),
                 StatusIs(absl::StatusCode::kInvalidArgument,
-                         AllOf(HasSubstr("--model_versions"),
-                               HasSubstr(c.what), HasSubstr("expected latest"))))
+                         AllOf(HasSubstr("--model_versions"), HasSubstr(c.what),
+                               HasSubstr("expected latest"))))
         << "\"" << c.text << "\"";
   }
 }
@@ -265,17 +266,54 @@ TEST(ModelManagerTest, TheDefaultVersionIsHonouredWhileItIsLoaded) {
     EXPECT_EQ(Served(m, 0), 3);
   }
   {
-    // A default that appears later takes over once it is loaded.
-    ModelManager m(OptionsFor(models, "latest:2", 4), nullptr);
+    // A default that appears later is loaded first and takes over at once;
+    // each load reports the state after the versions it displaced left.
+    struct Seen {
+      int64_t version, default_version;
+      std::vector<int64_t> loaded;
+    };
+    std::vector<Seen> seen;
+    ModelManager* manager = nullptr;
+    ModelManager m(OptionsFor(models, "latest:2", 4),
+                   [&](const ServedModel* loaded, const absl::Status&) {
+                     if (loaded == nullptr) return;
+                     seen.push_back({loaded->version, manager->DefaultVersion(),
+                                     manager->LoadedVersions()});
+                   });
+    manager = &m;
     ASSERT_OK(m.Poll());
     EXPECT_EQ(m.DefaultVersion(), 3);
+    seen.clear();
     Publish(models, 4);
     Publish(models, 5);
     ASSERT_OK(m.Poll());
     EXPECT_THAT(m.LoadedVersions(), ElementsAre(4, 5));
     EXPECT_EQ(m.DefaultVersion(), 4);
     EXPECT_EQ(Served(m, 0), 4);
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[0].version, 4);
+    EXPECT_EQ(seen[0].default_version, 4);
+    EXPECT_THAT(seen[0].loaded, ElementsAre(3, 4));
+    EXPECT_EQ(seen[1].version, 5);
+    EXPECT_EQ(seen[1].default_version, 4);
+    EXPECT_THAT(seen[1].loaded, ElementsAre(4, 5));
   }
+}
+
+TEST(ModelManagerTest, ARemovedVersionServesUntilThePolicyMovesPastIt) {
+  const std::string models = FreshDir("mm_removed");
+  Publish(models, 1);
+  const int64_t v2 = Publish(models, 2);
+  ModelManager m(OptionsFor(models), nullptr);
+  ASSERT_OK(m.Poll());
+  EXPECT_THAT(m.LoadedVersions(), ElementsAre(v2));
+  fs::remove_all(models + "/" + std::to_string(v2));
+  // Not rolled back to version 1, and not left without a version.
+  ASSERT_OK(m.Poll());
+  EXPECT_THAT(m.LoadedVersions(), ElementsAre(v2));
+  const int64_t v3 = Publish(models, 3);
+  ASSERT_OK(m.Poll());
+  EXPECT_THAT(m.LoadedVersions(), ElementsAre(v3));
 }
 
 // Publishes a copy of `version` whose text projection is all NaN, with the
@@ -288,9 +326,8 @@ int64_t PublishNanCopy(const std::string& models, int64_t version) {
   if (!writer.ok()) return -1;
   for (const auto& entry : fs::directory_iterator(source)) {
     if (entry.path().filename() == gallery::kManifestFile) continue;
-    fs::copy_file(entry.path(),
-                  (*writer)->staging_dir() + "/" +
-                      entry.path().filename().string());
+    fs::copy_file(entry.path(), (*writer)->staging_dir() + "/" +
+                                    entry.path().filename().string());
   }
   const std::string weights = (*writer)->staging_dir() + "/model.safetensors";
   absl::StatusOr<clip::SafetensorsFile> file =

@@ -41,6 +41,7 @@ using retrieval::v1::BatchSearchResponse;
 using retrieval::v1::SearchRequest;
 using retrieval::v1::SearchResponse;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Waits up to a minute for `done` to hold; false when it never did.
 template <typename Pred>
@@ -419,6 +420,55 @@ TEST_F(ServerTest, RerankFlagsAreCheckedAtStartUp) {
                                        HasSubstr("--rerank_weights")));
   o.rerank_weights = "category=0.5,vehicle=0.25";
   EXPECT_OK(server::ValidateServerOptions(o));
+}
+
+TEST_F(ServerTest, VersionFlagsAreCheckedAtStartUp) {
+  const std::string models = FreshDir("e2e_version_flags");
+  server::ServerOptions o = BaseOptions(models);
+  for (const char* bad : {"", "latest:0", "latest:17", "oldest", "3,x"}) {
+    o.model_versions = bad;
+    EXPECT_THAT(server::ValidateServerOptions(o),
+                common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                         HasSubstr("--model_versions")))
+        << bad;
+  }
+  o.model_versions = "specific:3,5";
+  EXPECT_OK(server::ValidateServerOptions(o));
+  o.default_version = 4;
+  EXPECT_THAT(server::ValidateServerOptions(o),
+              common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("--default_version")));
+  o.default_version = 5;
+  EXPECT_OK(server::ValidateServerOptions(o));
+  o.model_versions = "latest:2";
+  o.default_version = -1;
+  EXPECT_THAT(server::ValidateServerOptions(o),
+              common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("--default_version")));
+  o.default_version = 9;
+  EXPECT_OK(server::ValidateServerOptions(o));
+}
+
+TEST_F(ServerTest, ServesSeveralVersionsAndReportsThemInTheMetrics) {
+  const std::string models = FreshDir("e2e_versions");
+  for (uint64_t seed : {1, 2, 3}) {
+    ASSERT_OK(tests::PublishTestVersion(models, tests::SampleVersion(6, seed)));
+  }
+  server::ServerOptions o = BaseOptions(models);
+  o.model_versions = "latest:2";
+  Start(o);
+  ASSERT_TRUE(server_->serving());
+  const std::string metrics = server_->metrics_text();
+  EXPECT_THAT(metrics, HasSubstr("retrieval_model_loaded{version=\"2\"} 1\n"
+                                 "retrieval_model_loaded{version=\"3\"} 1\n"));
+  EXPECT_THAT(metrics, Not(HasSubstr("retrieval_model_loaded{version=\"1\"}")));
+  EXPECT_THAT(metrics,
+              HasSubstr("retrieval_model_gallery_images{version=\"2\"} 6\n"));
+  EXPECT_THAT(metrics, HasSubstr("retrieval_model_version 3\n"));
+  EXPECT_THAT(metrics, HasSubstr("retrieval_gallery_images 6\n"));
+  SearchResponse resp;
+  ASSERT_TRUE(Search(tests::SampleCaptions(6)[0], &resp).ok());
+  EXPECT_EQ(resp.model_version(), 3);  // the default: the newest
 }
 
 TEST_F(ServerTest, BatchSearchAnswersInOrderAndNamesTheBadRequest) {
