@@ -48,6 +48,29 @@ std::shared_ptr<const ServedModel> ModelManager::Current() const {
   return current_;
 }
 
+absl::StatusOr<std::shared_ptr<const ServedModel>> ModelManager::Get(
+    int64_t version) const {
+  std::shared_ptr<const ServedModel> current = Current();
+  if (current == nullptr) {
+    return absl::UnavailableError("no model version is loaded yet");
+  }
+  if (version == 0 || version == current->version) return current;
+  return absl::NotFoundError(
+      absl::StrCat("model_version: version ", version,
+                   " is not loaded (loaded: ", current->version, ")"));
+}
+
+std::vector<int64_t> ModelManager::LoadedVersions() const {
+  std::shared_ptr<const ServedModel> current = Current();
+  if (current == nullptr) return {};
+  return {current->version};
+}
+
+int64_t ModelManager::DefaultVersion() const {
+  std::shared_ptr<const ServedModel> current = Current();
+  return current == nullptr ? 0 : current->version;
+}
+
 int ModelManager::failures(int64_t version) const {
   common::MutexLock lock(&mu_);
   auto it = failed_.find(version);
@@ -183,6 +206,10 @@ absl::Status ModelManager::LoadAttributes(const gallery::LoadedVersion& loaded,
   }
   model.text_head = std::make_unique<rerank::AttributeHead>(std::move(*head));
   model.attribute_probs = std::move(*probs);
+  ASSIGN_OR_RETURN(auto recorded, rerank::GalleryAttributes::FromProbabilities(
+                                      model.attribute_probs));
+  model.gallery_attributes =
+      std::make_unique<rerank::GalleryAttributes>(std::move(recorded));
   model.rerank_weights = rerank_weights;
   model.rerank_candidates =
       rerank_weights.enabled() ? static_cast<int>(candidates) : 0;

@@ -34,10 +34,12 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "clip/encoder.h"
 #include "common/mutex.h"
 #include "index/model_version.h"
 #include "rerank/attribute_head.h"
+#include "rerank/gallery_attributes.h"
 #include "rerank/reranker.h"
 
 namespace server {
@@ -57,6 +59,9 @@ struct ServedModel {
   // The gallery's attribute probabilities, [index->size(),
   // eval::AttributeLayout::kSize] in index row order; empty without heads.
   std::vector<float> attribute_probs;
+  // What attribute filters test: attribute_probs reduced to one value per
+  // attribute (rerank/gallery_attributes.h); null without heads.
+  std::unique_ptr<rerank::GalleryAttributes> gallery_attributes;
   // Re-ranking in use: the weights (the manifest's unless the server
   // overrides them) and the short-list length; rerank_candidates is 0 when
   // hits are not re-ranked (no heads, turned off, or all weights zero).
@@ -97,6 +102,14 @@ class ModelManager {
 
   // The version being served; null until one is loaded.
   std::shared_ptr<const ServedModel> Current() const;
+
+  // The model of `version` (0: the default version). NOT_FOUND naming
+  // model_version when it is not loaded; UNAVAILABLE when none is.
+  absl::StatusOr<std::shared_ptr<const ServedModel>> Get(
+      int64_t version) const;
+  // Loaded versions, ascending, and the default one (0 when none).
+  std::vector<int64_t> LoadedVersions() const;
+  int64_t DefaultVersion() const;
 
   // Loads the newest version that is newer than the current one and not
   // waiting out a retry backoff: newest first, and a version that fails
