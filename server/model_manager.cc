@@ -91,8 +91,7 @@ absl::StatusOr<std::shared_ptr<ServedModel>> ModelManager::Load(
   eopts.max_batch_size = options_.max_batch_size;
   eopts.device = options_.device;
   eopts.precision = options_.precision;
-  // Queries are texts: the image tower is never read into memory.
-  eopts.image_tower = false;
+  eopts.image_tower = true;
   ASSIGN_OR_RETURN(
       model->encoder,
       clip::ClipEncoder::Load(loaded.dir + "/" + loaded.manifest.weights_file,
