@@ -76,6 +76,9 @@ class ClipEncoder {
   const BpeTokenizer& tokenizer() const { return *tokenizer_; }
   // Device the model runs on, e.g. "cpu".
   std::string device() const;
+  // Whether the encoder loaded the image tower (EncoderOptions::image_tower):
+  // EncodeImages works.
+  bool has_image_tower() const { return options_.image_tower; }
   // The precision actually used (kAuto resolved).
   Precision precision() const;
   // One line for logs: device, precision, GEMM path and towers, e.g.

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <numeric>
@@ -492,6 +493,135 @@ absl::StatusOr<std::vector<std::vector<Hit>>> GalleryIndex::Search(
       const auto id = ids[q * kk + j];
       if (id < 0) continue;  // fewer results than asked (ANN indexes)
       out[q].push_back(Hit{id, scores[q * kk + j]});
+    }
+  }
+  return out;
+}
+
+std::pair<int64_t, int64_t> GalleryIndex::RangeOf(Category c) const {
+  if (c == Category::kUnspecified) return {0, size()};
+  return {starts_[Slot(c)], starts_[Slot(c) + 1]};
+}
+
+absl::StatusOr<std::vector<std::vector<Hit>>> GalleryIndex::SearchSelected(
+    const float* queries, int64_t nq, int k, Category filter,
+    const std::vector<int64_t>& rows, Selection* used) const {
+  if (k < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("k must be >= 1, got ", k));
+  }
+  const auto [begin, end] = RangeOf(filter);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] < begin || rows[i] >= end || (i > 0 && rows[i] <= rows[i - 1])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "selected row ", rows[i], " at position ", i,
+          " is out of order or outside the rows [", begin, ", ", end, ") of ",
+          CategoryWord(filter)));
+    }
+  }
+  const int64_t range = end - begin;
+  const int64_t m = static_cast<int64_t>(rows.size());
+  Selection dummy;
+  Selection& how = used != nullptr ? *used : dummy;
+  if (m == range) {
+    how = Selection::kAll;
+    return Search(queries, nq, k, filter);
+  }
+  if (m <= kExactSubsetShare * static_cast<double>(range)) {
+    how = Selection::kExactSubset;
+    return SearchRows(queries, nq, k, rows);
+  }
+  // A broad selection: search deeper, keep the selected hits. With a share
+  // s of the range selected, k / s hits hold about k selected ones; twice
+  // that plus a margin rarely falls short.
+  how = Selection::kSearchThenFilter;
+  const double share = static_cast<double>(m) / static_cast<double>(range);
+  const int64_t deep = std::min<int64_t>(
+      range, static_cast<int64_t>(std::ceil(2.0 * k / share)) + 32);
+  ASSIGN_OR_RETURN(auto hits,
+                   Search(queries, nq, static_cast<int>(deep), filter));
+  const size_t want = static_cast<size_t>(std::min<int64_t>(k, m));
+  bool short_of_hits = false;
+  for (auto& list : hits) {
+    std::vector<Hit> kept;
+    kept.reserve(want);
+    for (const Hit& h : list) {
+      if (std::binary_search(rows.begin(), rows.end(), h.row)) {
+        kept.push_back(h);
+        if (kept.size() == want) break;
+      }
+    }
+    if (kept.size() < want) short_of_hits = true;
+    list = std::move(kept);
+  }
+  if (!short_of_hits) return hits;
+  how = Selection::kExactSubset;
+  return SearchRows(queries, nq, k, rows);
+}
+
+absl::StatusOr<std::vector<std::vector<Hit>>> GalleryIndex::SearchRows(
+    const float* queries, int64_t nq, int k,
+    const std::vector<int64_t>& rows) const {
+  const int64_t m = static_cast<int64_t>(rows.size());
+  const int64_t kk = std::min<int64_t>(k, m);
+  std::vector<std::vector<Hit>> out(nq);
+  if (kk == 0 || nq == 0) return out;
+  std::vector<float> scores(nq * kk, 0.0f);
+  std::vector<int64_t> ids(nq * kk, -1);
+  absl::Status st = CatchFaiss("search failed", [&] {
+    // The CPU index holds the vectors (or codes) to score.
+    const faiss::Index* storage = impl_->index.get();
+    if (auto* refine = dynamic_cast<const faiss::IndexRefine*>(storage)) {
+      storage = refine->refine_index;
+    } else if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(storage)) {
+      storage = hnsw->storage;
+    }
+    if (auto* flat = dynamic_cast<const faiss::IndexFlat*>(storage)) {
+      faiss::knn_inner_products_by_idx(queries, flat->get_xb(), rows.data(),
+                                       dim_, nq, m, kk, scores.data(),
+                                       ids.data(), /*ld_ids=*/0);
+      return;
+    }
+    if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(storage)) {
+      // No per-row access to IVF lists: the index's own search with the
+      // rows as a selector, probing more lists the fewer rows are selected
+      // (nprobe / share, at most every list), so that as many selected rows
+      // are seen as an unfiltered search sees rows.
+      std::vector<uint8_t> bitmap((size() + 7) / 8, 0);
+      for (int64_t r : rows) bitmap[r / 8] |= static_cast<uint8_t>(1u << (r % 8));
+      faiss::IDSelectorBitmap sel(bitmap.size(), bitmap.data());
+      const double share =
+          static_cast<double>(m) / static_cast<double>(std::max<int64_t>(1, size()));
+      faiss::SearchParametersIVF params;
+      params.sel = &sel;
+      params.nprobe = static_cast<size_t>(std::min<double>(
+          static_cast<double>(ivf->nlist),
+          std::ceil(static_cast<double>(ivf->nprobe) / share)));
+      ivf->search(nq, queries, kk, scores.data(), ids.data(), &params);
+      return;
+    }
+    std::unique_ptr<faiss::DistanceComputer> dc(
+        storage->get_distance_computer());
+    std::vector<std::pair<float, int64_t>> scored(m);
+    for (int64_t q = 0; q < nq; ++q) {
+      dc->set_query(queries + q * dim_);
+      for (int64_t j = 0; j < m; ++j) scored[j] = {(*dc)(rows[j]), rows[j]};
+      std::partial_sort(scored.begin(), scored.begin() + kk, scored.end(),
+                        [](const auto& a, const auto& b) {
+                          return a.first > b.first ||
+                                 (a.first == b.first && a.second < b.second);
+                        });
+      for (int64_t j = 0; j < kk; ++j) {
+        scores[q * kk + j] = scored[j].first;
+        ids[q * kk + j] = scored[j].second;
+      }
+    }
+  });
+  RETURN_IF_ERROR(st);
+  for (int64_t q = 0; q < nq; ++q) {
+    out[q].reserve(kk);
+    for (int64_t j = 0; j < kk; ++j) {
+      const auto id = ids[q * kk + j];
+      if (id >= 0) out[q].push_back(Hit{id, scores[q * kk + j]});
     }
   }
   return out;

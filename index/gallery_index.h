@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -91,6 +92,37 @@ class GalleryIndex {
       const float* queries, int64_t nq, int k,
       Category filter = Category::kUnspecified) const;
 
+  // How SearchSelected searched.
+  enum class Selection {
+    kAll,              // every row of the range was selected: plain Search
+    kExactSubset,      // only the selected rows were scored
+    kSearchThenFilter  // the range was searched deeper, then filtered
+  };
+
+  // Like Search with `filter`, restricted further to `rows`: ascending,
+  // distinct rows of that category's range (of the whole gallery for
+  // kUnspecified). A selection that keeps few of the range's rows (at most
+  // kExactSubsetShare of them) is searched exactly: only those rows are
+  // scored, from the stored vectors (a Flat index, the exact vectors of a
+  // refined or HNSW-over-Flat index, the codes of a PQ index), or for an
+  // IVF index by its own search with the rows as a selector. A broader one
+  // searches the range for more hits than asked (k scaled by the inverse of
+  // the selected share, with a margin), keeps those selected, and falls back
+  // to the exact subset search when that leaves fewer than k. `used`, when
+  // given, says which. INVALID_ARGUMENT for rows outside the range or out
+  // of order.
+  absl::StatusOr<std::vector<std::vector<Hit>>> SearchSelected(
+      const float* queries, int64_t nq, int k, Category filter,
+      const std::vector<int64_t>& rows, Selection* used = nullptr) const;
+
+  // The share of a range at or below which SearchSelected scores only the
+  // selected rows.
+  static constexpr double kExactSubsetShare = 0.25;
+
+  // First and one-past-last row of category `c` (the whole gallery for
+  // kUnspecified).
+  std::pair<int64_t, int64_t> RangeOf(Category c) const;
+
   int64_t size() const { return static_cast<int64_t>(names_.size()); }
   int64_t dim() const { return dim_; }
   const std::string& factory() const { return factory_; }
@@ -111,6 +143,11 @@ class GalleryIndex {
   GalleryIndex(std::unique_ptr<Impl> impl, int64_t dim, std::string factory,
                std::vector<std::string> names,
                std::array<int64_t, 4> category_starts);
+  // Exact (or code-exact) scores of `rows` only.
+  absl::StatusOr<std::vector<std::vector<Hit>>> SearchRows(
+      const float* queries, int64_t nq, int k,
+      const std::vector<int64_t>& rows) const;
+
   std::unique_ptr<Impl> impl_;
   int64_t dim_;
   std::string factory_;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <random>
@@ -289,6 +290,136 @@ TEST(GalleryIndexTest, ApproximateIndexesReachHighRecall) {
       for (auto& id : list) id = vehicle_rows[id];
     }
     EXPECT_GT(RecallAtK(local, *filtered, 10), 0.8) << factory << ", filtered";
+  }
+}
+
+// Exact top-k rows among `selected` (index row order), by brute force.
+std::vector<std::vector<int64_t>> SelectedTruth(
+    const std::vector<float>& rows, const std::vector<int64_t>& selected,
+    const std::vector<float>& queries, int64_t nq, int64_t dim, int k) {
+  std::vector<float> subset;
+  for (int64_t r : selected) {
+    subset.insert(subset.end(), rows.begin() + r * dim,
+                  rows.begin() + (r + 1) * dim);
+  }
+  auto truth = BruteForceTopK(subset.data(), selected.size(), queries.data(),
+                              nq, dim, k);
+  for (auto& list : truth) {
+    for (auto& id : list) id = selected[id];
+  }
+  return truth;
+}
+
+// The gallery's vectors in the index's (regrouped) row order.
+std::vector<float> IndexOrderRows(const GalleryIndex& index, const Gallery& g,
+                                  int64_t dim) {
+  std::vector<float> rows(index.size() * dim);
+  for (int64_t r = 0; r < index.size(); ++r) {
+    int64_t i = std::stoll(index.names()[r].substr(3));
+    std::copy_n(g.data.begin() + i * dim, dim, rows.begin() + r * dim);
+  }
+  return rows;
+}
+
+TEST(GalleryIndexTest, SearchSelectedIsExactAtEverySelectivityOnFlat) {
+  constexpr int64_t kDim = 16, kN = 3000, kQ = 12;
+  Gallery g = MakeGallery(kN, kDim);
+  auto index = GalleryIndex::Build(g.data, kDim, g.names, g.categories, {});
+  ASSERT_OK(index);
+  const std::vector<float> rows = IndexOrderRows(**index, g, kDim);
+  std::vector<float> queries = RandomUnitRows(kQ, kDim, 5);
+  std::mt19937 rng(3);
+  for (Category filter : {Category::kUnspecified, Category::kVehicle}) {
+    const auto [begin, end] = (*index)->RangeOf(filter);
+    for (double share : {0.01, 0.1, 0.5, 0.9, 1.0}) {
+      std::vector<int64_t> selected;
+      std::bernoulli_distribution keep(share);
+      for (int64_t r = begin; r < end; ++r) {
+        if (share == 1.0 || keep(rng)) selected.push_back(r);
+      }
+      GalleryIndex::Selection used;
+      auto hits = (*index)->SearchSelected(queries.data(), kQ, 10, filter,
+                                           selected, &used);
+      ASSERT_OK(hits);
+      const auto expected_strategy =
+          share == 1.0 ? GalleryIndex::Selection::kAll
+          : share <= 0.1 ? GalleryIndex::Selection::kExactSubset
+                         : GalleryIndex::Selection::kSearchThenFilter;
+      EXPECT_EQ(used, expected_strategy) << "share " << share;
+      auto truth = SelectedTruth(rows, selected, queries, kQ, kDim, 10);
+      for (int64_t q = 0; q < kQ; ++q) {
+        std::vector<int64_t> got;
+        for (const Hit& h : (*hits)[q]) got.push_back(h.row);
+        EXPECT_EQ(got, truth[q]) << "share " << share << ", query " << q;
+      }
+    }
+  }
+}
+
+TEST(GalleryIndexTest, SearchSelectedReturnsWhatASmallSelectionHolds) {
+  Gallery g = MakeGallery(300, 8);
+  auto index = GalleryIndex::Build(g.data, 8, g.names, g.categories, {});
+  ASSERT_OK(index);
+  std::vector<float> q = RandomUnitRows(1, 8, 1);
+  const auto [begin, end] = (*index)->RangeOf(Category::kPedestrian);
+  auto hits = (*index)->SearchSelected(q.data(), 1, 10, Category::kPedestrian,
+                                       {begin, begin + 7, end - 1});
+  ASSERT_OK(hits);
+  EXPECT_EQ((*hits)[0].size(), 3u);
+  auto none =
+      (*index)->SearchSelected(q.data(), 1, 10, Category::kPedestrian, {});
+  ASSERT_OK(none);
+  EXPECT_TRUE((*none)[0].empty());
+  // Rows outside the category's range, or out of order, are refused.
+  EXPECT_THAT((*index)->SearchSelected(q.data(), 1, 10, Category::kPedestrian,
+                                       {end}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("outside the rows")));
+  EXPECT_THAT((*index)->SearchSelected(q.data(), 1, 10, Category::kPedestrian,
+                                       {begin + 2, begin + 1}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("out of order")));
+}
+
+TEST(GalleryIndexTest, SearchSelectedOnApproximateIndexes) {
+  constexpr int64_t kDim = 32, kN = 3000, kQ = 40;
+  Gallery g = MakeGallery(kN, kDim);
+  std::vector<float> queries = RandomUnitRows(kQ, kDim, 17);
+  for (const char* factory : {"IVF16,Flat", "HNSW16", "IVF16,PQ4x4,RFlat", "PQ8x4"}) {
+    BuildOptions opts;
+    opts.factory = factory;
+    opts.nprobe = 4;
+    auto index = GalleryIndex::Build(g.data, kDim, g.names, g.categories, opts);
+    ASSERT_OK(index);
+    const std::vector<float> rows = IndexOrderRows(**index, g, kDim);
+    // What the index reaches without a selection: the bar for a broad one,
+    // which searches the index deeper.
+    auto plain = (*index)->Search(queries.data(), kQ, 10);
+    ASSERT_OK(plain);
+    const double plain_recall = RecallAtK(
+        BruteForceTopK(rows.data(), kN, queries.data(), kQ, kDim, 10), *plain,
+        10);
+    for (double share : {0.02, 0.6}) {
+      std::vector<int64_t> selected;
+      for (int64_t r = 0; r < kN; ++r) {
+        if ((r * 7919) % 1000 < share * 1000) selected.push_back(r);
+      }
+      auto hits = (*index)->SearchSelected(queries.data(), kQ, 10,
+                                           Category::kUnspecified, selected);
+      ASSERT_OK(hits);
+      for (const auto& list : *hits) {
+        ASSERT_EQ(list.size(), 10u) << factory << ", share " << share;
+        for (const Hit& h : list) {
+          EXPECT_TRUE(
+              std::binary_search(selected.begin(), selected.end(), h.row));
+        }
+      }
+      auto truth = SelectedTruth(rows, selected, queries, kQ, kDim, 10);
+      // A narrow selection is scored exactly (the codes, for PQ), so it does
+      // at least as well as the index; a broad one about as well.
+      EXPECT_GT(RecallAtK(truth, *hits, 10), plain_recall - 0.1)
+          << factory << ", share " << share;
+    }
   }
 }
 

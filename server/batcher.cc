@@ -43,6 +43,13 @@ void Batcher::Submit(std::vector<Query> queries, Clock::time_point deadline,
     done(absl::UnavailableError("no model version is loaded yet"));
     return;
   }
+  Submit(std::move(model), std::move(queries), deadline, std::move(done),
+         std::move(call));
+}
+
+void Batcher::Submit(std::shared_ptr<const ServedModel> model,
+                     std::vector<Query> queries, Clock::time_point deadline,
+                     Callback done, CallInfo call) {
   auto task = std::make_unique<QueryTask>(
       std::move(queries), std::move(model), deadline,
       std::move(call.connection), std::move(call.cancelled), std::move(done));

@@ -63,6 +63,11 @@ class Batcher {
   // RESOURCE_EXHAUSTED when the queue or the connection's share is full.
   void Submit(std::vector<Query> queries, Clock::time_point deadline,
               Callback done, CallInfo call = {});
+  // Same, answered by `model` (a version the caller resolved, e.g. with
+  // ModelManager::Get); non-null.
+  void Submit(std::shared_ptr<const ServedModel> model,
+              std::vector<Query> queries, Clock::time_point deadline,
+              Callback done, CallInfo call = {});
 
   // Convenience: Submit and wait until done or the deadline
   // (DEADLINE_EXCEEDED).

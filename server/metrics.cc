@@ -197,6 +197,15 @@ std::string Metrics::Render() const {
       "# TYPE retrieval_reranked_queries_total counter\n"
       "retrieval_reranked_queries_total ",
       reranked_.load(), "\n");
+  absl::StrAppend(
+      &out,
+      "# HELP retrieval_filtered_queries_total Queries with attribute "
+      "conditions, by how they were searched.\n"
+      "# TYPE retrieval_filtered_queries_total counter\n"
+      "retrieval_filtered_queries_total{strategy=\"exact_subset\"} ",
+      filtered_exact_.load(), "\n",
+      "retrieval_filtered_queries_total{strategy=\"search_then_filter\"} ",
+      filtered_deep_.load(), "\n");
   return out;
 }
 

@@ -73,6 +73,11 @@ class Metrics {
   }
   // Queries whose hits were re-ranked by attribute agreement.
   void RecordReranked(int64_t queries) { reranked_.fetch_add(queries); }
+  // A query with attribute conditions: searched over the matching rows only
+  // (`exact_subset`) or deeper over its category, then filtered.
+  void RecordFiltered(bool exact_subset) {
+    (exact_subset ? filtered_exact_ : filtered_deep_).fetch_add(1);
+  }
 
   std::string Render() const;
 
@@ -100,6 +105,7 @@ class Metrics {
   // Indexed by common::Category.
   std::array<std::atomic<uint64_t>, 3> routed_{};
   std::atomic<uint64_t> reranked_{0};
+  std::atomic<uint64_t> filtered_exact_{0}, filtered_deep_{0};
 };
 
 }  // namespace server

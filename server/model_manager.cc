@@ -251,7 +251,7 @@ absl::StatusOr<std::shared_ptr<ServedModel>> ModelManager::Load(
         model->encoder->embed_dim(), " dimensions but ", loaded.dir, "/",
         loaded.manifest.index_file, " holds ", model->index->dim()));
   }
-  model->image_queries = options_.image_tower;
+  model->image_queries = model->encoder->has_image_tower();
   RETURN_IF_ERROR(LoadAttributes(loaded, *model));
   RETURN_IF_ERROR(
       Annotate(WarmUp(*model), absl::StrCat(loaded.dir, ": warm-up: ")));
@@ -394,6 +394,10 @@ absl::Status ModelManager::LoadAttributes(const gallery::LoadedVersion& loaded,
   }
   model.text_head = std::make_unique<rerank::AttributeHead>(std::move(*head));
   model.attribute_probs = std::move(*probs);
+  ASSIGN_OR_RETURN(auto recorded, rerank::GalleryAttributes::FromProbabilities(
+                                      model.attribute_probs));
+  model.gallery_attributes =
+      std::make_unique<rerank::GalleryAttributes>(std::move(recorded));
   model.rerank_weights = rerank_weights;
   model.rerank_candidates =
       rerank_weights.enabled() ? static_cast<int>(candidates) : 0;

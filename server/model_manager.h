@@ -47,6 +47,7 @@
 #include "common/mutex.h"
 #include "index/model_version.h"
 #include "rerank/attribute_head.h"
+#include "rerank/gallery_attributes.h"
 #include "rerank/reranker.h"
 
 namespace server {
@@ -107,6 +108,9 @@ struct ServedModel {
   // The gallery's attribute probabilities, [index->size(),
   // eval::AttributeLayout::kSize] in index row order; empty without heads.
   std::vector<float> attribute_probs;
+  // What attribute filters test: attribute_probs reduced to one value per
+  // attribute (rerank/gallery_attributes.h); null without heads.
+  std::unique_ptr<rerank::GalleryAttributes> gallery_attributes;
   // Re-ranking in use: the weights (the manifest's unless the server
   // overrides them) and the short-list length; rerank_candidates is 0 when
   // hits are not re-ranked (no heads, turned off, or all weights zero).

@@ -1,14 +1,19 @@
-// What one batch of text queries costs: embeddings from the cache or the
-// text tower (the texts of a batch in one EncodeTexts call, which groups them
-// by token length), then one index search per (model version, category) at
-// the group's largest short list, trimmed to each query's own.
+// What one batch of queries costs: embeddings from the cache or the text
+// tower (the texts of a batch in one EncodeTexts call, which groups them by
+// token length), from the image tower for image queries (one EncodeImages
+// call), or as given; then one index search per (model version, category)
+// at the group's largest short list, trimmed to each query's own. A query
+// with attribute conditions is searched on its own, over the rows whose
+// recorded attributes match (gallery::GalleryIndex::SearchSelected, exact
+// for a narrow selection). A query's short list starts at rank 0 and holds
+// offset + top_k hits; the answer is its last top_k.
 //
 // On a version with attribute heads (ServedModel::has_attribute_heads) each
-// query's attribute probabilities come from its embedding through the text
-// head. A routed query (CATEGORY_AUTO) searches the category they predict
+// text query's attribute probabilities come from its embedding through the
+// text head. Image and embedding queries are neither routed nor re-ranked. A routed query (CATEGORY_AUTO) searches the category they predict
 // (rerank::PredictedCategory); without heads it searches the whole gallery.
 // When the version re-ranks (ServedModel::reranks), a query's short list is
-// its max(top_k, rerank_candidates) best images by cosine, re-scored by
+// its max(offset + top_k, rerank_candidates) best images by cosine, re-scored by
 // rerank::Rerank and trimmed to top_k; otherwise it is its top_k. Either
 // way a query's hits do not depend on the other queries of its batch.
 //
@@ -30,6 +35,7 @@
 
 #include "absl/status/statusor.h"
 #include "index/gallery_index.h"
+#include "rerank/gallery_attributes.h"
 #include "rerank/reranker.h"
 #include "server/metrics.h"
 #include "server/model_manager.h"
@@ -37,13 +43,33 @@
 
 namespace server {
 
+// One query: a text, a preprocessed image or an embedding (exactly one).
 struct Query {
+  // A text query; empty for the other kinds.
   std::string text;
+  // An image query: [3, R, R] pixels preprocessed as the version's gallery
+  // (clip/image_preprocess.h); empty for the other kinds.
+  std::vector<float> pixels;
+  // An embedding query (L2-normalised, the version's embed_dim); empty for
+  // the other kinds. Nothing is encoded for it.
+  std::vector<float> embedding;
   int top_k = 10;
+  // Hits skipped: the answer is ranks [offset, offset + top_k).
+  int offset = 0;
   // The category to search; ignored when `route` is set.
   gallery::Category category = gallery::Category::kUnspecified;
-  // CATEGORY_AUTO: search the category the version predicts from the text.
+  // CATEGORY_AUTO: search the category the version predicts from the text
+  // (text queries on versions with attribute heads; others search the whole
+  // gallery).
   bool route = false;
+  // Recorded attributes the hits must have (AND); empty: none. Needs a
+  // version with attribute heads.
+  rerank::AttributeConditions conditions;
+  // Encode only: the result carries the embedding and no hits.
+  bool encode_only = false;
+
+  bool is_text() const { return pixels.empty() && embedding.empty(); }
+  bool is_image() const { return !pixels.empty(); }
 };
 
 // One ranked image: its index row, `score` (the re-ranked score, or the
@@ -51,10 +77,15 @@ struct Query {
 using RankedHit = rerank::Candidate;
 
 struct QueryResult {
-  std::vector<RankedHit> hits;  // best first, by score
+  std::vector<RankedHit> hits;  // ranks offset.., best first, by score
   // The category searched: the query's, or for a routed query the predicted
   // one (kUnspecified when the version has no attribute heads).
   gallery::Category category = gallery::Category::kUnspecified;
+  // Images the search ranked: those of the category matching the
+  // conditions.
+  int64_t num_candidates = 0;
+  // The query's embedding (encode-only queries).
+  std::vector<float> embedding;
 };
 
 // All results of one request, from one model version.
@@ -93,7 +124,7 @@ class QueryTask {
   Callback done_;
   std::vector<std::vector<float>> embeddings_;  // from the cache, or empty
   std::vector<bool> cached_;
-  int64_t pending_ = 0;  // texts still to encode
+  int64_t pending_ = 0;  // texts and images still to encode
 };
 
 class QueryProcessor {
@@ -102,8 +133,9 @@ class QueryProcessor {
   QueryProcessor(TextCache* cache, Metrics* metrics)
       : cache_(cache), metrics_(metrics) {}
 
-  // Fills the task's embeddings from the cache; size() is then the number
-  // of texts left to encode.
+  // Fills the task's embeddings from the cache (texts) or the queries
+  // (embeddings); size() is then the number of texts and images left to
+  // encode.
   void Prepare(QueryTask& task) const;
 
   // Encodes what is not cached, searches, and finishes every task of the

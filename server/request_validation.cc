@@ -1,5 +1,7 @@
 #include "server/request_validation.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "common/utf8.h"
 
@@ -77,6 +79,60 @@ absl::Status ValidateCategory(int category, const std::string& field) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ": unknown category value ", category,
                      " (0 unspecified, 1 pedestrian, 2 vehicle, 3 auto)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateOffset(int offset, int top_k, const std::string& field) {
+  if (offset < 0 || offset > kMaxTopK - top_k) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": ", offset, " is outside [0, ", kMaxTopK - top_k,
+        "] (offset + top_k may not exceed ", kMaxTopK, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateModelVersion(int64_t version, const std::string& field) {
+  if (version < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": ", version, " is negative (0 asks for the default version)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateQueryKind(bool has_text, bool has_image,
+                               bool has_embedding, const std::string& prefix) {
+  const int n = int{has_text} + int{has_image} + int{has_embedding};
+  if (n == 1) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      prefix, "text, ", prefix, "image, ", prefix, "embedding: ",
+      n == 0 ? "none is set" : "more than one is set", "; set exactly one"));
+}
+
+absl::Status ValidateEmbedding(absl::Span<const float> embedding, int64_t dim,
+                               const std::string& field,
+                               std::vector<float>* normalized) {
+  if (static_cast<int64_t>(embedding.size()) != dim) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", embedding.size(),
+                     " values, the model version's embeddings have ", dim));
+  }
+  double norm = 0;
+  for (size_t i = 0; i < embedding.size(); ++i) {
+    if (!std::isfinite(embedding[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, "[", i, "]: not a finite number"));
+    }
+    norm += static_cast<double>(embedding[i]) * embedding[i];
+  }
+  norm = std::sqrt(norm);
+  if (!(norm > 0) || !std::isfinite(norm)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": all zero (or too small to normalise)"));
+  }
+  normalized->resize(embedding.size());
+  for (size_t i = 0; i < embedding.size(); ++i) {
+    (*normalized)[i] = static_cast<float>(embedding[i] / norm);
   }
   return absl::OkStatus();
 }

@@ -1,5 +1,8 @@
 #include "server/request_validation.h"
 
+#include <cmath>
+#include <vector>
+
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -61,6 +64,52 @@ TEST(RequestValidationTest, CategoriesAreTheEnumsValuesAutoIncluded) {
   EXPECT_THAT(
       ValidateCategory(7, "category"),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("category")));
+}
+
+TEST(RequestValidationTest, OffsetsVersionsAndQueryKinds) {
+  EXPECT_OK(ValidateOffset(0, 10, "offset"));
+  EXPECT_OK(ValidateOffset(990, 10, "offset"));
+  EXPECT_THAT(ValidateOffset(991, 10, "offset"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("offset: 991 is outside [0, 990]")));
+  EXPECT_THAT(ValidateOffset(-1, 10, "requests[1].offset"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("requests[1].offset: -1")));
+  EXPECT_OK(ValidateModelVersion(0, "model_version"));
+  EXPECT_OK(ValidateModelVersion(12, "model_version"));
+  EXPECT_THAT(ValidateModelVersion(-3, "model_version"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("model_version: -3 is negative")));
+  EXPECT_OK(ValidateQueryKind(true, false, false, ""));
+  EXPECT_OK(ValidateQueryKind(false, false, true, ""));
+  EXPECT_THAT(ValidateQueryKind(false, false, false, "requests[0]."),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("requests[0].text, requests[0].image, "
+                                 "requests[0].embedding: none is set")));
+  EXPECT_THAT(ValidateQueryKind(true, true, false, ""),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("more than one is set")));
+}
+
+TEST(RequestValidationTest, EmbeddingsAreCheckedAndNormalised) {
+  std::vector<float> out;
+  EXPECT_OK(ValidateEmbedding({3.0f, 0.0f, 4.0f}, 3, "embedding", &out));
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_FLOAT_EQ(out[0], 0.6f);
+  EXPECT_FLOAT_EQ(out[2], 0.8f);
+  EXPECT_THAT(ValidateEmbedding({1.0f, 2.0f}, 3, "embedding", &out),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("embedding: 2 values, the model version's "
+                                 "embeddings have 3")));
+  EXPECT_THAT(ValidateEmbedding({1.0f, NAN, 0.0f}, 3, "embedding", &out),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("embedding[1]: not a finite number")));
+  EXPECT_THAT(ValidateEmbedding({1.0f, INFINITY, 0.0f}, 3, "embedding", &out),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("embedding[1]")));
+  EXPECT_THAT(ValidateEmbedding({0.0f, 0.0f, 0.0f}, 3, "embedding", &out),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("all zero")));
 }
 
 }  // namespace

@@ -11,28 +11,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
-#include "proto/category.h"
-#include "server/request_validation.h"
 
 namespace server {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-void FillResponse(const BatchResult& result, size_t i,
-                  retrieval::v1::SearchResponse* out) {
-  out->set_model_version(result.model->version);
-  out->set_routed_category(
-      retrieval_proto::ToProto(result.results[i].category));
-  for (const RankedHit& h : result.results[i].hits) {
-    auto* hit = out->add_hits();
-    hit->set_image_name(result.model->index->names()[h.row]);
-    hit->set_score(h.score);
-    hit->set_similarity(h.cosine);
-    hit->set_category(
-        retrieval_proto::ToProto(result.model->index->category(h.row)));
-  }
-}
 
 // Parses the request bytes; INVALID_ARGUMENT naming the message type when
 // they are not one.
@@ -87,9 +70,9 @@ class RetrievalService::Call final : public grpc::ServerUnaryReactor {
       std::make_shared<std::atomic<bool>>(false);
 };
 
-RetrievalService::RetrievalService(Batcher* batcher, ModelManager* models,
-                                   Metrics* metrics, std::string auth_token)
-    : batcher_(batcher), models_(models), metrics_(metrics) {
+RetrievalService::RetrievalService(RetrievalApi* api, Metrics* metrics,
+                                   std::string auth_token)
+    : api_(api), metrics_(metrics) {
   if (!auth_token.empty()) auth_header_ = "Bearer " + auth_token;
 }
 
@@ -121,127 +104,81 @@ absl::Status RetrievalService::Authenticate(
   return CheckAuthorization(context.client_metadata(), auth_header_);
 }
 
-void RetrievalService::StartSearch(
-    grpc::CallbackServerContext* context, Call* call,
-    std::vector<const retrieval::v1::SearchRequest*> requests, bool batch,
-    std::function<void(absl::Status, const BatchResult*)> finish) {
-  std::vector<Query> queries(requests.size());
-  for (size_t i = 0; i < requests.size(); ++i) {
-    const std::string prefix = batch ? absl::StrCat("requests[", i, "].") : "";
-    const auto& r = *requests[i];
-    absl::Status st = ValidateText(r.text(), prefix + "text");
-    if (st.ok())
-      st = ValidateTopK(r.top_k(), prefix + "top_k", &queries[i].top_k);
-    if (st.ok()) st = ValidateCategory(r.category(), prefix + "category");
-    if (!st.ok()) {
-      finish(st, nullptr);
-      return;
-    }
-    queries[i].text = r.text();
-    queries[i].category = retrieval_proto::FromProto(r.category());
-    queries[i].route = r.category() == retrieval::v1::CATEGORY_AUTO;
-  }
-  if (queries.empty()) {
-    finish(absl::OkStatus(), nullptr);
-    return;
-  }
+ApiCall RetrievalService::MakeCall(grpc::CallbackServerContext* context,
+                                   const Call* call) {
+  ApiCall out;
   // The client's deadline, mapped onto the steady clock.
-  auto deadline = Clock::now() + std::chrono::hours(1);
   if (context->deadline() != std::chrono::system_clock::time_point::max()) {
-    deadline = Clock::now() +
-               std::chrono::duration_cast<Clock::duration>(
-                   context->deadline() - std::chrono::system_clock::now());
+    out.deadline = Clock::now() +
+                   std::chrono::duration_cast<Clock::duration>(
+                       context->deadline() - std::chrono::system_clock::now());
   }
-  batcher_->Submit(
-      std::move(queries), deadline,
-      [finish = std::move(finish)](absl::StatusOr<BatchResult> result) {
-        finish(result.status(), result.ok() ? &*result : nullptr);
-      },
-      CallInfo{context->peer(), call->cancelled()});
+  out.connection = context->peer();
+  out.cancelled = call->cancelled();
+  return out;
+}
+
+// Answers one unary call: authenticates, parses the request bytes and
+// hands the message to `run`, which replies through the Call.
+template <typename Request, typename Response, typename Run>
+grpc::ServerUnaryReactor* RetrievalService::Handle(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response, const char* method, Run run) {
+  auto* call = new Call(metrics_, method, response);
+  auto parsed = std::make_shared<Request>();
+  absl::Status st = Authenticate(*context);
+  if (st.ok()) st = ParseRequest(*request, parsed.get());
+  if (!st.ok()) {
+    call->Reply(st, Response());
+    return call;
+  }
+  run(*parsed, MakeCall(context, call),
+      [call, parsed](absl::StatusOr<Response> out) {
+        call->Reply(out.status(), out.ok() ? *out : Response());
+      });
+  return call;
 }
 
 grpc::ServerUnaryReactor* RetrievalService::Search(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  auto* call = new Call(metrics_, "Search", response);
-  retrieval::v1::SearchRequest parsed;
-  absl::Status st = Authenticate(*context);
-  if (st.ok()) st = ParseRequest(*request, &parsed);
-  if (!st.ok()) {
-    call->Reply(st, retrieval::v1::SearchResponse());
-    return call;
-  }
-  StartSearch(context, call, {&parsed}, /*batch=*/false,
-              [call](absl::Status st, const BatchResult* result) {
-                retrieval::v1::SearchResponse out;
-                if (st.ok()) FillResponse(*result, 0, &out);
-                call->Reply(st, out);
-              });
-  return call;
+  return Handle<retrieval::v1::SearchRequest, retrieval::v1::SearchResponse>(
+      context, request, response, "Search",
+      [this](const auto& req, const ApiCall& call, auto done) {
+        api_->Search(req, call, std::move(done));
+      });
 }
 
 grpc::ServerUnaryReactor* RetrievalService::BatchSearch(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  auto* call = new Call(metrics_, "BatchSearch", response);
-  retrieval::v1::BatchSearchRequest parsed;
-  absl::Status st = Authenticate(*context);
-  if (st.ok()) st = ParseRequest(*request, &parsed);
-  if (st.ok()) st = ValidateBatchSize(parsed.requests_size());
-  if (!st.ok()) {
-    call->Reply(st, retrieval::v1::BatchSearchResponse());
-    return call;
-  }
-  std::vector<const retrieval::v1::SearchRequest*> in;
-  for (const auto& r : parsed.requests()) in.push_back(&r);
-  const size_t n = in.size();
-  StartSearch(context, call, std::move(in), /*batch=*/true,
-              [call, n](absl::Status st, const BatchResult* result) {
-                retrieval::v1::BatchSearchResponse out;
-                if (st.ok()) {
-                  for (size_t i = 0; i < n; ++i) {
-                    FillResponse(*result, i, out.add_responses());
-                  }
-                }
-                call->Reply(st, out);
-              });
-  return call;
+  return Handle<retrieval::v1::BatchSearchRequest,
+                retrieval::v1::BatchSearchResponse>(
+      context, request, response, "BatchSearch",
+      [this](const auto& req, const ApiCall& call, auto done) {
+        api_->BatchSearch(req, call, std::move(done));
+      });
+}
+
+grpc::ServerUnaryReactor* RetrievalService::Encode(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Handle<retrieval::v1::EncodeRequest, retrieval::v1::EncodeResponse>(
+      context, request, response, "Encode",
+      [this](const auto& req, const ApiCall& call, auto done) {
+        api_->Encode(req, call, std::move(done));
+      });
 }
 
 grpc::ServerUnaryReactor* RetrievalService::GetModelInfo(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  auto* call = new Call(metrics_, "GetModelInfo", response);
-  retrieval::v1::GetModelInfoRequest parsed;
-  retrieval::v1::GetModelInfoResponse out;
-  absl::Status st = Authenticate(*context);
-  if (st.ok()) st = ParseRequest(*request, &parsed);
-  if (st.ok()) {
-    auto model = models_->Current();
-    if (model == nullptr) {
-      st = absl::UnavailableError("no model version is loaded yet");
-    } else {
-      out.set_model_version(model->version);
-      out.set_model_name(model->model_name);
-      out.set_architecture(model->manifest.architecture_description);
-      out.set_embedding_dim(static_cast<int32_t>(model->index->dim()));
-      out.set_num_images(model->index->size());
-      out.set_index_type(model->manifest.index_type);
-      out.set_metric(model->manifest.metric);
-      out.set_created_at(model->manifest.created_at);
-      out.set_num_pedestrian_images(
-          model->index->CountOf(gallery::Category::kPedestrian));
-      out.set_num_vehicle_images(
-          model->index->CountOf(gallery::Category::kVehicle));
-      out.set_has_attribute_heads(model->has_attribute_heads());
-      if (model->has_attribute_heads()) {
-        out.set_rerank_weights(model->rerank_weights.ToString());
-      }
-      out.set_rerank_candidates(model->rerank_candidates);
-    }
-  }
-  call->Reply(st, out);
-  return call;
+  return Handle<retrieval::v1::GetModelInfoRequest,
+                retrieval::v1::GetModelInfoResponse>(
+      context, request, response, "GetModelInfo",
+      [this](const auto& req, const ApiCall&, auto done) {
+        done(api_->GetModelInfo(req));
+      });
 }
 
 }  // namespace server

@@ -1,6 +1,7 @@
 // The retrieval.v1.TextImageRetrieval gRPC service on gRPC's callback API:
-// checks the bearer token, parses and validates requests, and hands the
-// texts to the Batcher; no thread waits while a call is queued. The methods
+// checks the bearer token, parses requests and hands them to RetrievalApi
+// (server/retrieval_api.h), which validates them and queues their queries in
+// the Batcher; no thread waits while a call is queued. The methods
 // take the request bytes themselves, so bytes that do not parse as the
 // request message are INVALID_ARGUMENT (gRPC's own parser answers INTERNAL
 // with no message). A cancelled call is marked for the batcher, which drops
@@ -17,9 +18,8 @@
 
 #include "absl/status/status.h"
 #include "retrieval/v1/retrieval.grpc.pb.h"
-#include "server/batcher.h"
 #include "server/metrics.h"
-#include "server/model_manager.h"
+#include "server/retrieval_api.h"
 
 namespace server {
 
@@ -39,15 +39,16 @@ using RetrievalServiceBase =
         retrieval::v1::TextImageRetrieval::WithRawCallbackMethod_BatchSearch<
             retrieval::v1::TextImageRetrieval::
                 WithRawCallbackMethod_GetModelInfo<
-                    retrieval::v1::TextImageRetrieval::Service>>>;
+                    retrieval::v1::TextImageRetrieval::
+                        WithRawCallbackMethod_Encode<
+                            retrieval::v1::TextImageRetrieval::Service>>>>;
 
 class RetrievalService final : public RetrievalServiceBase {
  public:
   // `auth_token` empty: no authentication; otherwise every call must send
   // the header "authorization: Bearer <auth_token>" exactly once (see
   // CheckAuthorization). Pointers must outlive the service.
-  RetrievalService(Batcher* batcher, ModelManager* models, Metrics* metrics,
-                   std::string auth_token);
+  RetrievalService(RetrievalApi* api, Metrics* metrics, std::string auth_token);
 
   grpc::ServerUnaryReactor* Search(grpc::CallbackServerContext* context,
                                    const grpc::ByteBuffer* request,
@@ -58,19 +59,22 @@ class RetrievalService final : public RetrievalServiceBase {
   grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* context,
                                          const grpc::ByteBuffer* request,
                                          grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Encode(grpc::CallbackServerContext* context,
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
 
  private:
   class Call;
   absl::Status Authenticate(const grpc::ServerContextBase& context) const;
-  // Validates `requests` into batcher queries and submits them; `finish`
-  // runs once with the outcome, filling `out` on success.
-  void StartSearch(
-      grpc::CallbackServerContext* context, Call* call,
-      std::vector<const retrieval::v1::SearchRequest*> requests, bool batch,
-      std::function<void(absl::Status, const BatchResult*)> finish);
+  static ApiCall MakeCall(grpc::CallbackServerContext* context,
+                          const Call* call);
+  template <typename Request, typename Response, typename Run>
+  grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* context,
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response,
+                                   const char* method, Run run);
 
-  Batcher* batcher_;
-  ModelManager* models_;
+  RetrievalApi* api_;
   Metrics* metrics_;
   std::string auth_header_;  // "Bearer <token>"
 };

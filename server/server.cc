@@ -25,6 +25,7 @@
 #include "common/torch_threads.h"
 #include "rerank/reranker.h"
 #include "server/batcher.h"
+#include "server/retrieval_api.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/model_manager.h"
@@ -304,6 +305,7 @@ struct Server::Impl {
   std::unique_ptr<TextCache> cache;
   std::unique_ptr<ModelManager> models;
   std::unique_ptr<Batcher> batcher;
+  std::unique_ptr<RetrievalApi> api;
   std::unique_ptr<RetrievalService> service;
   std::unique_ptr<grpc::Server> grpc_server;
   std::unique_ptr<MetricsHttpServer> http;
@@ -387,8 +389,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
       std::chrono::microseconds(options.batch_delay_for_testing_us);
   impl->batcher = std::make_unique<Batcher>(bopts, impl->models.get(),
                                             impl->cache.get(), &impl->metrics);
-  impl->service = std::make_unique<RetrievalService>(
-      impl->batcher.get(), impl->models.get(), &impl->metrics, token);
+  impl->api = std::make_unique<RetrievalApi>(
+      impl->batcher.get(), impl->models.get(), options.image_queries);
+  impl->service =
+      std::make_unique<RetrievalService>(impl->api.get(), &impl->metrics, token);
 
   grpc::EnableDefaultHealthCheckService(true);
   std::shared_ptr<grpc::ServerCredentials> creds =

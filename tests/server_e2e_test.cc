@@ -11,7 +11,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -29,6 +31,9 @@
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "opencv2/core.hpp"
+#include "opencv2/imgcodecs.hpp"
+#include "opencv2/imgproc.hpp"
 #include "retrieval/v1/retrieval.grpc.pb.h"
 #include "server/server.h"
 #include "tests/test_model.h"
@@ -400,6 +405,363 @@ TEST_F(ServerTest, AttributeHeadsRouteAutoAndReRankTheShortList) {
   EXPECT_EQ(categorised.hits(0).image_name(), tests::ImageName(0));
   for (int j = 0; j < 6; ++j) {
     EXPECT_TRUE(IsVehicleImage(categorised.hits(j).image_name())) << j;
+  }
+}
+
+// A small PNG: a gradient with a coloured square, so that its embedding is
+// not that of a blank image.
+std::string TestPng(int seed) {
+  cv::Mat image(48, 32, CV_8UC3);
+  for (int y = 0; y < image.rows; ++y) {
+    for (int x = 0; x < image.cols; ++x) {
+      image.at<cv::Vec3b>(y, x) = cv::Vec3b(
+          static_cast<uint8_t>(x * 7 + seed * 40),
+          static_cast<uint8_t>(y * 5), static_cast<uint8_t>(seed * 90));
+    }
+  }
+  cv::rectangle(image, {4, 4}, {16 + seed, 20}, cv::Scalar(200, 30, 10), -1);
+  std::vector<uint8_t> png;
+  EXPECT_TRUE(cv::imencode(".png", image, png));
+  return std::string(png.begin(), png.end());
+}
+
+std::vector<std::pair<std::string, float>> NamesAndScores(
+    const SearchResponse& r) {
+  std::vector<std::pair<std::string, float>> out;
+  for (const auto& h : r.hits()) out.push_back({h.image_name(), h.score()});
+  return out;
+}
+
+void ExpectSameRanking(const SearchResponse& a, const SearchResponse& b) {
+  ASSERT_EQ(a.hits_size(), b.hits_size());
+  for (int i = 0; i < a.hits_size(); ++i) {
+    EXPECT_EQ(a.hits(i).image_name(), b.hits(i).image_name()) << "rank " << i;
+    EXPECT_NEAR(a.hits(i).score(), b.hits(i).score(), 1e-5) << "rank " << i;
+  }
+}
+
+TEST_F(ServerTest, EmbeddingAndImageQueriesRankLikeWhatTheyEmbed) {
+  const std::string models = FreshDir("e2e_query_kinds");
+  const tests::TestVersionOptions v = tests::SampleVersion(40);
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+  Start(BaseOptions(models));
+  EXPECT_TRUE(ModelInfo().image_queries());
+  const std::string png = TestPng(1);
+
+  retrieval::v1::EncodeRequest enc;
+  enc.add_texts(v.texts[5]);
+  enc.add_images(png);
+  retrieval::v1::EncodeResponse embedded;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status st = stub_->Encode(&ctx, enc, &embedded);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  EXPECT_EQ(embedded.model_version(), 1);
+  ASSERT_EQ(embedded.text_embeddings_size(), 1);
+  ASSERT_EQ(embedded.image_embeddings_size(), 1);
+  ASSERT_EQ(embedded.text_embeddings(0).values_size(), 64);
+  ASSERT_EQ(embedded.image_embeddings(0).values_size(), 64);
+  double norm = 0;
+  for (float x : embedded.image_embeddings(0).values()) norm += x * x;
+  EXPECT_NEAR(norm, 1.0, 1e-4);
+
+  // A text's embedding, scaled (it is normalised again), ranks as the text.
+  SearchResponse by_text, by_embedding;
+  ASSERT_TRUE(Search(v.texts[5], &by_text, 8).ok());
+  SearchRequest req;
+  for (float x : embedded.text_embeddings(0).values()) req.add_embedding(3 * x);
+  req.set_top_k(8);
+  {
+    grpc::ClientContext ctx;
+    grpc::Status st = stub_->Search(&ctx, req, &by_embedding);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  EXPECT_EQ(by_embedding.hits(0).image_name(), tests::ImageName(5));
+  ExpectSameRanking(by_text, by_embedding);
+
+  // An image query ranks as its Encode embedding.
+  SearchRequest image_req, image_embedding_req;
+  image_req.set_image(png);
+  image_req.set_top_k(8);
+  for (float x : embedded.image_embeddings(0).values()) {
+    image_embedding_req.add_embedding(x);
+  }
+  image_embedding_req.set_top_k(8);
+  SearchResponse by_image, by_image_embedding;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status st = stub_->Search(&ctx, image_req, &by_image);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    grpc::ClientContext ctx2;
+    st = stub_->Search(&ctx2, image_embedding_req, &by_image_embedding);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  ASSERT_EQ(by_image.hits_size(), 8);
+  ExpectSameRanking(by_image, by_image_embedding);
+  // Another image ranks differently.
+  SearchRequest other = image_req;
+  other.set_image(TestPng(2));
+  SearchResponse by_other;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->Search(&ctx, other, &by_other).ok());
+  }
+  EXPECT_NE(NamesAndScores(by_image), NamesAndScores(by_other));
+
+  // Bad queries name the field.
+  auto expect_invalid = [&](const SearchRequest& r, const std::string& what) {
+    grpc::ClientContext ctx;
+    SearchResponse resp;
+    grpc::Status st = stub_->Search(&ctx, r, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << what;
+    EXPECT_THAT(st.error_message(), HasSubstr(what));
+  };
+  SearchRequest none;
+  expect_invalid(none, "text, image, embedding: none is set");
+  SearchRequest two = image_req;
+  two.set_text("a white car");
+  expect_invalid(two, "more than one is set");
+  SearchRequest not_image;
+  not_image.set_image("this is not an image");
+  expect_invalid(not_image, "image: ");
+  SearchRequest short_embedding;
+  short_embedding.add_embedding(1);
+  short_embedding.add_embedding(2);
+  expect_invalid(short_embedding,
+                 "embedding: 2 values, the model version's embeddings have 64");
+  SearchRequest nan = image_embedding_req;
+  nan.set_embedding(3, std::nanf(""));
+  expect_invalid(nan, "embedding[3]: not a finite number");
+  {
+    grpc::ClientContext ctx;
+    retrieval::v1::EncodeResponse out;
+    grpc::Status st = stub_->Encode(&ctx, {}, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(st.error_message(), HasSubstr("texts, images: both are empty"));
+    retrieval::v1::EncodeRequest bad;
+    bad.add_texts("fine");
+    bad.add_texts("  ");
+    grpc::ClientContext ctx2;
+    st = stub_->Encode(&ctx2, bad, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(st.error_message(), HasSubstr("texts[1]: empty"));
+  }
+}
+
+TEST_F(ServerTest, PagesConcatenateToTheFullRanking) {
+  const std::string models = FreshDir("e2e_paging");
+  const tests::TestVersionOptions v = tests::SampleVersion(40);
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+  Start(BaseOptions(models));
+  for (auto category :
+       {retrieval::v1::CATEGORY_UNSPECIFIED, retrieval::v1::CATEGORY_VEHICLE}) {
+    SearchResponse full;
+    ASSERT_TRUE(Search(v.texts[9], &full, 21, category).ok());
+    const int64_t candidates =
+        category == retrieval::v1::CATEGORY_VEHICLE ? 20 : 40;
+    EXPECT_EQ(full.num_candidates(), candidates);
+    std::vector<std::string> pages;
+    for (int offset = 0; offset < 49; offset += 7) {
+      SearchRequest req;
+      req.set_text(v.texts[9]);
+      req.set_top_k(7);
+      req.set_offset(offset);
+      req.set_category(category);
+      SearchResponse page;
+      grpc::ClientContext ctx;
+      grpc::Status st = stub_->Search(&ctx, req, &page);
+      ASSERT_TRUE(st.ok()) << st.error_message();
+      EXPECT_EQ(page.num_candidates(), candidates);
+      EXPECT_EQ(page.hits_size(),
+                std::max<int64_t>(0, std::min<int64_t>(7, candidates - offset)))
+          << "offset " << offset;
+      for (const auto& h : page.hits()) pages.push_back(h.image_name());
+    }
+    ASSERT_EQ(static_cast<int64_t>(pages.size()), candidates);
+    for (int i = 0; i < full.hits_size(); ++i) {
+      EXPECT_EQ(pages[i], full.hits(i).image_name()) << "rank " << i;
+    }
+  }
+  SearchRequest too_deep;
+  too_deep.set_text(v.texts[0]);
+  too_deep.set_top_k(10);
+  too_deep.set_offset(991);
+  grpc::ClientContext ctx;
+  SearchResponse resp;
+  grpc::Status st = stub_->Search(&ctx, too_deep, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("offset: 991 is outside [0, 990]"));
+}
+
+TEST_F(ServerTest, AttributeFiltersKeepTheImagesWhoseRecordedAttributesMatch) {
+  using eval::VehicleField;
+  const std::string models = FreshDir("e2e_filters");
+  const tests::TestVersionOptions v = AttributeVersion();
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+  server::ServerOptions o = BaseOptions(models);
+  o.rerank_candidates = 0;
+  Start(o);
+  const retrieval::v1::GetModelInfoResponse info = ModelInfo();
+  EXPECT_EQ(info.attribute_vocabulary().vehicle_colors_size(),
+            eval::VehicleFieldClasses(VehicleField::kColor));
+  EXPECT_EQ(info.attribute_vocabulary().pedestrian_flags_size(),
+            eval::kNumPedestrianFlags);
+  const std::string white = eval::VehicleClassName(VehicleField::kColor, 0);
+  const std::string black = eval::VehicleClassName(VehicleField::kColor, 1);
+  const std::string flag = info.attribute_vocabulary().pedestrian_flags(0);
+
+  auto search = [&](const retrieval::v1::AttributeFilter& filter,
+                    SearchResponse* out, int top_k = 12) {
+    SearchRequest req;
+    req.set_text(v.texts[3]);
+    req.set_top_k(top_k);
+    *req.mutable_filter() = filter;
+    grpc::ClientContext ctx;
+    return stub_->Search(&ctx, req, out);
+  };
+  SearchResponse all;
+  ASSERT_TRUE(Search(v.texts[3], &all, 12).ok());
+  // Every hit reports what was recorded for it.
+  for (const auto& h : all.hits()) {
+    const bool vehicle = IsVehicleImage(h.image_name());
+    EXPECT_EQ(h.attributes().category(),
+              vehicle ? retrieval::v1::CATEGORY_VEHICLE
+                      : retrieval::v1::CATEGORY_PEDESTRIAN);
+    if (vehicle) {
+      EXPECT_EQ(h.attributes().vehicle_color(),
+                h.image_name() == "img0.jpg" ? black : white);
+      EXPECT_TRUE(h.attributes().pedestrian_flags().empty());
+    } else {
+      EXPECT_EQ(h.attributes().vehicle_color(), "");
+      EXPECT_EQ(h.attributes().pedestrian_flags_size(),
+                eval::kNumPedestrianFlags);  // every flag at 0.5
+    }
+  }
+  // The filtered ranking is the unfiltered one without the others.
+  auto expect_subsequence = [&](const SearchResponse& filtered, auto keep,
+                                int64_t expected_count) {
+    std::vector<std::string> expected;
+    for (const auto& h : all.hits()) {
+      if (keep(h.image_name())) expected.push_back(h.image_name());
+    }
+    std::vector<std::string> got;
+    for (const auto& h : filtered.hits()) got.push_back(h.image_name());
+    EXPECT_EQ(got, expected);
+    EXPECT_EQ(filtered.num_candidates(), expected_count);
+  };
+  retrieval::v1::AttributeFilter f;
+  f.set_vehicle_color(white);
+  SearchResponse whites;
+  ASSERT_TRUE(search(f, &whites).ok());
+  expect_subsequence(
+      whites,
+      [](const std::string& n) { return IsVehicleImage(n) && n != "img0.jpg"; },
+      5);
+  f.set_vehicle_color(black);
+  SearchResponse blacks;
+  ASSERT_TRUE(search(f, &blacks).ok());
+  expect_subsequence(
+      blacks, [](const std::string& n) { return n == "img0.jpg"; }, 1);
+  // AND: a black vehicle of the first type; then also with a flag, nothing.
+  f.set_vehicle_type(eval::VehicleClassName(VehicleField::kType, 0));
+  SearchResponse black_typed;
+  ASSERT_TRUE(search(f, &black_typed).ok());
+  EXPECT_EQ(black_typed.hits_size(), 1);
+  (*f.mutable_pedestrian_flags())[flag] = true;
+  SearchResponse nothing;
+  ASSERT_TRUE(search(f, &nothing).ok());
+  EXPECT_EQ(nothing.hits_size(), 0);
+  EXPECT_EQ(nothing.num_candidates(), 0);
+  retrieval::v1::AttributeFilter p;
+  (*p.mutable_pedestrian_flags())[flag] = true;
+  SearchResponse with_flag;
+  ASSERT_TRUE(search(p, &with_flag, 4).ok());
+  EXPECT_EQ(with_flag.num_candidates(), 6);
+  ASSERT_EQ(with_flag.hits_size(), 4);
+  for (const auto& h : with_flag.hits()) {
+    EXPECT_FALSE(IsVehicleImage(h.image_name()));
+  }
+  (*p.mutable_pedestrian_flags())[flag] = false;
+  SearchResponse without_flag;
+  ASSERT_TRUE(search(p, &without_flag).ok());
+  EXPECT_EQ(without_flag.hits_size(), 0);
+
+  retrieval::v1::AttributeFilter unknown;
+  unknown.set_vehicle_color("mauve");
+  SearchResponse resp;
+  grpc::Status st = search(unknown, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(),
+              HasSubstr("filter.vehicle_color: unknown colour 'mauve'"));
+  server_->Shutdown(std::chrono::milliseconds(0));
+
+  // A version without attribute heads records nothing to filter on.
+  const std::string plain_models = FreshDir("e2e_filters_plain");
+  ASSERT_OK(tests::PublishTestVersion(plain_models, tests::SampleVersion(8)));
+  Start(BaseOptions(plain_models));
+  retrieval::v1::AttributeFilter colour;
+  colour.set_vehicle_color(white);
+  st = search(colour, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(st.error_message(),
+              HasSubstr("filter: model version 1 records no image attributes"));
+}
+
+TEST_F(ServerTest, RequestsNameTheModelVersionTheyWant) {
+  const std::string models = FreshDir("e2e_versions");
+  const tests::TestVersionOptions v = tests::SampleVersion(10);
+  ASSERT_OK(tests::PublishTestVersion(models, v));
+  Start(BaseOptions(models));
+  const retrieval::v1::GetModelInfoResponse info = ModelInfo();
+  ASSERT_EQ(info.loaded_versions_size(), 1);
+  EXPECT_EQ(info.loaded_versions(0), 1);
+  EXPECT_EQ(info.default_version(), 1);
+  SearchRequest req;
+  req.set_text(v.texts[2]);
+  req.set_model_version(1);
+  SearchResponse resp;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status st = stub_->Search(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_EQ(resp.model_version(), 1);
+  }
+  req.set_model_version(7);
+  {
+    grpc::ClientContext ctx;
+    grpc::Status st = stub_->Search(&ctx, req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_THAT(st.error_message(),
+                HasSubstr("model_version: version 7 is not loaded (loaded: 1)"));
+  }
+  req.set_model_version(-2);
+  {
+    grpc::ClientContext ctx;
+    grpc::Status st = stub_->Search(&ctx, req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(st.error_message(), HasSubstr("model_version: -2"));
+  }
+  BatchSearchRequest batch;
+  batch.add_requests()->set_text(v.texts[1]);
+  auto* second = batch.add_requests();
+  second->set_text(v.texts[2]);
+  second->set_model_version(1);
+  {
+    grpc::ClientContext ctx;
+    BatchSearchResponse out;
+    grpc::Status st = stub_->BatchSearch(&ctx, batch, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(st.error_message(),
+                HasSubstr("requests[1].model_version: 1 differs"));
+  }
+  retrieval::v1::GetModelInfoRequest info_req;
+  info_req.set_model_version(3);
+  {
+    grpc::ClientContext ctx;
+    retrieval::v1::GetModelInfoResponse out;
+    grpc::Status st = stub_->GetModelInfo(&ctx, info_req, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
   }
 }
 
