@@ -157,11 +157,11 @@ class ModelManager {
     std::chrono::milliseconds retry_initial{30'000};
     std::chrono::milliseconds retry_max{15 * 60'000};
   };
-  // Called on the polling thread at the end of a Poll() that changed
-  // something, once per version loaded (`loaded` set, `error` OK) and once
-  // per version refused (`loaded` null, `error` why), in the order they
-  // happened, after the versions no longer wanted were dropped. It may call
-  // Current(), Get(), LoadedVersions() and DefaultVersion(), not Poll().
+  // Called on the polling thread once per version loaded (`loaded` set,
+  // `error` OK), after it was published and the versions it displaced were
+  // dropped, and once per version refused (`loaded` null, `error` why). It
+  // may call Current(), Get(), LoadedVersions() and DefaultVersion(), not
+  // Poll().
   using LoadCallback =
       std::function<void(const ServedModel* loaded, const absl::Status& error)>;
 
