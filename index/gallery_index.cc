@@ -17,6 +17,7 @@
 #include <faiss/gpu/StandardGpuResources.h>
 #endif
 
+#include <cblas.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -498,6 +499,28 @@ absl::StatusOr<std::vector<std::vector<Hit>>> GalleryIndex::Search(
   return out;
 }
 
+namespace {
+
+// The k best of `scored` (score, row), best first (ties: lower row first),
+// into scores[0..k) and ids[0..k).
+void TopK(std::vector<std::pair<float, int64_t>>& scored, int64_t k,
+          float* scores, int64_t* ids) {
+  auto better = [](const auto& a, const auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  };
+  std::nth_element(scored.begin(), scored.begin() + (k - 1), scored.end(),
+                   better);
+  std::sort(scored.begin(), scored.begin() + k, better);
+  for (int64_t j = 0; j < k; ++j) {
+    scores[j] = scored[j].first;
+    ids[j] = scored[j].second;
+  }
+}
+
+}  // namespace
+
+double GalleryIndex::ExactSubsetShare() const { return exact() ? 1.0 : 0.25; }
+
 std::pair<int64_t, int64_t> GalleryIndex::RangeOf(Category c) const {
   if (c == Category::kUnspecified) return {0, size()};
   return {starts_[Slot(c)], starts_[Slot(c) + 1]};
@@ -526,7 +549,7 @@ absl::StatusOr<std::vector<std::vector<Hit>>> GalleryIndex::SearchSelected(
     how = Selection::kAll;
     return Search(queries, nq, k, filter);
   }
-  if (m <= kExactSubsetShare * static_cast<double>(range)) {
+  if (m <= ExactSubsetShare() * static_cast<double>(range)) {
     how = Selection::kExactSubset;
     return SearchRows(queries, nq, k, rows);
   }
@@ -576,9 +599,19 @@ absl::StatusOr<std::vector<std::vector<Hit>>> GalleryIndex::SearchRows(
       storage = hnsw->storage;
     }
     if (auto* flat = dynamic_cast<const faiss::IndexFlat*>(storage)) {
-      faiss::knn_inner_products_by_idx(queries, flat->get_xb(), rows.data(),
-                                       dim_, nq, m, kk, scores.data(),
-                                       ids.data(), /*ld_ids=*/0);
+      // One BLAS dot product per selected row (OpenBLAS's vectorised
+      // kernels), read in place: no copy of the rows.
+      const float* xb = flat->get_xb();
+      const int d = static_cast<int>(dim_);
+      std::vector<std::pair<float, int64_t>> scored(m);
+      for (int64_t q = 0; q < nq; ++q) {
+        const float* query = queries + q * dim_;
+        for (int64_t j = 0; j < m; ++j) {
+          scored[j] = {cblas_sdot(d, query, 1, xb + rows[j] * dim_, 1),
+                       rows[j]};
+        }
+        TopK(scored, kk, scores.data() + q * kk, ids.data() + q * kk);
+      }
       return;
     }
     if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(storage)) {
@@ -605,15 +638,7 @@ absl::StatusOr<std::vector<std::vector<Hit>>> GalleryIndex::SearchRows(
     for (int64_t q = 0; q < nq; ++q) {
       dc->set_query(queries + q * dim_);
       for (int64_t j = 0; j < m; ++j) scored[j] = {(*dc)(rows[j]), rows[j]};
-      std::partial_sort(scored.begin(), scored.begin() + kk, scored.end(),
-                        [](const auto& a, const auto& b) {
-                          return a.first > b.first ||
-                                 (a.first == b.first && a.second < b.second);
-                        });
-      for (int64_t j = 0; j < kk; ++j) {
-        scores[q * kk + j] = scored[j].first;
-        ids[q * kk + j] = scored[j].second;
-      }
+      TopK(scored, kk, scores.data() + q * kk, ids.data() + q * kk);
     }
   });
   RETURN_IF_ERROR(st);

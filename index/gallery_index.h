@@ -101,23 +101,25 @@ class GalleryIndex {
 
   // Like Search with `filter`, restricted further to `rows`: ascending,
   // distinct rows of that category's range (of the whole gallery for
-  // kUnspecified). A selection that keeps few of the range's rows (at most
-  // kExactSubsetShare of them) is searched exactly: only those rows are
-  // scored, from the stored vectors (a Flat index, the exact vectors of a
-  // refined or HNSW-over-Flat index, the codes of a PQ index), or for an
-  // IVF index by its own search with the rows as a selector. A broader one
-  // searches the range for more hits than asked (k scaled by the inverse of
-  // the selected share, with a margin), keeps those selected, and falls back
-  // to the exact subset search when that leaves fewer than k. `used`, when
-  // given, says which. INVALID_ARGUMENT for rows outside the range or out
-  // of order.
+  // kUnspecified). A selection that keeps at most ExactSubsetShare() of the
+  // range's rows is searched exactly over those rows only: each is scored
+  // from the stored vectors (a Flat index, the exact vectors of a refined
+  // or HNSW-over-Flat index, the codes of a PQ index), or for an IVF index
+  // by its own search with the rows as a selector and proportionally more
+  // lists probed. A broader one searches the range for more hits than asked
+  // (k over the selected share, doubled, plus a margin), keeps those
+  // selected, and falls back to the exact subset search when that leaves
+  // fewer than k. `used`, when given, says which was done. INVALID_ARGUMENT
+  // for rows outside the range or out of order.
   absl::StatusOr<std::vector<std::vector<Hit>>> SearchSelected(
       const float* queries, int64_t nq, int k, Category filter,
       const std::vector<int64_t>& rows, Selection* used = nullptr) const;
 
-  // The share of a range at or below which SearchSelected scores only the
-  // selected rows.
-  static constexpr double kExactSubsetShare = 0.25;
+  // The share of a range up to which SearchSelected scores only the
+  // selected rows: every share below 1 for an exact index (scoring m rows
+  // in place costs less than the full scan for any m below the range), 0.25
+  // for approximate ones (whose search costs less than a scan).
+  double ExactSubsetShare() const;
 
   // First and one-past-last row of category `c` (the whole gallery for
   // kUnspecified).

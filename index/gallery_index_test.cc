@@ -341,10 +341,10 @@ TEST(GalleryIndexTest, SearchSelectedIsExactAtEverySelectivityOnFlat) {
       auto hits = (*index)->SearchSelected(queries.data(), kQ, 10, filter,
                                            selected, &used);
       ASSERT_OK(hits);
-      const auto expected_strategy =
-          share == 1.0 ? GalleryIndex::Selection::kAll
-          : share <= 0.1 ? GalleryIndex::Selection::kExactSubset
-                         : GalleryIndex::Selection::kSearchThenFilter;
+      // Flat scores a selection in place at every share.
+      const auto expected_strategy = share == 1.0
+                                         ? GalleryIndex::Selection::kAll
+                                         : GalleryIndex::Selection::kExactSubset;
       EXPECT_EQ(used, expected_strategy) << "share " << share;
       auto truth = SelectedTruth(rows, selected, queries, kQ, kDim, 10);
       for (int64_t q = 0; q < kQ; ++q) {
@@ -404,9 +404,15 @@ TEST(GalleryIndexTest, SearchSelectedOnApproximateIndexes) {
       for (int64_t r = 0; r < kN; ++r) {
         if ((r * 7919) % 1000 < share * 1000) selected.push_back(r);
       }
-      auto hits = (*index)->SearchSelected(queries.data(), kQ, 10,
-                                           Category::kUnspecified, selected);
+      GalleryIndex::Selection used;
+      auto hits = (*index)->SearchSelected(
+          queries.data(), kQ, 10, Category::kUnspecified, selected, &used);
       ASSERT_OK(hits);
+      // A broad selection searches the ANN index deeper; a narrow one scores
+      // the rows (unless the deep search fell short).
+      EXPECT_EQ(used, share < 0.25 ? GalleryIndex::Selection::kExactSubset
+                                   : GalleryIndex::Selection::kSearchThenFilter)
+          << factory << ", share " << share;
       for (const auto& list : *hits) {
         ASSERT_EQ(list.size(), 10u) << factory << ", share " << share;
         for (const Hit& h : list) {
