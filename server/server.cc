@@ -25,10 +25,10 @@
 #include "common/torch_threads.h"
 #include "rerank/reranker.h"
 #include "server/batcher.h"
-#include "server/retrieval_api.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/model_manager.h"
+#include "server/retrieval_api.h"
 #include "server/retrieval_service.h"
 #include "server/text_cache.h"
 
@@ -391,8 +391,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
                                             impl->cache.get(), &impl->metrics);
   impl->api = std::make_unique<RetrievalApi>(
       impl->batcher.get(), impl->models.get(), options.image_queries);
-  impl->service =
-      std::make_unique<RetrievalService>(impl->api.get(), &impl->metrics, token);
+  impl->service = std::make_unique<RetrievalService>(impl->api.get(),
+                                                     &impl->metrics, token);
 
   grpc::EnableDefaultHealthCheckService(true);
   std::shared_ptr<grpc::ServerCredentials> creds =

@@ -13,8 +13,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <cerrno>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -415,8 +415,8 @@ std::string TestPng(int seed) {
   for (int y = 0; y < image.rows; ++y) {
     for (int x = 0; x < image.cols; ++x) {
       image.at<cv::Vec3b>(y, x) = cv::Vec3b(
-          static_cast<uint8_t>(x * 7 + seed * 40),
-          static_cast<uint8_t>(y * 5), static_cast<uint8_t>(seed * 90));
+          static_cast<uint8_t>(x * 7 + seed * 40), static_cast<uint8_t>(y * 5),
+          static_cast<uint8_t>(seed * 90));
     }
   }
   cv::rectangle(image, {4, 4}, {16 + seed, 20}, cv::Scalar(200, 30, 10), -1);
@@ -732,8 +732,9 @@ TEST_F(ServerTest, RequestsNameTheModelVersionTheyWant) {
     grpc::ClientContext ctx;
     grpc::Status st = stub_->Search(&ctx, req, &resp);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
-    EXPECT_THAT(st.error_message(),
-                HasSubstr("model_version: version 7 is not loaded (loaded: 1)"));
+    EXPECT_THAT(
+        st.error_message(),
+        HasSubstr("model_version: version 7 is not loaded (loaded: 1)"));
   }
   req.set_model_version(-2);
   {
@@ -831,6 +832,19 @@ TEST_F(ServerTest, ServesSeveralVersionsAndReportsThemInTheMetrics) {
   SearchResponse resp;
   ASSERT_TRUE(Search(tests::SampleCaptions(6)[0], &resp).ok());
   EXPECT_EQ(resp.model_version(), 3);  // the default: the newest
+  SearchRequest pinned;
+  pinned.set_text(tests::SampleCaptions(6)[1]);
+  pinned.set_model_version(2);
+  grpc::ClientContext ctx;
+  SearchResponse old;
+  ASSERT_TRUE(stub_->Search(&ctx, pinned, &old).ok());
+  EXPECT_EQ(old.model_version(), 2);
+  // Request metrics carry the version that answered.
+  const std::string after = server_->metrics_text();
+  EXPECT_THAT(after, HasSubstr("retrieval_requests_total{method=\"Search\","
+                               "code=\"OK\",version=\"3\"} 1\n"));
+  EXPECT_THAT(after, HasSubstr("retrieval_requests_total{method=\"Search\","
+                               "code=\"OK\",version=\"2\"} 1\n"));
 }
 
 TEST_F(ServerTest, BatchSearchAnswersInOrderAndNamesTheBadRequest) {
