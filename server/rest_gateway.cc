@@ -18,6 +18,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
@@ -52,22 +54,56 @@ std::string ToStdString(google::protobuf::StringPiece s) {
   return std::string(s.data(), s.size());
 }
 
-// Parses a JSON body into `out`; an empty body is the empty message.
+// The request fields that hold text but are declared bytes in the proto (so
+// that gRPC delivers invalid UTF-8 to the validation instead of failing to
+// parse): in JSON they are strings of text, not base64. JSON text is
+// Unicode, so what arrives is valid UTF-8. Other values are left alone (the
+// parser then names the field).
+void TextFieldsToBase64(absl::string_view type, nlohmann::json& j) {
+  const auto encode = [](nlohmann::json& v) {
+    if (v.is_string()) v = absl::Base64Escape(v.get<std::string>());
+  };
+  if (!j.is_object()) return;
+  if (type == "retrieval.v1.SearchRequest") {
+    if (j.contains("text")) encode(j["text"]);
+  } else if (type == "retrieval.v1.BatchSearchRequest") {
+    if (!j.contains("requests") || !j["requests"].is_array()) return;
+    for (nlohmann::json& r : j["requests"]) {
+      if (r.is_object() && r.contains("text")) encode(r["text"]);
+    }
+  } else if (type == "retrieval.v1.EncodeRequest") {
+    if (!j.contains("texts") || !j["texts"].is_array()) return;
+    for (nlohmann::json& t : j["texts"]) encode(t);
+  }
+}
+
+// Parses a JSON body into `out` by the proto3 JSON mapping (unknown fields
+// refused, both field spellings accepted), except that text fields are
+// strings (TextFieldsToBase64); an empty body is the empty message.
 // INVALID_ARGUMENT naming the message type and the parser's reason (which
 // names an unknown or mistyped field).
 template <typename Message>
 absl::Status ParseJson(const std::string& body, Message* out) {
-  absl::string_view json = absl::StripAsciiWhitespace(body);
+  const std::string& type = Message::descriptor()->full_name();
+  std::string json(absl::StripAsciiWhitespace(body));
   if (json.empty()) json = "{}";
+  nlohmann::json tree = nlohmann::json::parse(json, nullptr, false);
+  if (!tree.is_discarded()) {
+    TextFieldsToBase64(type, tree);
+    try {
+      json = tree.dump();
+    } catch (const nlohmann::json::exception& e) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the request body is not JSON of ", type, ": ", e.what()));
+    }
+  }
+  // Otherwise the protobuf parser reports what is wrong with the body.
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  const auto st = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(json.data(), json.size()), out, options);
+  const auto st = google::protobuf::util::JsonStringToMessage(json, out, options);
   if (st.ok()) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("the request body is not JSON of ",
-                   Message::descriptor()->full_name(), ": ",
-                   ToStdString(st.message())));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the request body is not JSON of ", type, ": ", ToStdString(st.message())));
 }
 
 absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
@@ -108,7 +144,9 @@ absl::StatusOr<std::optional<std::string>> QueryParam(
     const httplib::Request& req, const char* name, const char* camel) {
   std::optional<std::string> value;
   int count = 0;
-  for (const char* key : {name, camel}) {
+  std::vector<std::string> keys = {name};
+  if (keys[0] != camel) keys.push_back(camel);
+  for (const std::string& key : keys) {
     const auto range = req.params.equal_range(key);
     for (auto it = range.first; it != range.second; ++it) {
       ++count;
