@@ -20,6 +20,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "client/loadgen.h"
 #include "common/file_util.h"
 #include "common/status_matchers.h"
 #include "gmock/gmock.h"
@@ -442,6 +443,30 @@ TEST_F(RestGatewayTest, PageMethodsAndLimits) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
   EXPECT_THAT(ErrorBody(r).value("message", ""), HasSubstr("text"));
+}
+
+TEST_F(RestGatewayTest, LoadgenOverRestGetsTheCodesGrpcGets) {
+  client::RestTarget target;
+  target.host = "127.0.0.1";
+  target.port = server_->http_port();
+  client::LoadgenOptions o;
+  o.concurrency = 3;
+  o.duration = absl::ZeroDuration();
+  o.requests = 60;
+  o.invalid_fraction = 0.4;
+  o.seed = 7;
+  auto stats = client::RunLoadgen(o, version_->texts, client::RestSenders(target));
+  ASSERT_OK(stats);
+  EXPECT_EQ(stats->requests, 60);
+  EXPECT_GT(stats->invalid_requests, 0);
+  EXPECT_OK(client::CheckCodes(*stats)) << client::FormatLoadStats(*stats);
+  EXPECT_THAT(client::ParseRestAddress("localhost"),
+              common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("--server")));
+  auto v6 = client::ParseRestAddress("[::1]:8080");
+  ASSERT_OK(v6);
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 8080);
 }
 
 TEST(RestGatewayAuthTest, BearerTokenGuardsTheApiButNotThePage) {
