@@ -324,9 +324,8 @@ class RestSender final : public SearchSender {
       http_ = std::make_unique<httplib::ClientImpl>(target.host, target.port);
     } else {
       // The certificate is checked for the host connected to.
-      const std::string& name = target.tls_server_name.empty()
-                                    ? target.host
-                                    : target.tls_server_name;
+      const std::string& name =
+          target.tls_server_name.empty() ? target.host : target.tls_server_name;
       auto ssl = std::make_unique<httplib::SSLClient>(name, target.port);
       ssl->set_ca_cert_path(target.tls_ca_file.c_str());
       ssl->enable_server_certificate_verification(true);
@@ -346,7 +345,8 @@ class RestSender final : public SearchSender {
     absl::StrAppend(&body, ",\"topK\":", request.top_k(),
                     ",\"category\":", static_cast<int>(request.category()),
                     "}");
-    const int64_t ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(deadline));
+    const int64_t ms =
+        std::max<int64_t>(1, absl::ToInt64Milliseconds(deadline));
     httplib::Headers headers = headers_;
     headers.emplace("X-Request-Timeout-Ms", absl::StrCat(ms));
     http_->set_read_timeout(ms / 1000, (ms % 1000) * 1000);
@@ -373,8 +373,8 @@ class RestSender final : public SearchSender {
     if (at == std::string::npos ||
         !absl::SimpleAtoi(
             absl::string_view(r->body).substr(
-                at + 7, r->body.find_first_not_of("0123456789", at + 7) -
-                            (at + 7)),
+                at + 7,
+                r->body.find_first_not_of("0123456789", at + 7) - (at + 7)),
             &code) ||
         code < 0 || code > 16) {
       code = static_cast<int>(grpc::StatusCode::UNKNOWN);

@@ -100,10 +100,12 @@ absl::Status ParseJson(const std::string& body, Message* out) {
   // Otherwise the protobuf parser reports what is wrong with the body.
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  const auto st = google::protobuf::util::JsonStringToMessage(json, out, options);
+  const auto st =
+      google::protobuf::util::JsonStringToMessage(json, out, options);
   if (st.ok()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "the request body is not JSON of ", type, ": ", ToStdString(st.message())));
+  return absl::InvalidArgumentError(
+      absl::StrCat("the request body is not JSON of ", type, ": ",
+                   ToStdString(st.message())));
 }
 
 absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
@@ -182,9 +184,8 @@ absl::StatusOr<int64_t> IntParam(const httplib::Request& req, const char* name,
   if (!value->has_value()) return unset;
   int64_t out = 0;
   if (!absl::SimpleAtoi(**value, &out)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": \"", absl::CHexEscape(**value),
-                     "\" is not an integer"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, ": \"", absl::CHexEscape(**value), "\" is not an integer"));
   }
   return out;
 }
@@ -222,12 +223,14 @@ absl::StatusOr<std::string> Thumbnail(const cv::Mat& rgb, int size) {
     const int longer = std::max(rgb.cols, rgb.rows);
     if (longer <= 0) return absl::DataLossError("the image is empty");
     const double scale = static_cast<double>(size) / longer;
-    const int w = std::max(
-        1, rgb.cols == longer ? size
-                              : static_cast<int>(std::lround(rgb.cols * scale)));
-    const int h = std::max(
-        1, rgb.rows == longer ? size
-                              : static_cast<int>(std::lround(rgb.rows * scale)));
+    const int w =
+        std::max(1, rgb.cols == longer
+                        ? size
+                        : static_cast<int>(std::lround(rgb.cols * scale)));
+    const int h =
+        std::max(1, rgb.rows == longer
+                        ? size
+                        : static_cast<int>(std::lround(rgb.rows * scale)));
     cv::Mat resized;
     cv::resize(rgb, resized, cv::Size(w, h), 0, 0,
                scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
@@ -346,8 +349,9 @@ bool RestGateway::Impl::Allowed(const httplib::Request& req,
     if (req.method == m || (m == "GET" && req.method == "HEAD")) return true;
   }
   res.set_header("Allow", allow);
-  Reply(res, absl::UnimplementedError(absl::StrCat(
-                 req.method, " is not allowed on ", req.path, "; use ", allow)));
+  Reply(res,
+        absl::UnimplementedError(absl::StrCat(req.method, " is not allowed on ",
+                                              req.path, "; use ", allow)));
   res.status = 405;
   return false;
 }
@@ -375,22 +379,22 @@ absl::StatusOr<ApiCall> RestGateway::Impl::MakeCall(
     const std::string value = req.get_header_value(kTimeoutHeader);
     int64_t ms = 0;
     if (!absl::SimpleAtoi(value, &ms) || ms < 1 || ms > kMaxTimeoutMs) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          kTimeoutHeader, ": \"", absl::CHexEscape(value),
-          "\" is not a whole number of milliseconds in [1, ", kMaxTimeoutMs,
-          "]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(kTimeoutHeader, ": \"", absl::CHexEscape(value),
+                       "\" is not a whole number of milliseconds in [1, ",
+                       kMaxTimeoutMs, "]"));
     }
     timeout = std::chrono::milliseconds(ms);
   }
   call.deadline = Clock::now() + timeout;
-  call.connection = absl::StrCat("rest:", req.remote_addr, ":", req.remote_port);
+  call.connection =
+      absl::StrCat("rest:", req.remote_addr, ":", req.remote_port);
   return call;
 }
 
 template <typename Handle>
-void RestGateway::Impl::Api(const httplib::Request& req,
-                            httplib::Response& res, const char* method,
-                            Handle handle) {
+void RestGateway::Impl::Api(const httplib::Request& req, httplib::Response& res,
+                            const char* method, Handle handle) {
   const Clock::time_point start = Clock::now();
   absl::Status status = Authenticate(req);
   if (status.ok()) status = handle();
@@ -443,15 +447,16 @@ absl::Status RestGateway::Impl::Image(const httplib::Request& req,
                                       httplib::Response& res) {
   const std::string name = req.path.substr(sizeof(kImagesPrefix) - 1);
   if (absl::Status st = CheckImageName(name); !st.ok()) return st;
-  if (absl::Status st = CheckQueryParams(
-          req, {"model_version", "modelVersion", "size"});
+  if (absl::Status st =
+          CheckQueryParams(req, {"model_version", "modelVersion", "size"});
       !st.ok()) {
     return st;
   }
   absl::StatusOr<int64_t> version =
       IntParam(req, "model_version", "modelVersion", 0);
   if (!version.ok()) return version.status();
-  absl::StatusOr<int64_t> size = IntParam(req, "size", "size", kDefaultThumbnail);
+  absl::StatusOr<int64_t> size =
+      IntParam(req, "size", "size", kDefaultThumbnail);
   if (!size.ok()) return size.status();
   if (*size != 0 && (*size < kMinThumbnail || *size > kMaxThumbnail)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -493,9 +498,9 @@ absl::Status RestGateway::Impl::Image(const httplib::Request& req,
   }
   const fs::path file = fs::canonical(root / name, ec);
   if (ec) {
-    return absl::NotFoundError(
-        absl::StrCat("image \"", name, "\" of model version ", served,
-                     " is not in its image directory"));
+    return absl::NotFoundError(absl::StrCat("image \"", name,
+                                            "\" of model version ", served,
+                                            " is not in its image directory"));
   }
   const std::string root_prefix = root.string() + "/";
   if (!absl::StartsWith(file.string(), root_prefix)) {
@@ -555,9 +560,8 @@ void RestGateway::Impl::Dispatch(const httplib::Request& req,
     if (!Allowed(req, res, "POST")) return;
     JsonApi<v1::SearchRequest>(
         req, res, "Search", [this](const auto& request, const ApiCall& call) {
-          return Await<v1::SearchResponse>([&](auto done) {
-            api->Search(request, call, std::move(done));
-          });
+          return Await<v1::SearchResponse>(
+              [&](auto done) { api->Search(request, call, std::move(done)); });
         });
     return;
   }
@@ -576,9 +580,8 @@ void RestGateway::Impl::Dispatch(const httplib::Request& req,
     if (!Allowed(req, res, "POST")) return;
     JsonApi<v1::EncodeRequest>(
         req, res, "Encode", [this](const auto& request, const ApiCall& call) {
-          return Await<v1::EncodeResponse>([&](auto done) {
-            api->Encode(request, call, std::move(done));
-          });
+          return Await<v1::EncodeResponse>(
+              [&](auto done) { api->Encode(request, call, std::move(done)); });
         });
     return;
   }
@@ -634,10 +637,9 @@ absl::StatusOr<std::unique_ptr<RestGateway>> RestGateway::Start(
     auto ssl = std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(),
                                                     options.tls_key.c_str());
     if (!ssl->is_valid()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--tls_cert/--tls_key: ", options.tls_cert, " and ",
-                       options.tls_key,
-                       " cannot be loaded as the HTTPS certificate and key"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--tls_cert/--tls_key: ", options.tls_cert, " and ", options.tls_key,
+          " cannot be loaded as the HTTPS certificate and key"));
     }
     impl->http = std::move(ssl);
   } else {
@@ -673,21 +675,20 @@ absl::StatusOr<std::unique_ptr<RestGateway>> RestGateway::Start(
   const int64_t max_body = options.max_body_bytes;
   // Errors cpp-httplib answers itself (a body over the limit, a malformed
   // request line) get a google.rpc.Status body too.
-  http.set_error_handler([max_body](const httplib::Request&,
-                                    httplib::Response& res) {
-    if (!res.body.empty()) return;
-    const std::string message =
-        res.status == 413
-            ? absl::StrCat("the request body exceeds ", max_body, " bytes")
-            : absl::StrCat("the request cannot be served (HTTP ", res.status,
-                           ")");
-    const absl::StatusCode code = res.status == 404
-                                      ? absl::StatusCode::kNotFound
-                                      : res.status < 500
-                                            ? absl::StatusCode::kInvalidArgument
-                                            : absl::StatusCode::kInternal;
-    res.set_content(StatusJson(absl::Status(code, message)), kJsonType);
-  });
+  http.set_error_handler(
+      [max_body](const httplib::Request&, httplib::Response& res) {
+        if (!res.body.empty()) return;
+        const std::string message =
+            res.status == 413
+                ? absl::StrCat("the request body exceeds ", max_body, " bytes")
+                : absl::StrCat("the request cannot be served (HTTP ",
+                               res.status, ")");
+        const absl::StatusCode code =
+            res.status == 404  ? absl::StatusCode::kNotFound
+            : res.status < 500 ? absl::StatusCode::kInvalidArgument
+                               : absl::StatusCode::kInternal;
+        res.set_content(StatusJson(absl::Status(code, message)), kJsonType);
+      });
   if (options.port == 0) {
     impl->port = http.bind_to_any_port(options.host);
   } else if (http.bind_to_port(options.host, options.port)) {

@@ -26,11 +26,11 @@
 #include "common/torch_threads.h"
 #include "rerank/reranker.h"
 #include "server/batcher.h"
-#include "server/retrieval_api.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/model_manager.h"
 #include "server/rest_gateway.h"
+#include "server/retrieval_api.h"
 #include "server/retrieval_service.h"
 #include "server/text_cache.h"
 
@@ -239,8 +239,8 @@ absl::Status ValidateServerOptions(const ServerOptions& o) {
         "--metrics_port: ", o.metrics_port, " is not in [-1, 65535]"));
   }
   if (o.http_port < -1 || o.http_port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--http_port: ", o.http_port, " is not in [-1, 65535]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http_port: ", o.http_port, " is not in [-1, 65535]"));
   }
   if (o.http_threads < 1 || o.http_threads > 1024) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -398,8 +398,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
                                             impl->cache.get(), &impl->metrics);
   impl->api = std::make_unique<RetrievalApi>(
       impl->batcher.get(), impl->models.get(), /*image_queries=*/true);
-  impl->service =
-      std::make_unique<RetrievalService>(impl->api.get(), &impl->metrics, token);
+  impl->service = std::make_unique<RetrievalService>(impl->api.get(),
+                                                     &impl->metrics, token);
 
   grpc::EnableDefaultHealthCheckService(true);
   std::shared_ptr<grpc::ServerCredentials> creds =
@@ -455,13 +455,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
     ropts.default_timeout = std::chrono::milliseconds(
         static_cast<int64_t>(options.http_timeout_s * 1000));
     ropts.gallery_images_dir = options.gallery_images_dir;
-    ASSIGN_OR_RETURN(impl->rest,
-                     RestGateway::Start(ropts, impl->api.get(), &impl->metrics,
-                                        [raw] {
-                                          return !raw->stopping.load() &&
-                                                 raw->models->Current() !=
-                                                     nullptr;
-                                        }));
+    ASSIGN_OR_RETURN(
+        impl->rest,
+        RestGateway::Start(ropts, impl->api.get(), &impl->metrics, [raw] {
+          return !raw->stopping.load() && raw->models->Current() != nullptr;
+        }));
   }
   LOG(INFO) << "retrieval server: models_dir=" << options.models_dir
             << " threads=" << threads
@@ -498,9 +496,7 @@ int Server::port() const { return impl_->port; }
 int Server::metrics_port() const {
   return impl_->http ? impl_->http->port() : -1;
 }
-int Server::http_port() const {
-  return impl_->rest ? impl_->rest->port() : -1;
-}
+int Server::http_port() const { return impl_->rest ? impl_->rest->port() : -1; }
 bool Server::serving() const { return impl_->models->Current() != nullptr; }
 
 int64_t Server::queued_texts() const { return impl_->batcher->queued_texts(); }

@@ -49,8 +49,8 @@ struct ServerOptions {
   // free port. It serves HTTPS when tls_cert/tls_key are set and checks the
   // same bearer token as gRPC.
   int http_port = -1;
-  int http_threads = 16;             // connections served at once
-  double http_timeout_s = 30;        // deadline unless X-Request-Timeout-Ms
+  int http_threads = 16;       // connections served at once
+  double http_timeout_s = 30;  // deadline unless X-Request-Timeout-Ms
   // The gallery images GET /v1/images serves, for every version; "" = each
   // version's manifest `dataset` (the images directory export read).
   std::string gallery_images_dir;

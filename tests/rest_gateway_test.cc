@@ -116,8 +116,8 @@ class RestGatewayTest : public ::testing::Test {
   }
 
   static std::unique_ptr<httplib::Client> Client() {
-    auto c = std::make_unique<httplib::Client>("127.0.0.1",
-                                               server_->http_port());
+    auto c =
+        std::make_unique<httplib::Client>("127.0.0.1", server_->http_port());
     c->set_read_timeout(30, 0);
     return c;
   }
@@ -154,7 +154,8 @@ TEST(HttpStatusTest, CodesMapAsTheGoogleApisDo) {
       {C::kDataLoss, 500},
   };
   for (const auto& [code, http] : table) {
-    EXPECT_EQ(server::HttpStatusFor(code), http) << absl::StatusCodeToString(code);
+    EXPECT_EQ(server::HttpStatusFor(code), http)
+        << absl::StatusCodeToString(code);
   }
   const nlohmann::json j = nlohmann::json::parse(server::StatusJson(
       absl::InvalidArgumentError("text: \"a\\b\"\n\x01 \xc3\xa9")));
@@ -189,17 +190,18 @@ TEST_F(RestGatewayTest, JsonSearchAnswersAsGrpcDoes) {
       EXPECT_THAT(r->body, HasSubstr("\"modelVersion\""));
       const auto got = FromJson<v1::SearchResponse>(r->body);
       EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(got, want))
-          << got.DebugString() << "\nvs\n" << want.DebugString();
+          << got.DebugString() << "\nvs\n"
+          << want.DebugString();
       ASSERT_EQ(got.hits_size(), kImages / 2);  // the vehicles
     }
   }
   // BatchSearch in order.
-  auto r = http->Post(
-      "/v1/batchSearch",
-      absl::StrCat(R"({"requests": [{"text": ")", version_->texts[2],
-                   R"(", "topK": 1}, {"text": ")", version_->texts[5],
-                   R"(", "topK": 1}]})"),
-      "application/json");
+  auto r =
+      http->Post("/v1/batchSearch",
+                 absl::StrCat(R"({"requests": [{"text": ")", version_->texts[2],
+                              R"(", "topK": 1}, {"text": ")",
+                              version_->texts[5], R"(", "topK": 1}]})"),
+                 "application/json");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   const auto batch = FromJson<v1::BatchSearchResponse>(r->body);
@@ -254,7 +256,8 @@ TEST_F(RestGatewayTest, BadBodiesAreBadRequestsNamingTheField) {
     EXPECT_THAT(j.value("message", ""), HasSubstr(c.message)) << c.body;
   }
   // A JSON body of another shape names the message type expected.
-  auto r = http->Post("/v1/batchSearch", R"({"text": "x"})", "application/json");
+  auto r =
+      http->Post("/v1/batchSearch", R"({"text": "x"})", "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
   EXPECT_THAT(ErrorBody(r).value("message", ""),
@@ -351,8 +354,8 @@ TEST_F(RestGatewayTest, ThumbnailsAndOriginalsOfGalleryImages) {
     EXPECT_THAT(ErrorBody(r).value("message", ""), HasSubstr("size")) << bad;
   }
   // Not in the gallery, or in it without a file: 404.
-  for (const char* missing : {"/v1/images/img99.jpg", "/v1/images/BUILD",
-                              "/v1/images/img6.jpg"}) {
+  for (const char* missing :
+       {"/v1/images/img99.jpg", "/v1/images/BUILD", "/v1/images/img6.jpg"}) {
     r = http->Get(missing);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 404) << missing;
@@ -438,7 +441,8 @@ TEST_F(RestGatewayTest, PageMethodsAndLimits) {
   EXPECT_EQ(r->status, 413);
   EXPECT_THAT(ErrorBody(r).value("message", ""), HasSubstr("exceeds"));
   // Just under it: parsed (the text is then required).
-  const std::string fits(server::RestGatewayOptions::kMaxRestBodyBytes - 2, ' ');
+  const std::string fits(server::RestGatewayOptions::kMaxRestBodyBytes - 2,
+                         ' ');
   r = Client()->Post("/v1/search", "{" + fits + "}", "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
@@ -455,7 +459,8 @@ TEST_F(RestGatewayTest, LoadgenOverRestGetsTheCodesGrpcGets) {
   o.requests = 60;
   o.invalid_fraction = 0.4;
   o.seed = 7;
-  auto stats = client::RunLoadgen(o, version_->texts, client::RestSenders(target));
+  auto stats =
+      client::RunLoadgen(o, version_->texts, client::RestSenders(target));
   ASSERT_OK(stats);
   EXPECT_EQ(stats->requests, 60);
   EXPECT_GT(stats->invalid_requests, 0);
@@ -475,9 +480,7 @@ TEST(RestGatewayAuthTest, BearerTokenGuardsTheApiButNotThePage) {
   fs::create_directories(models);
   const tests::TestVersionOptions v = tests::SampleVersion(4);
   ASSERT_OK(tests::PublishTestVersion(models, v));
-  {
-    std::ofstream(dir + "/token") << "s3cret-token\n";
-  }
+  { std::ofstream(dir + "/token") << "s3cret-token\n"; }
   server::ServerOptions o = BaseOptions(models);
   o.auth_token_file = dir + "/token";
   o.batch_delay_for_testing_us = 300'000;
@@ -485,8 +488,7 @@ TEST(RestGatewayAuthTest, BearerTokenGuardsTheApiButNotThePage) {
   ASSERT_OK(s);
   httplib::Client http("127.0.0.1", (*s)->http_port());
   http.set_read_timeout(30, 0);
-  const std::string body =
-      absl::StrCat(R"({"text": ")", v.texts[1], R"("})");
+  const std::string body = absl::StrCat(R"({"text": ")", v.texts[1], R"("})");
   struct Case {
     httplib::Headers headers;
     std::string message;
