@@ -332,6 +332,9 @@ class RestSender final : public SearchSender {
       http_ = std::move(ssl);
     }
     http_->set_keep_alive(true);
+    // The request's headers and body go out in separate writes: without
+    // TCP_NODELAY the body waits for the server's delayed ACK.
+    http_->set_tcp_nodelay(true);
     if (!target.auth_token.empty()) {
       headers_.emplace("Authorization", "Bearer " + target.auth_token);
     }

@@ -661,6 +661,10 @@ absl::StatusOr<std::unique_ptr<RestGateway>> RestGateway::Start(
     int one = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   });
+  // cpp-httplib writes a response's headers and body separately: without
+  // TCP_NODELAY, Nagle's algorithm holds the body until the client's delayed
+  // ACK (some 40 ms on Linux) on every kept-alive request.
+  http.set_tcp_nodelay(true);
   Impl* raw = impl.get();
   const auto dispatch = [raw](const httplib::Request& req,
                               httplib::Response& res) {
