@@ -467,7 +467,11 @@ absl::StatusOr<LoadStats> RunLoadgen(const LoadgenOptions& options,
         retrieval::v1::SearchRequest request;
         request.set_top_k(options.top_k);
         request.set_category(options.category);
-        request.set_text(queries[next]);
+        if (options.image_queries) {
+          request.set_image(queries[next]);
+        } else {
+          request.set_text(queries[next]);
+        }
         next = (next + 1) % n;
         const std::optional<InvalidKind> invalid =
             PlanRequest(options.seed, options.invalid_fraction, index);

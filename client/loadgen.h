@@ -169,6 +169,9 @@ struct LoadgenOptions {
   // picks them.
   double invalid_fraction = 0.0;
   uint64_t seed = 1;
+  // The queries are image file bytes, sent as SearchRequest.image (query by
+  // example), instead of texts.
+  bool image_queries = false;
   // When it becomes true no new call is issued and the run ends once the
   // calls in flight are done (LoadStats::interrupted). May be null;
   // typically set from a signal handler.

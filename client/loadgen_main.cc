@@ -3,7 +3,7 @@
 // codes.
 //
 // Usage:
-//   loadgen --server=HOST:PORT --queries=test/test_text.txt
+//   loadgen --server=HOST:PORT --queries=test/test_text.txt | --images=DIR
 //       [--concurrency=4] [--duration_s=10] [--requests=N] [--top_k=10]
 //       [--category=pedestrian|vehicle|auto] [--deadline_ms=5000]
 //       [--backoff_initial_ms=20] [--backoff_max_ms=2000]
@@ -14,6 +14,8 @@
 // --transport=rest sends the same calls as JSON to the server's REST gateway
 // (--server=HOST:HTTP_PORT, the server's --http_port), one kept-alive
 // connection per stream, for comparing the transports' overhead.
+// --images=DIR sends the image files of DIR as image queries instead (the
+// server decodes, preprocesses and encodes each with the image tower).
 //
 // Each stream is one thread with one call in flight, cycling through the
 // queries from its own starting line. Calls are not retried: every failure
@@ -46,10 +48,14 @@
 // file could not be read; 2 bad flags; 130 / 143 interrupted as above.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -59,6 +65,7 @@
 #include "client/grpc_client.h"
 #include "client/loadgen.h"
 #include "common/exit_code.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "eval/labels.h"
 
@@ -69,6 +76,10 @@ ABSL_FLAG(std::string, transport, "grpc",
 ABSL_FLAG(std::string, server, "",
           "Server address HOST:PORT (or a gRPC URI such as dns:///host:port). "
           "Required.");
+ABSL_FLAG(std::string, images, "",
+          "Instead of --queries: a directory of JPEG/PNG/BMP/WebP files (at "
+          "most 1000, in name order), each sent as an image query (query by "
+          "example). Default: none.");
 ABSL_FLAG(std::string, queries, "",
           "Query file, one text per line (test_text.txt), sent in a cycle. "
           "Required.");
@@ -133,8 +144,10 @@ absl::Status ParseFlags(client::ConnectionOptions* connection,
   connection->auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
   RETURN_IF_ERROR(client::ValidateConnectionOptions(*connection));
   *queries_path = absl::GetFlag(FLAGS_queries);
-  if (queries_path->empty()) {
-    return absl::InvalidArgumentError("--queries is required");
+  options->image_queries = !absl::GetFlag(FLAGS_images).empty();
+  if (queries_path->empty() == !options->image_queries) {
+    return absl::InvalidArgumentError(
+        "give exactly one of --queries and --images");
   }
   options->concurrency = absl::GetFlag(FLAGS_concurrency);
   const double duration_s = absl::GetFlag(FLAGS_duration_s);
@@ -178,6 +191,39 @@ absl::Status ParseFlags(client::ConnectionOptions* connection,
   return client::ValidateLoadgenOptions(*options);
 }
 
+// The bytes of the image files of `dir`, in name order, at most 1000.
+// INVALID_ARGUMENT naming the directory when it holds none.
+absl::StatusOr<std::vector<std::string>> ReadImageQueries(
+    const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::string> paths;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::string ext = entry.path().extension().string();
+    for (char& c : ext) c = static_cast<char>(std::tolower(c));
+    if (entry.is_regular_file() &&
+        (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" ||
+         ext == ".webp")) {
+      paths.push_back(entry.path().string());
+    }
+  }
+  if (ec) {
+    return absl::NotFoundError(
+        absl::StrCat("--images ", dir, ": ", ec.message()));
+  }
+  std::sort(paths.begin(), paths.end());
+  if (paths.size() > 1000) paths.resize(1000);
+  if (paths.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--images ", dir, ": no .jpg, .png, .bmp or .webp file"));
+  }
+  std::vector<std::string> out;
+  for (const std::string& p : paths) {
+    ASSIGN_OR_RETURN(std::string bytes, common::ReadFile(p));
+    out.push_back(std::move(bytes));
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -203,7 +249,8 @@ int main(int argc, char** argv) {
     return common::kExitUsage;
   }
   const absl::StatusOr<std::vector<std::string>> queries =
-      eval::ReadQueryFile(queries_path);
+      options.image_queries ? ReadImageQueries(absl::GetFlag(FLAGS_images))
+                            : eval::ReadQueryFile(queries_path);
   if (!queries.ok()) {
     std::fprintf(stderr, "loadgen: %s\n", queries.status().ToString().c_str());
     return common::kExitFailure;
