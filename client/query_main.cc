@@ -27,12 +27,14 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/cli_util.h"
 #include "client/contact_sheet.h"
 #include "client/grpc_client.h"
 #include "common/exit_code.h"
+#include "common/file_util.h"
 #include "common/grpc_status.h"
 #include "common/image_file.h"
 #include "common/status_macros.h"
@@ -41,8 +43,32 @@
 ABSL_FLAG(std::string, server, "",
           "Server address HOST:PORT (or a gRPC URI such as dns:///host:port). "
           "Required.");
-ABSL_FLAG(std::string, text, "", "The description to search for. Required.");
+ABSL_FLAG(std::string, text, "",
+          "The description to search for. Required unless --image is given.");
+ABSL_FLAG(std::string, image, "",
+          "Search by example instead: a JPEG, PNG, BMP or WebP file, sent as "
+          "is and preprocessed by the server as its gallery was. Default: "
+          "none.");
 ABSL_FLAG(int, top_k, 10, "Number of hits, in [1, 1000]. Default: 10.");
+ABSL_FLAG(int, offset, 0,
+          "Skip this many best hits (paging): ranks offset+1 .. offset+top_k "
+          "are printed. offset + top_k <= 1000. Default: 0.");
+ABSL_FLAG(int64_t, model_version, 0,
+          "Model version to answer with; 0: the server's default. Default: "
+          "0.");
+ABSL_FLAG(std::string, vehicle_color, "",
+          "Keep only vehicles whose recorded colour is this word (the "
+          "model's vocabulary, e.g. red). Default: any.");
+ABSL_FLAG(std::string, vehicle_type, "",
+          "Keep only vehicles of this recorded type (e.g. sedan). Default: "
+          "any.");
+ABSL_FLAG(std::string, vehicle_brand, "",
+          "Keep only vehicles of this recorded brand (e.g. Audi). Default: "
+          "any.");
+ABSL_FLAG(std::string, pedestrian_flags, "",
+          "Keep only pedestrians with these recorded flags: NAME=1 (present) "
+          "or NAME=0 (absent), comma-separated, e.g. Hat=1,Backpack=0. "
+          "Default: none.");
 ABSL_FLAG(std::string, category, "",
           "Restrict hits to one category: pedestrian, vehicle, or auto (the "
           "server routes each text to the category its model predicts from "
@@ -118,10 +144,34 @@ absl::StatusOr<QueryFlags> FlagsToOptions() {
   flags.connection.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
   RETURN_IF_ERROR(client::ValidateConnectionOptions(flags.connection));
   const std::string text = absl::GetFlag(FLAGS_text);
+  const std::string image = absl::GetFlag(FLAGS_image);
   flags.health = absl::GetFlag(FLAGS_health);
-  if (text.empty() && !flags.health) {
-    return absl::InvalidArgumentError("--text is required");
+  if (text.empty() == image.empty() && !flags.health) {
+    return absl::InvalidArgumentError(
+        "give exactly one of --text and --image");
   }
+  if (!image.empty()) {
+    ASSIGN_OR_RETURN(std::string bytes, common::ReadFile(image));
+    flags.request.set_image(std::move(bytes));
+  }
+  flags.request.set_offset(absl::GetFlag(FLAGS_offset));
+  flags.request.set_model_version(absl::GetFlag(FLAGS_model_version));
+  retrieval::v1::AttributeFilter* filter = flags.request.mutable_filter();
+  filter->set_vehicle_color(absl::GetFlag(FLAGS_vehicle_color));
+  filter->set_vehicle_type(absl::GetFlag(FLAGS_vehicle_type));
+  filter->set_vehicle_brand(absl::GetFlag(FLAGS_vehicle_brand));
+  for (absl::string_view item :
+       absl::StrSplit(absl::GetFlag(FLAGS_pedestrian_flags), ',',
+                      absl::SkipEmpty())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, '=');
+    if (kv.first.empty() || (kv.second != "0" && kv.second != "1")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--pedestrian_flags: '", item,
+                       "' is not NAME=0 or NAME=1"));
+    }
+    (*filter->mutable_pedestrian_flags())[kv.first] = kv.second == "1";
+  }
+  if (filter->ByteSizeLong() == 0) flags.request.clear_filter();
   const int top_k = absl::GetFlag(FLAGS_top_k);
   if (top_k < 1 || top_k > 1000) {
     return absl::InvalidArgumentError(
@@ -129,7 +179,7 @@ absl::StatusOr<QueryFlags> FlagsToOptions() {
   }
   ASSIGN_OR_RETURN(const retrieval::v1::Category category,
                    client::ParseCategory(absl::GetFlag(FLAGS_category)));
-  flags.request.set_text(text);
+  if (!text.empty()) flags.request.set_text(text);
   flags.request.set_top_k(top_k);
   flags.request.set_category(category);
 
@@ -153,13 +203,14 @@ absl::StatusOr<QueryFlags> FlagsToOptions() {
   }
   flags.sheet_options.columns = absl::GetFlag(FLAGS_columns);
   flags.sheet_options.thumb_size = absl::GetFlag(FLAGS_thumb_size);
-  flags.sheet_options.title = text;
+  flags.sheet_options.title = text.empty() ? "like " + image : text;
   RETURN_IF_ERROR(client::ValidateContactSheetOptions(flags.sheet_options));
   return flags;
 }
 
 // Names come from the server: printed escaped (client::EscapeForTerminal).
-void PrintTable(const retrieval::v1::SearchResponse& response) {
+void PrintTable(const retrieval::v1::SearchResponse& response,
+                int flags_offset) {
   std::vector<std::string> names;
   size_t name_width = 5;  // "image"
   for (const retrieval::v1::Hit& hit : response.hits()) {
@@ -171,7 +222,8 @@ void PrintTable(const retrieval::v1::SearchResponse& response) {
               "category", "similarity");
   for (int i = 0; i < response.hits_size(); ++i) {
     const retrieval::v1::Hit& hit = response.hits(i);
-    std::printf("%4d  %8.4f  %-*s  %-11s  %.4f\n", i + 1, hit.score(), width,
+    std::printf("%4d  %8.4f  %-*s  %-11s  %.4f\n",
+                i + 1 + flags_offset, hit.score(), width,
                 names[i].c_str(), client::CategoryName(hit.category()),
                 hit.similarity());
   }
@@ -186,11 +238,12 @@ absl::Status Run(const QueryFlags& flags) {
   ASSIGN_OR_RETURN(const retrieval::v1::SearchResponse response,
                    retrieval->Search(flags.request, flags.call));
   const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
-  std::printf("model version %lld: %d hits in %.1f ms, category %s\n",
-              static_cast<long long>(response.model_version()),
-              response.hits_size(), ms,
-              client::CategoryName(response.routed_category()));
-  PrintTable(response);
+  std::printf(
+      "model version %lld: %d hits in %.1f ms, category %s, %lld candidates\n",
+      static_cast<long long>(response.model_version()), response.hits_size(),
+      ms, client::CategoryName(response.routed_category()),
+      static_cast<long long>(response.num_candidates()));
+  PrintTable(response, flags.request.offset());
   std::fflush(stdout);
 
   if (flags.sheet.empty()) return absl::OkStatus();
@@ -198,7 +251,7 @@ absl::Status Run(const QueryFlags& flags) {
   for (int i = 0; i < response.hits_size(); ++i) {
     const retrieval::v1::Hit& hit = response.hits(i);
     client::SheetEntry entry;
-    entry.rank = i + 1;
+    entry.rank = i + 1 + flags.request.offset();
     entry.score = hit.score();
     entry.image_name = hit.image_name();
     if (hit.category() != retrieval::v1::CATEGORY_UNSPECIFIED) {
@@ -236,9 +289,10 @@ absl::Status Run(const QueryFlags& flags) {
 int main(int argc, char** argv) {
   const std::vector<char*> positional = common::ParseFlagsOrExit(
       argc, argv,
-      "Sends one text query and prints the ranked images.\n"
+      "Sends one text or image query and prints the ranked images.\n"
       "  query --server=HOST:PORT --text=\"This is a white Audi.\" "
-      "[--images_dir=DIR --sheet=out.png]");
+      "[--images_dir=DIR --sheet=out.png]\n"
+      "  query --server=HOST:PORT --image=crop.jpg [--vehicle_color=red]");
   if (positional.size() > 1) {
     std::fprintf(stderr, "query: unexpected argument \"%s\" (see --help)\n",
                  positional[1]);

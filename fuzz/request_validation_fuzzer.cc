@@ -7,11 +7,17 @@
 // invalid UTF-8); ValidateTopK accepts exactly [0, kMaxTopK] and reports
 // the effective value; ValidateCategory accepts exactly the values the
 // proto's Category defines (0 to 3, CATEGORY_AUTO included);
-// ValidateBatchSize accepts at most kMaxBatchRequests; every error is
+// ValidateBatchSize accepts at most kMaxBatchRequests; ValidateOffset
+// accepts exactly [0, kMaxTopK - top_k]; ValidateModelVersion exactly the
+// non-negative versions; ValidateQueryKind exactly one set kind;
+// ValidateEmbedding accepts exactly finite vectors of the expected size and
+// non-zero norm and returns them with unit norm; every error is
 // INVALID_ARGUMENT and starts with the field name.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -76,6 +82,50 @@ void CheckRequest(const retrieval::v1::SearchRequest& r,
       server::ValidateCategory(category, prefix + "category");
   FUZZ_CHECK(cat.ok() == retrieval::v1::Category_IsValid(category)) << category;
   if (!cat.ok()) CheckError(cat, prefix + "category");
+  if (top_k.ok()) {
+    const absl::Status offset =
+        server::ValidateOffset(r.offset(), effective, prefix + "offset");
+    FUZZ_CHECK(offset.ok() ==
+               (r.offset() >= 0 && r.offset() <= server::kMaxTopK - effective))
+        << r.offset() << " " << effective;
+    if (!offset.ok()) CheckError(offset, prefix + "offset");
+  }
+  const absl::Status version =
+      server::ValidateModelVersion(r.model_version(), prefix + "model_version");
+  FUZZ_CHECK(version.ok() == (r.model_version() >= 0)) << r.model_version();
+  if (!version.ok()) CheckError(version, prefix + "model_version");
+  const bool kinds[3] = {!r.text().empty(), !r.image().empty(),
+                         r.embedding_size() > 0};
+  const absl::Status kind =
+      server::ValidateQueryKind(kinds[0], kinds[1], kinds[2], prefix);
+  FUZZ_CHECK(kind.ok() == (kinds[0] + kinds[1] + kinds[2] == 1));
+  if (!kind.ok()) CheckError(kind, prefix + "text");
+  // The embedding against the size it has and against another size.
+  const int64_t n = r.embedding_size();
+  for (int64_t dim : {n, n + 1}) {
+    std::vector<float> unit;
+    const absl::Status st = server::ValidateEmbedding(
+        absl::MakeConstSpan(r.embedding().data(), r.embedding_size()), dim,
+        prefix + "embedding", &unit);
+    bool finite = true;
+    double norm = 0;
+    for (float x : r.embedding()) {
+      finite = finite && std::isfinite(x);
+      norm += static_cast<double>(x) * x;
+    }
+    if (st.ok()) {
+      FUZZ_CHECK(dim == n && finite && norm > 0);
+      double unit_norm = 0;
+      for (float x : unit) {
+        FUZZ_CHECK(std::isfinite(x));
+        unit_norm += static_cast<double>(x) * x;
+      }
+      FUZZ_CHECK(std::fabs(unit_norm - 1) < 1e-3) << unit_norm;
+    } else {
+      CheckError(st, prefix + "embedding");
+      FUZZ_CHECK(!(dim == n && finite && norm > 1e-30)) << st;
+    }
+  }
 }
 
 }  // namespace

@@ -249,6 +249,15 @@ void RetrievalApi::Encode(const v1::EncodeRequest& request, const ApiCall& call,
         absl::StrCat("images: ", request.images_size(),
                      " images, the limit is ", kMaxEncodeImages)));
   }
+  int64_t image_bytes = 0;
+  for (const std::string& image : request.images()) {
+    image_bytes += static_cast<int64_t>(image.size());
+  }
+  if (image_bytes > kMaxEncodeImageBytes) {
+    return done(absl::InvalidArgumentError(
+        absl::StrCat("images: ", image_bytes, " bytes in all, the limit is ",
+                     kMaxEncodeImageBytes)));
+  }
   auto model = ResolveVersion(request.model_version());
   if (!model.ok()) return done(model.status());
   std::vector<Query> queries;

@@ -28,8 +28,12 @@
 
 namespace server {
 
-// Limits of requests beyond those of request_validation.h.
+// Limits of requests beyond those of request_validation.h: one query image,
+// the images of one Encode call together, and a whole request message
+// (larger ones are refused by the transport, RESOURCE_EXHAUSTED over gRPC).
 inline constexpr int64_t kMaxImageBytes = 8 << 20;
+inline constexpr int64_t kMaxEncodeImageBytes = 32 << 20;
+inline constexpr int kMaxRequestBytes = 40 << 20;
 inline constexpr int kMaxEncodeTexts = 256;
 inline constexpr int kMaxEncodeImages = 32;
 

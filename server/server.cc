@@ -394,7 +394,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
       ":", options.port);
   builder.AddListeningPort(listen, creds, &impl->port);
   builder.RegisterService(impl->service.get());
-  builder.SetMaxReceiveMessageSize(8 << 20);
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   // Without SO_REUSEPORT a second server (or a stale one) on the same port
   // fails to start instead of silently sharing the port's connections.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
