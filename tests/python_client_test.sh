@@ -57,8 +57,8 @@ TLS=(--tls_ca="$W/cert.pem")
 
 # The same table from both clients (the C++ client's first line carries its
 # latency; the rest must be byte-identical).
-compare() {  # label [flags...]
-  local label=$1; shift
+compare() {  # label hits [flags...]
+  local label=$1 hits=$2; shift 2
   "$QUERY" --server="$ADDR" "${TLS[@]}" --auth_token_file="$W/token" "$@" >"$W/cc.txt" \
     || fail "query $label"
   "$PYTHON" "$CLIENT" --server="$ADDR" "${TLS[@]}" --token_file="$W/token" "$@" >"$W/py.txt" \
@@ -69,13 +69,31 @@ compare() {  # label [flags...]
   cc_head=$(head -1 "$W/cc.txt" | sed 's/ in [0-9.]* ms,/,/')
   py_head=$(head -1 "$W/py.txt")
   [[ "$cc_head" == "$py_head" ]] || fail "first lines differ ($label): '$cc_head' vs '$py_head'"
-  [[ $(wc -l <"$W/py.txt") -eq 12 ]] || { cat "$W/py.txt"; fail "not 10 hits ($label)"; }
+  [[ $hits == any || $(wc -l <"$W/py.txt") -eq $((hits + 2)) ]] \
+    || { cat "$W/py.txt"; fail "not $hits hits ($label)"; }
 }
 TEXT=$(head -1 "$W/data/test/test_text.txt")
-compare "text" --text="$TEXT" --top_k=10
-compare "vehicle" --text="This is a red sedan." --top_k=10 --category=vehicle
-grep -q "^model version 1: 10 hits, category vehicle$" "$W/py.txt" || fail "vehicle header: $(head -1 "$W/py.txt")"
+compare "text" 10 --text="$TEXT" --top_k=10
+compare "vehicle" 10 --text="This is a red sedan." --top_k=10 --category=vehicle
+grep -q "^model version 1: 10 hits, category vehicle, 20 candidates$" "$W/py.txt" \
+  || fail "vehicle header: $(head -1 "$W/py.txt")"
 [[ $(awk 'NR > 2 && $4 != "vehicle"' "$W/py.txt" | wc -l) -eq 0 ]] || fail "a non-vehicle hit"
+compare "page 2" 10 --text="$TEXT" --top_k=10 --offset=10
+[[ "$(sed -n 3p "$W/py.txt" | awk '{print $1}')" == 11 ]] || fail "page 2 does not start at rank 11"
+compare "image" 10 --image="$IMAGES/$(ls "$IMAGES" | sed -n 7p)" --top_k=10
+# A filter on a vehicle type the version recorded for some image, and one on
+# pedestrian flags (which the tiny model may record for no image).
+"$PYTHON" "$CLIENT" --server="$ADDR" "${TLS[@]}" --token_file="$W/token" --text="$TEXT" \
+  --top_k=40 --json >"$W/all.json" || fail "--json search"
+TYPE=$("$PYTHON" -c 'import json, sys
+hits = json.load(open(sys.argv[1]))["hits"]
+print(next(h["attributes"]["vehicleType"] for h in hits if h.get("attributes", {}).get("vehicleType")))' \
+  "$W/all.json") || fail "no recorded vehicle type in $(head -c 300 "$W/all.json")"
+COUNT=$("$PYTHON" -c 'import json, sys
+hits = json.load(open(sys.argv[1]))["hits"]
+print(sum(h.get("attributes", {}).get("vehicleType") == sys.argv[2] for h in hits))' "$W/all.json" "$TYPE")
+compare "type $TYPE" $((COUNT < 10 ? COUNT : 10)) --text="$TEXT" --top_k=10 --vehicle_type="$TYPE"
+compare "flags" any --text="a person" --top_k=10 --pedestrian_flags=Hat=0,Backpack=0
 
 # Image search, Encode, GetModelInfo through the library.
 "$PYTHON" - "$(dirname "$CLIENT")" "$ADDR" "$W" "$TEXT" <<'PY' || fail "library checks"

@@ -164,9 +164,9 @@ class RetrievalClient:
 def print_search(response, first_rank=1):
     """Prints a SearchResponse as client/query_main.cc does (without the
     latency, which differs between runs); ranks start at first_rank."""
-    print("model version %d: %d hits, category %s" %
+    print("model version %d: %d hits, category %s, %d candidates" %
           (response.model_version, len(response.hits),
-           CATEGORY_NAMES[response.routed_category]))
+           CATEGORY_NAMES[response.routed_category], response.num_candidates))
     names = [h.image_name.encode("unicode_escape").decode("ascii")
              for h in response.hits]
     width = max([5] + [len(n) for n in names])
@@ -180,14 +180,15 @@ def print_search(response, first_rank=1):
 
 
 def parse_flags(values):
-    """"Hat=true,Backpack=false" -> {"Hat": True, "Backpack": False}."""
+    """"Hat=1,Backpack=0" -> {"Hat": True, "Backpack": False} (as the C++
+    query client; true and false are accepted too)."""
     flags = {}
     for item in filter(None, values.split(",")):
         name, sep, value = item.partition("=")
-        if not sep or value not in ("true", "false"):
+        if not sep or not name or value not in ("1", "0", "true", "false"):
             raise argparse.ArgumentTypeError(
-                "--pedestrian_flags: '%s' is not NAME=true or NAME=false" % item)
-        flags[name] = value == "true"
+                "'%s' is not NAME=1 (present) or NAME=0 (absent)" % item)
+        flags[name] = value in ("1", "true")
     return flags
 
 
@@ -214,7 +215,8 @@ def main(argv):
     parser.add_argument("--vehicle_type", default="")
     parser.add_argument("--vehicle_brand", default="")
     parser.add_argument("--pedestrian_flags", type=parse_flags, default={},
-                        help="NAME=true|false,... (e.g. Hat=true,Backpack=false)")
+                        help="NAME=1 (present) or NAME=0 (absent), "
+                             "comma-separated, e.g. Hat=1,Backpack=0")
     parser.add_argument("--token_file",
                         help="file holding the bearer token (surrounding "
                              "whitespace is ignored)")
