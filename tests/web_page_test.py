@@ -28,7 +28,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -75,12 +74,6 @@ def start_browser(user_data_dir):
     service = Service(executable_path=CHROMEDRIVER,
                       log_path=os.path.join(user_data_dir, "chromedriver.log"))
     return webdriver.Chrome(service=service, options=options)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Rest:
@@ -289,6 +282,24 @@ def check_page(driver, url, rest, query_text, grpc_top10):
     return shot, elapsed
 
 
+def wait_addresses(proc, out_path, deadline_s=120):
+    """The gRPC address and the REST base URL the server prints ("listening
+    on HOST:PORT", "REST on http://HOST:PORT/"), or None if it exits first."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end and proc.poll() is None:
+        grpc_addr = base = None
+        with open(out_path) as f:
+            for line in f:
+                if line.startswith("listening on "):
+                    grpc_addr = line.split()[2]
+                elif line.startswith("REST on "):
+                    base = line.split()[2].rstrip("/")
+        if grpc_addr and base:
+            return grpc_addr, base
+        time.sleep(0.1)
+    return None
+
+
 def wait_ready(proc, rest, deadline_s=120):
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
@@ -314,22 +325,26 @@ def main(argv):
     t_model = time.monotonic() - t0
     with open(os.path.join(work, "token"), "w") as f:
         f.write(TOKEN + "\n")
-    http_port = free_port()
     log = open(os.path.join(work, "server.log"), "w")
     out_path = os.path.join(work, "server.out")
     proc = subprocess.Popen(
         [server, "--models_dir=" + os.path.join(work, "models"), "--port=0",
-         "--http_port=%d" % http_port, "--metrics_port=-1", "--reload_interval_s=0",
+         "--http_port=0", "--metrics_port=-1", "--reload_interval_s=0",
          "--threads=1", "--auth_token_file=" + os.path.join(work, "token")],
         stdout=open(out_path, "w"), stderr=log)
     driver = None
     try:
-        rest = Rest("http://127.0.0.1:%d" % http_port, TOKEN)
+        addresses = wait_addresses(proc, out_path)
+        if addresses is None:
+            log.flush()
+            fail("the server printed no 'listening on' and 'REST on' lines:\n%s"
+                 % open(log.name).read()[-3000:])
+        grpc_addr, base = addresses
+        rest = Rest(base, TOKEN)
         if not wait_ready(proc, rest):
             log.flush()
-            fail("the server's REST port %d did not answer:\n%s"
-                 % (http_port, open(log.name).read()[-3000:]))
-        grpc_addr = open(out_path).read().split("listening on ", 1)[1].split()[0]
+            fail("the server's REST port (%s) did not answer:\n%s"
+                 % (base, open(log.name).read()[-3000:]))
         with open(os.path.join(work, "data", "test", "test_text.txt")) as f:
             query_text = f.readline().strip()
         table = subprocess.run(
