@@ -24,8 +24,8 @@
 # on the val split; --ablation also trains the recipe without attribute loss
 # for the baseline row (a second training run, as long as the first).
 # --serve: after the summary, serve the test gallery's version with the REST
-# port (--http_port, default 8080) and print the search page's URL,
-# http://127.0.0.1:<port>/; Ctrl-C stops the server.
+# port (--http_port, default 8080; 0 picks a free one) and print the search
+# page's URL, http://127.0.0.1:<port>/; Ctrl-C stops the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -61,8 +61,8 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-if [[ ! "$HTTP_PORT" =~ ^[0-9]+$ ]] || (( HTTP_PORT < 1 || HTTP_PORT > 65535 )); then
-  echo "demo: --http_port must be a port number in [1, 65535], got '$HTTP_PORT'" >&2
+if [[ ! "$HTTP_PORT" =~ ^[0-9]+$ ]] || (( HTTP_PORT > 65535 )); then
+  echo "demo: --http_port must be a port number in [0, 65535] (0: a free one), got '$HTTP_PORT'" >&2
   exit 2
 fi
 mkdir -p "$WORK"
@@ -103,8 +103,8 @@ ready=0
 for _ in $(seq 1 600); do
   kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
   ADDR=$(sed -n 's/^listening on //p' "$WORK/serve.out" | head -1)
-  if [[ -n "$ADDR" ]] && "$BIN/client/query" --server="$ADDR" --health >/dev/null 2>&1 \
-    && (exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null; then
+  URL=$(sed -n 's/^REST on //p' "$WORK/serve.out" | head -1)
+  if [[ -n "$ADDR" && -n "$URL" ]] && "$BIN/client/query" --server="$ADDR" --health >/dev/null 2>&1; then
     ready=1
     break
   fi
@@ -112,6 +112,6 @@ for _ in $(seq 1 600); do
 done
 [[ $ready == 1 ]] || { echo "demo: the server did not become ready (see $WORK/serve.log)" >&2; exit 1; }
 echo
-echo "search page: http://127.0.0.1:$HTTP_PORT/  (gRPC on $ADDR; gallery $WORK/models/test)"
+echo "search page: $URL  (gRPC on $ADDR; gallery $WORK/models/test)"
 echo "Ctrl-C stops the server."
 wait "$SERVER_PID"
