@@ -24,7 +24,6 @@ $WEB_PAGE_SCREENSHOT (a copy for the README).
 Args: datagen train export retrieval_server query
 """
 
-import base64
 import json
 import os
 import shutil
@@ -92,8 +91,8 @@ class Rest:
             return json.loads(response.read())
 
     def search(self, text, top_k=10, offset=0, **extra):
-        body = {"text": base64.b64encode(text.encode()).decode(),
-                "topK": top_k, "offset": offset}
+        # The gateway takes the text as a plain JSON string (not base64).
+        body = {"text": text, "topK": top_k, "offset": offset}
         body.update(extra)
         return self.call("POST", "/v1/search", body)
 

@@ -1,7 +1,8 @@
 // The search page of the retrieval server: talks to its REST/JSON gateway
 // (POST /v1/search, GET /v1/modelInfo, GET /v1/images/<name>), in the proto3
-// JSON mapping of retrieval.v1 (lowerCamelCase names, bytes as base64, enums
-// by name, 64-bit integers as strings). Everything it needs is served by the
+// JSON mapping of retrieval.v1 (lowerCamelCase names, enums by name, 64-bit
+// integers as strings, bytes as base64 except the query text, which the
+// gateway takes as a plain string). Everything it needs is served by the
 // server itself; nothing is loaded from elsewhere.
 //
 // The bearer token, when the server asks for one (HTTP 401), is kept in
@@ -91,14 +92,16 @@
     return new ApiError(response.status, status, message);
   }
 
-  async function send(method, path, body) {
+  // `cache`: the fetch cache mode; gallery images may come from the
+  // browser's cache (the server marks them cacheable), answers may not.
+  async function send(method, path, body, cache) {
     let response;
     try {
       response = await fetch(path, {
         method: method,
         headers: headers(body === undefined ? {} : {"Content-Type": "application/json"}),
         body: body === undefined ? undefined : JSON.stringify(body),
-        cache: "no-store",
+        cache: cache || "no-store",
       });
     } catch (e) {
       throw new ApiError(0, "UNAVAILABLE", "cannot reach the server (" + e.message + ")");
@@ -125,7 +128,6 @@
     }
     return btoa(binary);
   }
-  const textToBase64 = (text) => bytesToBase64(new TextEncoder().encode(text));
 
   // ---- messages -----------------------------------------------------------
 
@@ -270,7 +272,7 @@
     if (state.query.image !== undefined) {
       request.image = state.query.image;
     } else {
-      request.text = textToBase64(state.query.text);
+      request.text = state.query.text;
     }
     if (el.category.value) request.category = el.category.value;
     const version = versionParam();
@@ -320,7 +322,7 @@
 
   async function loadThumbnail(img, name, generation) {
     try {
-      const response = await send("GET", imagePath(name, THUMB_SIZE));
+      const response = await send("GET", imagePath(name, THUMB_SIZE), undefined, "default");
       const blob = await response.blob();
       if (generation !== state.generation) return;
       const url = URL.createObjectURL(blob);
@@ -436,7 +438,7 @@
     clearError();
     setBusy(true);
     try {
-      const response = await send("GET", imagePath(name, 0));
+      const response = await send("GET", imagePath(name, 0), undefined, "default");
       const bytes = new Uint8Array(await response.arrayBuffer());
       if (generation !== state.generation) return;
       state.query = {image: bytesToBase64(bytes), imageName: name};
