@@ -147,8 +147,7 @@ absl::StatusOr<QueryFlags> FlagsToOptions() {
   const std::string image = absl::GetFlag(FLAGS_image);
   flags.health = absl::GetFlag(FLAGS_health);
   if (text.empty() == image.empty() && !flags.health) {
-    return absl::InvalidArgumentError(
-        "give exactly one of --text and --image");
+    return absl::InvalidArgumentError("give exactly one of --text and --image");
   }
   if (!image.empty()) {
     ASSIGN_OR_RETURN(std::string bytes, common::ReadFile(image));
@@ -160,14 +159,12 @@ absl::StatusOr<QueryFlags> FlagsToOptions() {
   filter->set_vehicle_color(absl::GetFlag(FLAGS_vehicle_color));
   filter->set_vehicle_type(absl::GetFlag(FLAGS_vehicle_type));
   filter->set_vehicle_brand(absl::GetFlag(FLAGS_vehicle_brand));
-  for (absl::string_view item :
-       absl::StrSplit(absl::GetFlag(FLAGS_pedestrian_flags), ',',
-                      absl::SkipEmpty())) {
+  for (absl::string_view item : absl::StrSplit(
+           absl::GetFlag(FLAGS_pedestrian_flags), ',', absl::SkipEmpty())) {
     std::pair<std::string, std::string> kv = absl::StrSplit(item, '=');
     if (kv.first.empty() || (kv.second != "0" && kv.second != "1")) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--pedestrian_flags: '", item,
-                       "' is not NAME=0 or NAME=1"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--pedestrian_flags: '", item, "' is not NAME=0 or NAME=1"));
     }
     (*filter->mutable_pedestrian_flags())[kv.first] = kv.second == "1";
   }
@@ -222,10 +219,9 @@ void PrintTable(const retrieval::v1::SearchResponse& response,
               "category", "similarity");
   for (int i = 0; i < response.hits_size(); ++i) {
     const retrieval::v1::Hit& hit = response.hits(i);
-    std::printf("%4d  %8.4f  %-*s  %-11s  %.4f\n",
-                i + 1 + flags_offset, hit.score(), width,
-                names[i].c_str(), client::CategoryName(hit.category()),
-                hit.similarity());
+    std::printf("%4d  %8.4f  %-*s  %-11s  %.4f\n", i + 1 + flags_offset,
+                hit.score(), width, names[i].c_str(),
+                client::CategoryName(hit.category()), hit.similarity());
   }
 }
 

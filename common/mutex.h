@@ -45,8 +45,9 @@ class ABSL_LOCKABLE Mutex {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
 #ifdef ABSL_HAVE_THREAD_SANITIZER
     Watched watched{this, &condition};
+    const absl::Condition watching = watched.condition();
     Released();
-    mu_.Await(watched.condition());
+    mu_.Await(watching);
     Acquired();
 #else
     mu_.Await(condition);
@@ -58,8 +59,9 @@ class ABSL_LOCKABLE Mutex {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
 #ifdef ABSL_HAVE_THREAD_SANITIZER
     Watched watched{this, &condition};
+    const absl::Condition watching = watched.condition();
     Released();
-    const bool met = mu_.AwaitWithTimeout(watched.condition(), timeout);
+    const bool met = mu_.AwaitWithTimeout(watching, timeout);
     Acquired();
     return met;
 #else
@@ -71,7 +73,10 @@ class ABSL_LOCKABLE Mutex {
  private:
   // absl::Mutex evaluates a waiter's condition while the lock is held, in
   // the waiting thread or in whichever thread releases the lock: the
-  // evaluation is marked as an acquire, like every other hold.
+  // evaluation is marked as an acquire, like every other hold. Both the
+  // Watched and its absl::Condition are built before the release, so that
+  // the other thread's reads of them (absl reads the Condition before it
+  // calls Eval) are ordered after their construction.
 #ifdef ABSL_HAVE_THREAD_SANITIZER
   struct Watched {
     Mutex* mutex;

@@ -534,11 +534,12 @@ absl::StatusOr<std::vector<std::vector<Hit>>> GalleryIndex::SearchSelected(
   }
   const auto [begin, end] = RangeOf(filter);
   for (size_t i = 0; i < rows.size(); ++i) {
-    if (rows[i] < begin || rows[i] >= end || (i > 0 && rows[i] <= rows[i - 1])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "selected row ", rows[i], " at position ", i,
-          " is out of order or outside the rows [", begin, ", ", end, ") of ",
-          CategoryWord(filter)));
+    if (rows[i] < begin || rows[i] >= end ||
+        (i > 0 && rows[i] <= rows[i - 1])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("selected row ", rows[i], " at position ", i,
+                       " is out of order or outside the rows [", begin, ", ",
+                       end, ") of ", CategoryWord(filter)));
     }
   }
   const int64_t range = end - begin;
@@ -620,10 +621,11 @@ absl::StatusOr<std::vector<std::vector<Hit>>> GalleryIndex::SearchRows(
       // (nprobe / share, at most every list), so that as many selected rows
       // are seen as an unfiltered search sees rows.
       std::vector<uint8_t> bitmap((size() + 7) / 8, 0);
-      for (int64_t r : rows) bitmap[r / 8] |= static_cast<uint8_t>(1u << (r % 8));
+      for (int64_t r : rows)
+        bitmap[r / 8] |= static_cast<uint8_t>(1u << (r % 8));
       faiss::IDSelectorBitmap sel(bitmap.size(), bitmap.data());
-      const double share =
-          static_cast<double>(m) / static_cast<double>(std::max<int64_t>(1, size()));
+      const double share = static_cast<double>(m) /
+                           static_cast<double>(std::max<int64_t>(1, size()));
       faiss::SearchParametersIVF params;
       params.sel = &sel;
       params.nprobe = static_cast<size_t>(std::min<double>(

@@ -342,9 +342,9 @@ TEST(GalleryIndexTest, SearchSelectedIsExactAtEverySelectivityOnFlat) {
                                            selected, &used);
       ASSERT_OK(hits);
       // Flat scores a selection in place at every share.
-      const auto expected_strategy = share == 1.0
-                                         ? GalleryIndex::Selection::kAll
-                                         : GalleryIndex::Selection::kExactSubset;
+      const auto expected_strategy =
+          share == 1.0 ? GalleryIndex::Selection::kAll
+                       : GalleryIndex::Selection::kExactSubset;
       EXPECT_EQ(used, expected_strategy) << "share " << share;
       auto truth = SelectedTruth(rows, selected, queries, kQ, kDim, 10);
       for (int64_t q = 0; q < kQ; ++q) {
@@ -371,21 +371,22 @@ TEST(GalleryIndexTest, SearchSelectedReturnsWhatASmallSelectionHolds) {
   ASSERT_OK(none);
   EXPECT_TRUE((*none)[0].empty());
   // Rows outside the category's range, or out of order, are refused.
-  EXPECT_THAT((*index)->SearchSelected(q.data(), 1, 10, Category::kPedestrian,
-                                       {end}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("outside the rows")));
-  EXPECT_THAT((*index)->SearchSelected(q.data(), 1, 10, Category::kPedestrian,
-                                       {begin + 2, begin + 1}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("out of order")));
+  EXPECT_THAT(
+      (*index)->SearchSelected(q.data(), 1, 10, Category::kPedestrian, {end}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("outside the rows")));
+  EXPECT_THAT(
+      (*index)->SearchSelected(q.data(), 1, 10, Category::kPedestrian,
+                               {begin + 2, begin + 1}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("out of order")));
 }
 
 TEST(GalleryIndexTest, SearchSelectedOnApproximateIndexes) {
   constexpr int64_t kDim = 32, kN = 3000, kQ = 40;
   Gallery g = MakeGallery(kN, kDim);
   std::vector<float> queries = RandomUnitRows(kQ, kDim, 17);
-  for (const char* factory : {"IVF16,Flat", "HNSW16", "IVF16,PQ4x4,RFlat", "PQ8x4"}) {
+  for (const char* factory :
+       {"IVF16,Flat", "HNSW16", "IVF16,PQ4x4,RFlat", "PQ8x4"}) {
     BuildOptions opts;
     opts.factory = factory;
     opts.nprobe = 4;
@@ -396,9 +397,9 @@ TEST(GalleryIndexTest, SearchSelectedOnApproximateIndexes) {
     // which searches the index deeper.
     auto plain = (*index)->Search(queries.data(), kQ, 10);
     ASSERT_OK(plain);
-    const double plain_recall = RecallAtK(
-        BruteForceTopK(rows.data(), kN, queries.data(), kQ, kDim, 10), *plain,
-        10);
+    const double plain_recall =
+        RecallAtK(BruteForceTopK(rows.data(), kN, queries.data(), kQ, kDim, 10),
+                  *plain, 10);
     for (double share : {0.02, 0.6}) {
       std::vector<int64_t> selected;
       for (int64_t r = 0; r < kN; ++r) {

@@ -54,10 +54,9 @@ absl::StatusOr<AttributeConditions> MakeConditions(
       if (name == eval::kPedestrianFlagNames[f]) flag = f;
     }
     if (flag < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field_prefix, "pedestrian_flags: unknown flag '", name,
-                       "' (one of: ",
-                       absl::StrJoin(eval::kPedestrianFlagNames, ", "), ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          field_prefix, "pedestrian_flags: unknown flag '", name,
+          "' (one of: ", absl::StrJoin(eval::kPedestrianFlagNames, ", "), ")"));
     }
     (present ? c.flags_present : c.flags_absent) |= 1u << flag;
   }
@@ -77,8 +76,8 @@ absl::StatusOr<GalleryAttributes> GalleryAttributes::FromProbabilities(
   for (int64_t r = 0; r < n; ++r) {
     const float* p = probs.data() + r * AttributeLayout::kSize;
     RecordedAttributes& a = out.rows_[r];
-    const bool vehicle = p[AttributeLayout::kCategory + 1] >
-                         p[AttributeLayout::kCategory];
+    const bool vehicle =
+        p[AttributeLayout::kCategory + 1] > p[AttributeLayout::kCategory];
     a.category =
         vehicle ? common::Category::kVehicle : common::Category::kPedestrian;
     if (vehicle) {

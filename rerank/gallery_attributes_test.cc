@@ -65,8 +65,8 @@ class GalleryAttributesTest : public ::testing::Test {
     brand0_ = Word(VehicleField::kBrand, 0);
     brand1_ = Word(VehicleField::kBrand, 1);
     std::vector<float> probs;
-    AddPedestrian(probs, {0.9f, 0.1f, 0.5f});  // row 0: flags 0 and 2
-    AddPedestrian(probs, {0.2f, 0.7f});        // row 1: flag 1
+    AddPedestrian(probs, {0.9f, 0.1f, 0.5f});     // row 0: flags 0 and 2
+    AddPedestrian(probs, {0.2f, 0.7f});           // row 1: flag 1
     AddVehicle(probs, color0_, type0_, brand0_);  // row 2
     AddVehicle(probs, color1_, type0_, brand1_);  // row 3
     AddVehicle(probs, color0_, "none", "other");  // row 4
@@ -130,22 +130,24 @@ TEST_F(GalleryAttributesTest, ConditionsCombineByAnd) {
 }
 
 TEST(MakeConditionsTest, UnknownWordsNameTheField) {
-  EXPECT_THAT(MakeConditions("mauve", "", "", {}, "filter.").status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("filter.vehicle_color: unknown colour 'mauve'")));
+  EXPECT_THAT(
+      MakeConditions("mauve", "", "", {}, "filter.").status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("filter.vehicle_color: unknown colour 'mauve'")));
   EXPECT_THAT(MakeConditions("", "spaceship", "", {}, "f.").status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("f.vehicle_type: unknown type")));
-  EXPECT_THAT(MakeConditions("", "", "", {{"Wings", true}}, "filter.").status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("filter.pedestrian_flags: unknown flag 'Wings'")));
+  EXPECT_THAT(
+      MakeConditions("", "", "", {{"Wings", true}}, "filter.").status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("filter.pedestrian_flags: unknown flag 'Wings'")));
 }
 
 TEST(GalleryAttributesFromProbabilitiesTest, RefusesPartialRows) {
   std::vector<float> probs(AttributeLayout::kSize + 3, 0.1f);
-  EXPECT_THAT(GalleryAttributes::FromProbabilities(probs).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("not rows of")));
+  EXPECT_THAT(
+      GalleryAttributes::FromProbabilities(probs).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not rows of")));
 }
 
 }  // namespace

@@ -146,17 +146,17 @@ int main(int argc, char** argv) {
     gallery::BuildOptions options;
     options.factory = factory;
     const auto build_start = Clock::now();
-    auto index = gallery::GalleryIndex::Build(data, dim, names, categories,
-                                              options);
+    auto index =
+        gallery::GalleryIndex::Build(data, dim, names, categories, options);
     if (!index.ok()) {
       std::fprintf(stderr, "%s: %s\n", factory.c_str(),
                    index.status().ToString().c_str());
       return common::kExitFailure;
     }
     // Rows keep their order (one category), so row r is data row r.
-    std::printf("\n%s (built in %.1f s)\n", factory.c_str(),
-                std::chrono::duration<double>(Clock::now() - build_start)
-                    .count());
+    std::printf(
+        "\n%s (built in %.1f s)\n", factory.c_str(),
+        std::chrono::duration<double>(Clock::now() - build_start).count());
     std::printf("  %-18s %9s %9s %9s %10s  %s\n", "filter", "selected",
                 "p50 ms", "p99 ms", "recall@10", "strategy");
     for (const Filter& f : filters) {
@@ -174,9 +174,8 @@ int main(int argc, char** argv) {
           hits = (*index)->Search(query, 1, 10);
         } else {
           rows = attributes->MatchingRows(0, n, f.conditions);
-          hits = (*index)->SearchSelected(query, 1, 10,
-                                          common::Category::kUnspecified,
-                                          rows, &used);
+          hits = (*index)->SearchSelected(
+              query, 1, 10, common::Category::kUnspecified, rows, &used);
           selected = static_cast<int64_t>(rows.size());
         }
         ms.push_back(
@@ -199,17 +198,18 @@ int main(int argc, char** argv) {
         subset.insert(subset.end(), data.begin() + r * dim,
                       data.begin() + (r + 1) * dim);
       }
-      auto truth = gallery::BruteForceTopK(
-          subset.data(), static_cast<int64_t>(rows.size()), queries.data(), nq,
-          dim, 10);
+      auto truth = gallery::BruteForceTopK(subset.data(),
+                                           static_cast<int64_t>(rows.size()),
+                                           queries.data(), nq, dim, 10);
       for (auto& list : truth) {
         for (auto& id : list) id = rows[id];
       }
-      std::printf("  %-18s %8.1f%% %9.3f %9.3f %10.3f  %s\n", f.name,
-                  100.0 * static_cast<double>(selected) / static_cast<double>(n),
-                  Percentile(ms, 0.5), Percentile(ms, 0.99),
-                  gallery::RecallAtK(truth, got, 10),
-                  f.conditions.empty() ? "unfiltered" : StrategyName(used));
+      std::printf(
+          "  %-18s %8.1f%% %9.3f %9.3f %10.3f  %s\n", f.name,
+          100.0 * static_cast<double>(selected) / static_cast<double>(n),
+          Percentile(ms, 0.5), Percentile(ms, 0.99),
+          gallery::RecallAtK(truth, got, 10),
+          f.conditions.empty() ? "unfiltered" : StrategyName(used));
     }
   }
   return 0;

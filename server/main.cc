@@ -1,6 +1,6 @@
 // retrieval_server: answers text queries with ranked gallery images over
-// gRPC (retrieval.v1.TextImageRetrieval), from the newest model version that
-// //exporter:export published.
+// gRPC (retrieval.v1.TextImageRetrieval), from the model versions that
+// //exporter:export published (by default the newest one).
 //
 // Usage:
 //   retrieval_server --models_dir=models/traffic-clip --port=8500
@@ -8,6 +8,8 @@
 //       --tls_cert=server.crt --tls_key=server.key --auth_token_file=token
 //       [--reflection=off|on|auth]
 //       [--rerank_candidates=-1|0|N] [--rerank_weights=category=W,...]
+//       [--model_versions=latest|latest:N|specific:V,...]
+//       [--default_version=V] [--noimage_queries]
 //
 // Prints "listening on HOST:PORT" (the port actually bound; --port=0 picks a
 // free one) once ready to accept calls. Health (grpc.health.v1) reports
@@ -28,7 +30,8 @@
 
 ABSL_FLAG(std::string, models_dir, "",
           "Directory holding the model's integer version directories "
-          "(models/<name>); the newest complete version is served. Required.");
+          "(models/<name>); --model_versions says which are served (the "
+          "newest complete one by default). Required.");
 ABSL_FLAG(std::string, host, "127.0.0.1",
           "Address to listen on; 0.0.0.0 for every interface (containers).");
 ABSL_FLAG(int, port, 8500, "gRPC port; 0 picks a free one (printed).");
@@ -88,6 +91,24 @@ ABSL_FLAG(std::string, rerank_weights, "",
           "version's manifest; empty = the manifest's. All zero turns "
           "re-ranking off.");
 
+ABSL_FLAG(std::string, model_versions, "latest",
+          "Model versions served at once: latest (the newest complete version "
+          "that loads), latest:N (the newest N, N in [1, 16]; a new version "
+          "drops the oldest once it is loaded and warmed up), or "
+          "specific:V,V,... (exactly these versions, each loaded when it "
+          "appears; \"specific:\" may be omitted). Requests choose one with "
+          "model_version. Each loaded version holds its own weights and "
+          "index in memory.");
+ABSL_FLAG(int64_t, default_version, 0,
+          "Version answering requests that name none; 0 = the newest loaded "
+          "one. Must be one of --model_versions=specific:...; with latest:N "
+          "it is the default while it is among the loaded versions, and the "
+          "newest loaded one stands in (with a warning) while it is not.");
+ABSL_FLAG(bool, image_queries, true,
+          "Load each version's image tower too, so that Search and Encode "
+          "accept images; --noimage_queries loads only the text tower (less "
+          "memory) and answers image queries with UNIMPLEMENTED.");
+
 int main(int argc, char** argv) {
   common::ParseFlagsOrExit(argc, argv,
                            "Serves text-to-image retrieval over gRPC.");
@@ -134,6 +155,9 @@ int main(int argc, char** argv) {
   o.precision = *precision;
   o.rerank_candidates = absl::GetFlag(FLAGS_rerank_candidates);
   o.rerank_weights = absl::GetFlag(FLAGS_rerank_weights);
+  o.model_versions = absl::GetFlag(FLAGS_model_versions);
+  o.default_version = absl::GetFlag(FLAGS_default_version);
+  o.image_queries = absl::GetFlag(FLAGS_image_queries);
   if (absl::Status st = server::ValidateServerOptions(o); !st.ok()) {
     std::cerr << "retrieval_server: " << st << "\n";
     return common::kExitUsage;

@@ -1,5 +1,7 @@
 #include "server/metrics.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace server {
@@ -16,6 +18,12 @@ std::string Labels(const std::string& base, const std::string& extra) {
   if (base.empty()) return extra;
   if (extra.empty()) return base;
   return base + "," + extra;
+}
+
+// `base` with the version label appended; none for version 0.
+std::string WithVersion(std::string base, int64_t version) {
+  if (version != 0) absl::StrAppend(&base, ",version=\"", version, "\"");
+  return base;
 }
 
 }  // namespace
@@ -50,12 +58,16 @@ void Histogram::Render(const std::string& name, const std::string& labels,
 Metrics::Metrics() : batch_sizes_({1, 2, 4, 8, 16, 32, 64, 128, 256}) {}
 
 void Metrics::RecordRequest(const std::string& method, const std::string& code,
-                            double seconds) {
+                            double seconds, int64_t version) {
   common::MutexLock lock(&mu_);
-  ++requests_[{method, code}];
-  auto it = latency_.find(method);
-  if (it == latency_.end())
-    it = latency_.emplace(method, Histogram(LatencyBounds())).first;
+  ++requests_[{method, code, version}];
+  auto it = latency_.find({method, version});
+  if (it == latency_.end()) {
+    it = latency_
+             .emplace(std::make_pair(method, version),
+                      Histogram(LatencyBounds()))
+             .first;
+  }
   it->second.Observe(seconds);
 }
 
@@ -64,31 +76,63 @@ void Metrics::RecordBatch(int64_t texts) {
   batch_sizes_.Observe(static_cast<double>(texts));
 }
 
+void Metrics::SetModels(std::vector<LoadedModel> loaded,
+                        int64_t default_version) {
+  std::sort(loaded.begin(), loaded.end(),
+            [](const LoadedModel& a, const LoadedModel& b) {
+              return a.version < b.version;
+            });
+  common::MutexLock lock(&mu_);
+  loaded_ = std::move(loaded);
+  default_version_ = default_version;
+}
+
 uint64_t Metrics::RequestCount(const std::string& method,
                                const std::string& code) const {
   common::MutexLock lock(&mu_);
-  auto it = requests_.find({method, code});
+  uint64_t n = 0;
+  for (const auto& [key, count] : requests_) {
+    if (std::get<0>(key) == method && std::get<1>(key) == code) n += count;
+  }
+  return n;
+}
+
+uint64_t Metrics::RequestCount(const std::string& method,
+                               const std::string& code, int64_t version) const {
+  common::MutexLock lock(&mu_);
+  auto it = requests_.find({method, code, version});
   return it == requests_.end() ? 0 : it->second;
 }
 
 std::string Metrics::Render() const {
   std::string out;
   common::MutexLock lock(&mu_);
-  absl::StrAppend(
-      &out,
-      "# HELP retrieval_requests_total RPCs finished, by method and "
-      "status code.\n# TYPE retrieval_requests_total counter\n");
-  for (const auto& [key, n] : requests_) {
-    absl::StrAppend(&out, "retrieval_requests_total{method=\"", key.first,
-                    "\",code=\"", key.second, "\"} ", n, "\n");
+  int64_t default_images = 0;
+  for (const LoadedModel& m : loaded_) {
+    if (m.version == default_version_) default_images = m.gallery_images;
   }
   absl::StrAppend(
       &out,
-      "# HELP retrieval_request_latency_seconds RPC latency, by "
-      "method.\n# TYPE retrieval_request_latency_seconds histogram\n");
-  for (const auto& [method, h] : latency_) {
-    h.Render("retrieval_request_latency_seconds",
-             absl::StrCat("method=\"", method, "\""), &out);
+      "# HELP retrieval_requests_total RPCs finished, by method, status "
+      "code and the model version that answered (none: refused before a "
+      "version was chosen).\n# TYPE retrieval_requests_total counter\n");
+  for (const auto& [key, n] : requests_) {
+    const auto& [method, code, version] = key;
+    absl::StrAppend(
+        &out, "retrieval_requests_total{",
+        WithVersion(absl::StrCat("method=\"", method, "\",code=\"", code, "\""),
+                    version),
+        "} ", n, "\n");
+  }
+  absl::StrAppend(
+      &out,
+      "# HELP retrieval_request_latency_seconds RPC latency, by method and "
+      "model version.\n# TYPE retrieval_request_latency_seconds histogram\n");
+  for (const auto& [key, h] : latency_) {
+    h.Render(
+        "retrieval_request_latency_seconds",
+        WithVersion(absl::StrCat("method=\"", key.first, "\""), key.second),
+        &out);
   }
   absl::StrAppend(&out,
                   "# HELP retrieval_batch_size Texts encoded per model call.\n"
@@ -107,12 +151,31 @@ std::string Metrics::Render() const {
       "# TYPE retrieval_cache_misses_total counter\n"
       "retrieval_cache_misses_total ",
       cache_misses_.load(), "\n",
-      "# HELP retrieval_model_version Model version being served (0: none).\n"
+      "# HELP retrieval_model_version The default model version: the one "
+      "requests naming no version get (0: none loaded).\n"
       "# TYPE retrieval_model_version gauge\nretrieval_model_version ",
-      version_.load(), "\n",
-      "# HELP retrieval_gallery_images Images in the served index.\n"
-      "# TYPE retrieval_gallery_images gauge\nretrieval_gallery_images ",
-      gallery_size_.load(), "\n",
+      default_version_, "\n",
+      "# HELP retrieval_gallery_images Images in the default version's "
+      "index.\n# TYPE retrieval_gallery_images gauge\n"
+      "retrieval_gallery_images ",
+      default_images, "\n",
+      "# HELP retrieval_model_loaded Model versions loaded (each holds its "
+      "own weights and index).\n# TYPE retrieval_model_loaded gauge\n");
+  for (const LoadedModel& m : loaded_) {
+    absl::StrAppend(&out, "retrieval_model_loaded{version=\"", m.version,
+                    "\"} 1\n");
+  }
+  absl::StrAppend(
+      &out,
+      "# HELP retrieval_model_gallery_images Images in the index of each "
+      "loaded model version.\n"
+      "# TYPE retrieval_model_gallery_images gauge\n");
+  for (const LoadedModel& m : loaded_) {
+    absl::StrAppend(&out, "retrieval_model_gallery_images{version=\"",
+                    m.version, "\"} ", m.gallery_images, "\n");
+  }
+  absl::StrAppend(
+      &out,
       "# HELP retrieval_reload_failures_total New versions that failed to "
       "load.\n# TYPE retrieval_reload_failures_total counter\n"
       "retrieval_reload_failures_total ",

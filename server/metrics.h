@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -39,18 +40,30 @@ class Metrics {
   Metrics();
 
   // One finished RPC: `method` ("Search", ...), `code` (gRPC code name, e.g.
-  // "OK", "INVALID_ARGUMENT"), latency in seconds.
+  // "OK", "INVALID_ARGUMENT"), latency in seconds, and the model version
+  // that answered it; 0: none (refused before a version was chosen), which
+  // renders without a version label (an empty label in Prometheus terms).
   void RecordRequest(const std::string& method, const std::string& code,
-                     double seconds);
+                     double seconds, int64_t version);
+  void RecordRequest(const std::string& method, const std::string& code,
+                     double seconds) {
+    RecordRequest(method, code, seconds, 0);
+  }
   // Texts encoded together in one model call.
   void RecordBatch(int64_t texts);
   void SetQueueDepth(int64_t texts) { queue_depth_.store(texts); }
   void RecordCache(bool hit) {
     (hit ? cache_hits_ : cache_misses_).fetch_add(1);
   }
+  // The loaded model versions and the default one (0: none loaded).
+  struct LoadedModel {
+    int64_t version = 0;
+    int64_t gallery_images = 0;
+  };
+  void SetModels(std::vector<LoadedModel> loaded, int64_t default_version);
+  // One loaded version, the default.
   void SetModel(int64_t version, int64_t gallery_size) {
-    version_.store(version);
-    gallery_size_.store(gallery_size);
+    SetModels({{version, gallery_size}}, version);
   }
   void RecordReloadFailure() { reload_failures_.fetch_add(1); }
   // A CATEGORY_AUTO query and the category it was routed to (unspecified:
@@ -68,19 +81,26 @@ class Metrics {
 
   std::string Render() const;
 
-  // For tests.
+  // For tests: requests of `method` with `code`, over all versions or of
+  // one (0: those without a version).
   uint64_t RequestCount(const std::string& method,
                         const std::string& code) const;
+  uint64_t RequestCount(const std::string& method, const std::string& code,
+                        int64_t version) const;
 
  private:
   mutable common::Mutex mu_;
-  std::map<std::pair<std::string, std::string>, uint64_t> requests_
+  // By (method, code, version).
+  std::map<std::tuple<std::string, std::string, int64_t>, uint64_t> requests_
       ABSL_GUARDED_BY(mu_);
-  std::map<std::string, Histogram> latency_ ABSL_GUARDED_BY(mu_);
+  // By (method, version).
+  std::map<std::pair<std::string, int64_t>, Histogram> latency_
+      ABSL_GUARDED_BY(mu_);
   Histogram batch_sizes_ ABSL_GUARDED_BY(mu_);
+  std::vector<LoadedModel> loaded_ ABSL_GUARDED_BY(mu_);  // ascending
+  int64_t default_version_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<int64_t> queue_depth_{0};
   std::atomic<uint64_t> cache_hits_{0}, cache_misses_{0};
-  std::atomic<int64_t> version_{0}, gallery_size_{0};
   std::atomic<uint64_t> reload_failures_{0};
   // Indexed by common::Category.
   std::array<std::atomic<uint64_t>, 3> routed_{};

@@ -18,6 +18,7 @@ namespace server {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(MetricsTest, RendersCountersAndCumulativeHistograms) {
   Metrics m;
@@ -48,6 +49,7 @@ TEST(MetricsTest, RendersCountersAndCumulativeHistograms) {
   EXPECT_THAT(text, HasSubstr("retrieval_batch_size_count 2\n"));
   EXPECT_THAT(text, HasSubstr("retrieval_model_version 7\n"));
   EXPECT_THAT(text, HasSubstr("retrieval_gallery_images 17611\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_model_loaded{version=\"7\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("retrieval_cache_hits_total 1\n"));
   EXPECT_THAT(text, HasSubstr("retrieval_routed_queries_total{category="
                               "\"vehicle\"} 2\n"));
@@ -57,6 +59,63 @@ TEST(MetricsTest, RendersCountersAndCumulativeHistograms) {
                               "\"unspecified\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("retrieval_reranked_queries_total 5\n"));
   EXPECT_EQ(m.RequestCount("Search", "OK"), 2u);
+}
+
+TEST(MetricsTest, LabelsRequestsWithTheModelVersionThatAnsweredThem) {
+  Metrics m;
+  m.RecordRequest("Search", "OK", 0.004, 3);
+  m.RecordRequest("Search", "OK", 0.006, 3);
+  m.RecordRequest("Search", "OK", 0.2, 5);
+  m.RecordRequest("Search", "NOT_FOUND", 0.0001);  // refused: no version
+  m.RecordRequest("Search", "NOT_FOUND", 0.0001, 0);
+  const std::string text = m.Render();
+  EXPECT_THAT(text, HasSubstr("retrieval_requests_total{method=\"Search\","
+                              "code=\"OK\",version=\"3\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_requests_total{method=\"Search\","
+                              "code=\"OK\",version=\"5\"} 1\n"));
+  // Version 0 carries no version label (an empty label in Prometheus).
+  EXPECT_THAT(text, HasSubstr("retrieval_requests_total{method=\"Search\","
+                              "code=\"NOT_FOUND\"} 2\n"));
+  EXPECT_THAT(text, Not(HasSubstr("version=\"0\"")));
+  EXPECT_THAT(text, Not(HasSubstr("version=\"\"")));
+  // Latency per (method, version); `le` stays the last label.
+  EXPECT_THAT(text, HasSubstr("retrieval_request_latency_seconds_bucket{method="
+                              "\"Search\",version=\"3\",le=\"0.005\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_request_latency_seconds_count{method="
+                              "\"Search\",version=\"3\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_request_latency_seconds_count{method="
+                              "\"Search\",version=\"5\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_request_latency_seconds_count{method="
+                              "\"Search\"} 2\n"));
+  EXPECT_EQ(m.RequestCount("Search", "OK"), 3u);  // over all versions
+  EXPECT_EQ(m.RequestCount("Search", "OK", 3), 2u);
+  EXPECT_EQ(m.RequestCount("Search", "OK", 4), 0u);
+  EXPECT_EQ(m.RequestCount("Search", "NOT_FOUND", 0), 2u);
+}
+
+TEST(MetricsTest, RendersEveryLoadedVersionAndTheDefault) {
+  Metrics m;
+  std::string text = m.Render();
+  EXPECT_THAT(text, HasSubstr("retrieval_model_version 0\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_gallery_images 0\n"));
+  EXPECT_THAT(text, Not(HasSubstr("retrieval_model_loaded{")));
+  m.SetModels({{5, 120}, {3, 100}}, 3);
+  text = m.Render();
+  EXPECT_THAT(text, HasSubstr("retrieval_model_version 3\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_gallery_images 100\n"));
+  // Ascending by version.
+  EXPECT_THAT(text, HasSubstr("retrieval_model_loaded{version=\"3\"} 1\n"
+                              "retrieval_model_loaded{version=\"5\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("retrieval_model_gallery_images{version=\"3\"} 100\n"
+                        "retrieval_model_gallery_images{version=\"5\"} 120\n"));
+  // Version 3 dropped: its series go.
+  m.SetModels({{5, 120}, {6, 130}}, 6);
+  text = m.Render();
+  EXPECT_THAT(text, HasSubstr("retrieval_model_version 6\n"));
+  EXPECT_THAT(text, HasSubstr("retrieval_gallery_images 130\n"));
+  EXPECT_THAT(text, Not(HasSubstr("version=\"3\"")));
+  EXPECT_THAT(text, HasSubstr("retrieval_model_loaded{version=\"6\"} 1\n"));
 }
 
 // A connected socket to 127.0.0.1:port, or -1.

@@ -10,11 +10,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "clip/safetensors.h"
 #include "common/file_util.h"
 #include "common/status_matchers.h"
 #include "eval/attributes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "index/manifest.h"
+#include "index/model_version.h"
 #include "tests/test_model.h"
 
 namespace server {
@@ -23,7 +26,9 @@ namespace {
 namespace fs = std::filesystem;
 using ::common_testing::IsOk;
 using ::common_testing::StatusIs;
+using ::testing::_;
 using ::testing::AllOf;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 std::string FreshDir(const std::string& name) {
@@ -57,6 +62,355 @@ ModelManager::Options OptionsFor(const std::string& models) {
   ModelManager::Options o;
   o.models_dir = models;
   return o;
+}
+
+ModelManager::Options OptionsFor(const std::string& models,
+                                 const std::string& policy,
+                                 int64_t default_version = 0) {
+  ModelManager::Options o = OptionsFor(models);
+  absl::StatusOr<VersionPolicy> p = ParseVersionPolicy(policy);
+  EXPECT_OK(p);
+  if (p.ok()) o.policy = *p;
+  o.default_version = default_version;
+  return o;
+}
+
+// The version `Get(version)` answers with; -1 when it fails.
+int64_t Served(const ModelManager& m, int64_t version) {
+  auto model = m.Get(version);
+  return model.ok() ? (*model)->version : -1;
+}
+
+TEST(VersionPolicyTest, ParsesLatestAndSpecificPolicies) {
+  struct Case {
+    std::string text;
+    VersionPolicy want;
+  };
+  for (const Case& c :
+       std::vector<Case>{{"latest", VersionPolicy::Latest(1)},
+                         {"latest:1", VersionPolicy::Latest(1)},
+                         {" latest:2 ", VersionPolicy::Latest(2)},
+                         {"latest:16", VersionPolicy::Latest(16)},
+                         {"specific:3,5,8", VersionPolicy::Specific({3, 5, 8})},
+                         {"8,3,5", VersionPolicy::Specific({3, 5, 8})},
+                         {"specific: 7 , 2", VersionPolicy::Specific({2, 7})},
+                         {"4", VersionPolicy::Specific({4})}}) {
+    absl::StatusOr<VersionPolicy> p = ParseVersionPolicy(c.text);
+    ASSERT_OK(p) << c.text;
+    EXPECT_EQ(*p, c.want) << c.text << " read as " << p->ToString();
+    // ToString reads back as the same policy.
+    absl::StatusOr<VersionPolicy> again = ParseVersionPolicy(p->ToString());
+    ASSERT_OK(again);
+    EXPECT_EQ(*again, *p) << p->ToString();
+  }
+  EXPECT_EQ(VersionPolicy::Specific({8, 3, 5}).ToString(), "specific:3,5,8");
+  EXPECT_EQ(VersionPolicy().ToString(), "latest:1");  // the default
+  EXPECT_TRUE(VersionPolicy::Latest(2).Allows(99));
+  EXPECT_TRUE(VersionPolicy::Specific({3, 5}).Allows(5));
+  EXPECT_FALSE(VersionPolicy::Specific({3, 5}).Allows(4));
+}
+
+TEST(VersionPolicyTest, RefusesOtherValuesNamingTheFlagAndTheFault) {
+  struct Case {
+    std::string text;
+    std::string what;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"", "empty"},
+           {"  ", "empty"},
+           {"latest:0", "latest:N needs N in [1, 16], not \"0\""},
+           {"latest:17", "latest:N needs N in [1, 16], not \"17\""},
+           {"latest:two", "not \"two\""},
+           {"latest:", "not \"\""},
+           {"latest2", "not a policy"},
+           {"newest", "\"newest\" is not a policy or version"},
+           {"specific:", "no version listed"},
+           {"specific:3,,5", "an empty version in the list"},
+           {"specific:3,x", "\"x\" is not a version"},
+           {"specific:0",
+            "\"0\" is not a version (versions are integers >= 1)"},
+           {"3,-1", "\"-1\" is not"},
+           {"specific:3,5,3", "version 3 is listed twice"},
+           {"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17",
+            "17 versions listed, at most 16"}}) {
+    EXPECT_THAT(ParseVersionPolicy(c.text),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         AllOf(HasSubstr("--model_versions"), HasSubstr(c.what),
+                               HasSubstr("expected latest"))))
+        << "\"" << c.text << "\"";
+  }
+}
+
+TEST(VersionPolicyTest, TheDefaultVersionMustFitThePolicy) {
+  EXPECT_OK(ValidateDefaultVersion(VersionPolicy::Latest(1), 0));
+  EXPECT_OK(ValidateDefaultVersion(VersionPolicy::Latest(2), 9));
+  EXPECT_OK(ValidateDefaultVersion(VersionPolicy::Specific({3, 5}), 5));
+  EXPECT_OK(ValidateDefaultVersion(VersionPolicy::Specific({3, 5}), 0));
+  EXPECT_THAT(ValidateDefaultVersion(VersionPolicy::Specific({3, 5}), 4),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("--default_version: version 4"),
+                             HasSubstr("--model_versions=specific:3,5"))));
+  EXPECT_THAT(ValidateDefaultVersion(VersionPolicy::Latest(1), -1),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--default_version: -1 is not >= 0")));
+}
+
+TEST(ModelManagerTest, LatestTwoServesTheTwoNewestAndDropsTheOldest) {
+  const std::string models = FreshDir("mm_latest2");
+  Counts counts;
+  ModelManager m(OptionsFor(models, "latest:2"), counts.callback());
+  EXPECT_THAT(m.Get(0), StatusIs(absl::StatusCode::kUnavailable,
+                                 HasSubstr("no model version is loaded yet")));
+  EXPECT_THAT(m.Get(1), StatusIs(absl::StatusCode::kUnavailable, _));
+  EXPECT_EQ(m.DefaultVersion(), 0);
+  EXPECT_TRUE(m.LoadedVersions().empty());
+  Publish(models, 1);
+  Publish(models, 2);
+  Publish(models, 3);
+  ASSERT_OK(m.Poll());
+  EXPECT_THAT(m.LoadedVersions(), ElementsAre(2, 3));
+  EXPECT_EQ(m.DefaultVersion(), 3);
+  EXPECT_EQ(Served(m, 0), 3);
+  EXPECT_EQ(Served(m, 2), 2);
+  EXPECT_EQ(Served(m, 3), 3);
+  EXPECT_EQ(m.Current()->version, 3);
+  EXPECT_THAT(m.Get(1),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("model_version: version 1 is not loaded "
+                                 "(loaded: 2, 3)")));
+  EXPECT_EQ(counts.loaded.load(), 2);
+  // A request holding version 2 finishes on it after it is dropped.
+  absl::StatusOr<std::shared_ptr<const ServedModel>> held = m.Get(2);
+  ASSERT_OK(held);
+  const int64_t v4 = Publish(models, 4);
+  ASSERT_OK(m.Poll());
+  EXPECT_THAT(m.LoadedVersions(), ElementsAre(3, v4));
+  EXPECT_EQ(Served(m, 0), v4);
+  EXPECT_THAT(m.Get(2), StatusIs(absl::StatusCode::kNotFound,
+                                 HasSubstr("(loaded: 3, 4)")));
+  EXPECT_EQ((*held)->version, 2);
+  EXPECT_OK((*held)->encoder->EncodeTexts({"a red car"}));
+  EXPECT_EQ(counts.loaded.load(), 3);
+  EXPECT_OK(m.Poll());  // nothing new: nothing loads
+  EXPECT_EQ(counts.loaded.load(), 3);
+  EXPECT_EQ(counts.failed.load(), 0);
+}
+
+TEST(ModelManagerTest, LatestTwoFillsUpWithOlderVersionsWhenTheNewestFails) {
+  const std::string models = FreshDir("mm_latest2_fail");
+  Publish(models, 1);
+  Publish(models, 2);
+  const int64_t v3 = Publish(models, 3);
+  ASSERT_OK(common::WriteFileAtomically(WeightsOf(models, v3), "not weights"));
+  Counts counts;
+  ModelManager m(OptionsFor(models, "latest:2"), counts.callback());
+  EXPECT_FALSE(m.Poll().ok());
+  EXPECT_THAT(m.LoadedVersions(), ElementsAre(1, 2));
+  EXPECT_EQ(m.DefaultVersion(), 2);
+  EXPECT_EQ(m.failures(v3), 1);
+  EXPECT_EQ(counts.loaded.load(), 2);
+  EXPECT_EQ(counts.failed.load(), 1);
+}
+
+TEST(ModelManagerTest, SpecificPolicyLoadsOnlyTheNamedVersions) {
+  const std::string models = FreshDir("mm_specific");
+  Publish(models, 1);
+  Publish(models, 2);
+  const int64_t v3 = Publish(models, 3);
+  ASSERT_OK(common::WriteFileAtomically(WeightsOf(models, v3), "not weights"));
+  Counts counts;
+  ModelManager m(OptionsFor(models, "specific:1,3,5"), counts.callback());
+  // Version 3 fails; version 1 loads all the same. Version 2 is not named.
+  EXPECT_FALSE(m.Poll().ok());
+  EXPECT_THAT(m.LoadedVersions(), ElementsAre(1));
+  EXPECT_EQ(m.failures(v3), 1);
+  EXPECT_EQ(Served(m, 0), 1);
+  EXPECT_THAT(m.Get(2), StatusIs(absl::StatusCode::kNotFound,
+                                 HasSubstr("version 2 is not loaded")));
+  Publish(models, 4);
+  Publish(models, 5);
+  EXPECT_OK(m.Poll());  // 3 waits out its backoff, 4 is not named
+  EXPECT_THAT(m.LoadedVersions(), ElementsAre(1, 5));
+  EXPECT_EQ(m.DefaultVersion(), 5);
+  EXPECT_EQ(counts.loaded.load(), 2);
+  EXPECT_EQ(counts.failed.load(), 1);
+}
+
+TEST(ModelManagerTest, TheDefaultVersionIsHonouredWhileItIsLoaded) {
+  const std::string models = FreshDir("mm_default");
+  Publish(models, 1);
+  Publish(models, 2);
+  Publish(models, 3);
+  {
+    ModelManager m(OptionsFor(models, "latest:3", 2), nullptr);
+    ASSERT_OK(m.Poll());
+    EXPECT_THAT(m.LoadedVersions(), ElementsAre(1, 2, 3));
+    EXPECT_EQ(m.DefaultVersion(), 2);
+    EXPECT_EQ(Served(m, 0), 2);
+    EXPECT_EQ(m.Current()->version, 2);
+    EXPECT_EQ(Served(m, 3), 3);
+  }
+  {
+    ModelManager m(OptionsFor(models, "specific:1,3", 1), nullptr);
+    ASSERT_OK(m.Poll());
+    EXPECT_EQ(m.DefaultVersion(), 1);
+    EXPECT_EQ(Served(m, 0), 1);
+  }
+  {
+    // latest:2 does not load version 1 to make it the default: the newest
+    // loaded version stands in.
+    ModelManager m(OptionsFor(models, "latest:2", 1), nullptr);
+    ASSERT_OK(m.Poll());
+    EXPECT_THAT(m.LoadedVersions(), ElementsAre(2, 3));
+    EXPECT_EQ(m.DefaultVersion(), 3);
+    EXPECT_EQ(Served(m, 0), 3);
+  }
+  {
+    // A default that appears later is loaded first and takes over at once;
+    // each load reports the state after the versions it displaced left.
+    struct Seen {
+      int64_t version, default_version;
+      std::vector<int64_t> loaded;
+    };
+    std::vector<Seen> seen;
+    ModelManager* manager = nullptr;
+    ModelManager m(OptionsFor(models, "latest:2", 4),
+                   [&](const ServedModel* loaded, const absl::Status&) {
+                     if (loaded == nullptr) return;
+                     seen.push_back({loaded->version, manager->DefaultVersion(),
+                                     manager->LoadedVersions()});
+                   });
+    manager = &m;
+    ASSERT_OK(m.Poll());
+    EXPECT_EQ(m.DefaultVersion(), 3);
+    seen.clear();
+    Publish(models, 4);
+    Publish(models, 5);
+    ASSERT_OK(m.Poll());
+    EXPECT_THAT(m.LoadedVersions(), ElementsAre(4, 5));
+    EXPECT_EQ(m.DefaultVersion(), 4);
+    EXPECT_EQ(Served(m, 0), 4);
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[0].version, 4);
+    EXPECT_EQ(seen[0].default_version, 4);
+    EXPECT_THAT(seen[0].loaded, ElementsAre(3, 4));
+    EXPECT_EQ(seen[1].version, 5);
+    EXPECT_EQ(seen[1].default_version, 4);
+    EXPECT_THAT(seen[1].loaded, ElementsAre(4, 5));
+  }
+}
+
+TEST(ModelManagerTest, ARemovedVersionServesUntilThePolicyMovesPastIt) {
+  const std::string models = FreshDir("mm_removed");
+  Publish(models, 1);
+  const int64_t v2 = Publish(models, 2);
+  ModelManager m(OptionsFor(models), nullptr);
+  ASSERT_OK(m.Poll());
+  EXPECT_THAT(m.LoadedVersions(), ElementsAre(v2));
+  fs::remove_all(models + "/" + std::to_string(v2));
+  // Not rolled back to version 1, and not left without a version.
+  ASSERT_OK(m.Poll());
+  EXPECT_THAT(m.LoadedVersions(), ElementsAre(v2));
+  const int64_t v3 = Publish(models, 3);
+  ASSERT_OK(m.Poll());
+  EXPECT_THAT(m.LoadedVersions(), ElementsAre(v3));
+}
+
+// Publishes a copy of `version` whose text projection is all NaN, with the
+// manifest's weights hash recomputed: a version that loads and verifies but
+// cannot compute an embedding.
+int64_t PublishNanCopy(const std::string& models, int64_t version) {
+  const std::string source = models + "/" + std::to_string(version);
+  auto writer = gallery::VersionWriter::Begin(models);
+  EXPECT_OK(writer);
+  if (!writer.ok()) return -1;
+  for (const auto& entry : fs::directory_iterator(source)) {
+    if (entry.path().filename() == gallery::kManifestFile) continue;
+    fs::copy_file(entry.path(), (*writer)->staging_dir() + "/" +
+                                    entry.path().filename().string());
+  }
+  const std::string weights = (*writer)->staging_dir() + "/model.safetensors";
+  absl::StatusOr<clip::SafetensorsFile> file =
+      clip::SafetensorsFile::Read(weights);
+  EXPECT_OK(file);
+  if (!file.ok()) return -1;
+  clip::SafetensorsWriter w;
+  bool poisoned = false;
+  for (const std::string& name : file->names()) {
+    absl::StatusOr<clip::TensorView> t = file->Get(name);
+    EXPECT_OK(t);
+    if (!t.ok()) return -1;
+    // All bytes 0xff: a NaN in every floating-point type.
+    const std::string nan(t->data.size(), '\xff');
+    const bool poison = name.find("text_projection") != std::string::npos;
+    poisoned |= poison;
+    EXPECT_OK(w.Add(name, t->dtype, t->shape,
+                    poison ? absl::string_view(nan) : t->data));
+  }
+  EXPECT_TRUE(poisoned) << "no text_projection in " << weights;
+  for (const auto& [key, value] : file->metadata()) w.SetMetadata(key, value);
+  EXPECT_OK(w.WriteFile(weights));
+  absl::StatusOr<gallery::Manifest> manifest =
+      gallery::ReadManifest(source + "/" + gallery::kManifestFile);
+  EXPECT_OK(manifest);
+  if (!manifest.ok()) return -1;
+  absl::StatusOr<int64_t> published = (*writer)->Publish(*manifest);
+  EXPECT_OK(published);
+  return published.ok() ? *published : -1;
+}
+
+TEST(ModelManagerTest, AVersionThatFailsItsWarmUpIsRefused) {
+  const std::string models = FreshDir("mm_warmup");
+  const int64_t v1 = Publish(models, 1);
+  const int64_t v2 = PublishNanCopy(models, v1);
+  ASSERT_EQ(v2, v1 + 1);
+  Counts counts;
+  ModelManager m(OptionsFor(models), counts.callback());
+  EXPECT_THAT(m.Poll(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr(models + "/2: warm-up: "),
+                             HasSubstr("the text embedding holds nan"))));
+  // Never visible; the older version serves; retried after the backoff.
+  EXPECT_THAT(m.LoadedVersions(), ElementsAre(v1));
+  EXPECT_EQ(Served(m, 0), v1);
+  EXPECT_THAT(m.Get(v2), StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_EQ(m.failures(v2), 1);
+  EXPECT_EQ(counts.loaded.load(), 1);
+  EXPECT_EQ(counts.failed.load(), 1);
+}
+
+// A mid-grey image, preprocessed: [3, r, r] of the same value per channel.
+std::vector<float> GreyPixels(int64_t r) {
+  return std::vector<float>(3 * r * r, 0.1f);
+}
+
+TEST(ModelManagerTest, LoadsTheImageTowerUnlessAskedNotTo) {
+  const std::string models = FreshDir("mm_image_tower");
+  Publish(models, 1);
+  {
+    ModelManager m(OptionsFor(models), nullptr);  // image_tower by default
+    ASSERT_OK(m.Poll());
+    auto served = m.Current();
+    ASSERT_NE(served, nullptr);
+    EXPECT_TRUE(served->image_queries);
+    EXPECT_GT(served->warmup_seconds, 0);
+    const int64_t r = served->encoder->config().image_resolution;
+    absl::StatusOr<std::vector<float>> e =
+        served->encoder->EncodeImages(GreyPixels(r), 1);
+    ASSERT_OK(e);
+    EXPECT_EQ(static_cast<int64_t>(e->size()), served->encoder->embed_dim());
+  }
+  ModelManager::Options o = OptionsFor(models);
+  o.image_tower = false;
+  ModelManager m(o, nullptr);
+  ASSERT_OK(m.Poll());
+  auto served = m.Current();
+  ASSERT_NE(served, nullptr);
+  EXPECT_FALSE(served->image_queries);
+  const int64_t r = served->encoder->config().image_resolution;
+  EXPECT_THAT(served->encoder->EncodeImages(GreyPixels(r), 1),
+              StatusIs(absl::StatusCode::kFailedPrecondition, _));
+  EXPECT_OK(served->encoder->EncodeTexts({"a red car"}));
 }
 
 TEST(ModelManagerTest, ServesTheNewestVersionAndSwapsInNewerOnes) {

@@ -161,7 +161,8 @@ void QueryProcessor::ProcessModel(const ServedModel& model,
   };
   int64_t reranked = 0;
   // Re-ranks and trims one query's hits to its page.
-  auto answer = [&](QueryTask* t, size_t i, const std::vector<gallery::Hit>& list) {
+  auto answer = [&](QueryTask* t, size_t i,
+                    const std::vector<gallery::Hit>& list) {
     const Query& q = t->queries_[i];
     const std::vector<float>& query_probs = probs[t][i];
     const size_t keep =
@@ -175,10 +176,9 @@ void QueryProcessor::ProcessModel(const ServedModel& model,
                      model.rerank_weights, &ranked);
       ++reranked;
     }
-    const size_t page_end = std::min(ranked.size(),
-                                     static_cast<size_t>(q.offset + q.top_k));
-    const size_t page_begin =
-        std::min(page_end, static_cast<size_t>(q.offset));
+    const size_t page_end =
+        std::min(ranked.size(), static_cast<size_t>(q.offset + q.top_k));
+    const size_t page_begin = std::min(page_end, static_cast<size_t>(q.offset));
     results[t].results[i].hits.assign(ranked.begin() + page_begin,
                                       ranked.begin() + page_end);
   };
@@ -197,8 +197,8 @@ void QueryProcessor::ProcessModel(const ServedModel& model,
                 queries.begin() + j * dim);
       k = std::max(k, shortlist(t->queries_[i], probs[t][i]));
     }
-    auto hits = model.index->Search(
-        queries.data(), static_cast<int64_t>(members.size()), k, c);
+    auto hits = model.index->Search(queries.data(),
+                                    static_cast<int64_t>(members.size()), k, c);
     if (!hits.ok()) return fail(hits.status());
     const int64_t candidates = c == gallery::Category::kUnspecified
                                    ? model.index->size()
@@ -213,8 +213,8 @@ void QueryProcessor::ProcessModel(const ServedModel& model,
   for (const auto& [t, i] : conditioned) {
     QueryResult& r = results[t].results[i];
     const auto [begin, end] = model.index->RangeOf(r.category);
-    std::vector<int64_t> rows =
-        model.gallery_attributes->MatchingRows(begin, end, t->queries_[i].conditions);
+    std::vector<int64_t> rows = model.gallery_attributes->MatchingRows(
+        begin, end, t->queries_[i].conditions);
     r.num_candidates = static_cast<int64_t>(rows.size());
     gallery::GalleryIndex::Selection used;
     auto hits = model.index->SearchSelected(
@@ -222,7 +222,8 @@ void QueryProcessor::ProcessModel(const ServedModel& model,
         std::max(1, shortlist(t->queries_[i], probs[t][i])), r.category, rows,
         &used);
     if (!hits.ok()) return fail(hits.status());
-    metrics_->RecordFiltered(used == gallery::GalleryIndex::Selection::kExactSubset);
+    metrics_->RecordFiltered(used ==
+                             gallery::GalleryIndex::Selection::kExactSubset);
     answer(t, i, (*hits)[0]);
   }
   if (reranked > 0) metrics_->RecordReranked(reranked);

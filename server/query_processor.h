@@ -10,12 +10,13 @@
 //
 // On a version with attribute heads (ServedModel::has_attribute_heads) each
 // text query's attribute probabilities come from its embedding through the
-// text head. Image and embedding queries are neither routed nor re-ranked. A routed query (CATEGORY_AUTO) searches the category they predict
+// text head. Image and embedding queries are neither routed nor re-ranked. A
+// routed query (CATEGORY_AUTO) searches the category they predict
 // (rerank::PredictedCategory); without heads it searches the whole gallery.
 // When the version re-ranks (ServedModel::reranks), a query's short list is
-// its max(offset + top_k, rerank_candidates) best images by cosine, re-scored by
-// rerank::Rerank and trimmed to top_k; otherwise it is its top_k. Either
-// way a query's hits do not depend on the other queries of its batch.
+// its max(offset + top_k, rerank_candidates) best images by cosine, re-scored
+// by rerank::Rerank and trimmed to top_k; otherwise it is its top_k. Either way
+// a query's hits do not depend on the other queries of its batch.
 //
 // The processor holds no queue and no thread: server/batcher.h feeds it the
 // batches a BatchQueue forms.

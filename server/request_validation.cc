@@ -85,9 +85,9 @@ absl::Status ValidateCategory(int category, const std::string& field) {
 
 absl::Status ValidateOffset(int offset, int top_k, const std::string& field) {
   if (offset < 0 || offset > kMaxTopK - top_k) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ": ", offset, " is outside [0, ", kMaxTopK - top_k,
-        "] (offset + top_k may not exceed ", kMaxTopK, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", offset, " is outside [0, ", kMaxTopK - top_k,
+                     "] (offset + top_k may not exceed ", kMaxTopK, ")"));
   }
   return absl::OkStatus();
 }

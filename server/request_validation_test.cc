@@ -104,12 +104,12 @@ TEST(RequestValidationTest, EmbeddingsAreCheckedAndNormalised) {
   EXPECT_THAT(ValidateEmbedding({1.0f, NAN, 0.0f}, 3, "embedding", &out),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("embedding[1]: not a finite number")));
-  EXPECT_THAT(ValidateEmbedding({1.0f, INFINITY, 0.0f}, 3, "embedding", &out),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("embedding[1]")));
-  EXPECT_THAT(ValidateEmbedding({0.0f, 0.0f, 0.0f}, 3, "embedding", &out),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("all zero")));
+  EXPECT_THAT(
+      ValidateEmbedding({1.0f, INFINITY, 0.0f}, 3, "embedding", &out),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("embedding[1]")));
+  EXPECT_THAT(
+      ValidateEmbedding({0.0f, 0.0f, 0.0f}, 3, "embedding", &out),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("all zero")));
 }
 
 }  // namespace

@@ -33,9 +33,8 @@ absl::Status PreprocessQueryImage(const std::string& bytes,
                                   const std::string& field,
                                   std::vector<float>* pixels) {
   if (bytes.size() > static_cast<size_t>(kMaxImageBytes)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": ", bytes.size(), " bytes, the limit is ",
-                     kMaxImageBytes));
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": ", bytes.size(), " bytes, the limit is ", kMaxImageBytes));
   }
   clip::PreprocessOptions options;
   options.resolution =
@@ -101,9 +100,8 @@ namespace {
 
 // Validates one SearchRequest (fields prefixed with `prefix`) into a query
 // for `model`.
-absl::Status ToQuery(const v1::SearchRequest& r,
-                            const std::string& prefix, const ServedModel& model,
-                            bool image_queries, Query* q) {
+absl::Status ToQuery(const v1::SearchRequest& r, const std::string& prefix,
+                     const ServedModel& model, bool image_queries, Query* q) {
   const bool has_text = !r.text().empty();
   const bool has_image = !r.image().empty();
   const bool has_embedding = r.embedding_size() > 0;
@@ -121,8 +119,9 @@ absl::Status ToQuery(const v1::SearchRequest& r,
   } else if (has_image) {
     if (!image_queries || !model.encoder->has_image_tower()) {
       return absl::UnimplementedError(
-          absl::StrCat(prefix, "image: this server does not take image "
-                               "queries (started with --image_queries=false)"));
+          absl::StrCat(prefix,
+                       "image: this server does not take image "
+                       "queries (started with --image_queries=false)"));
     }
     RETURN_IF_ERROR(
         PreprocessQueryImage(r.image(), model, prefix + "image", &q->pixels));
@@ -211,10 +210,10 @@ void RetrievalApi::BatchSearch(const v1::BatchSearchRequest& request,
     const std::string prefix = absl::StrCat("requests[", i, "].");
     const v1::SearchRequest& r = request.requests(i);
     if (r.model_version() != version) {
-      return done(absl::InvalidArgumentError(absl::StrCat(
-          prefix, "model_version: ", r.model_version(),
-          " differs from requests[0].model_version ", version,
-          "; one call is answered by one version")));
+      return done(absl::InvalidArgumentError(
+          absl::StrCat(prefix, "model_version: ", r.model_version(),
+                       " differs from requests[0].model_version ", version,
+                       "; one call is answered by one version")));
     }
     st = ToQuery(r, prefix, **model, image_queries_, &queries[i]);
     if (!st.ok()) return done(st);
@@ -274,8 +273,9 @@ void RetrievalApi::Encode(const v1::EncodeRequest& request, const ApiCall& call,
     const std::string field = absl::StrCat("images[", i, "]");
     if (!image_queries_ || !(*model)->encoder->has_image_tower()) {
       return done(absl::UnimplementedError(
-          absl::StrCat(field, ": this server does not encode images (started "
-                              "with --image_queries=false)")));
+          absl::StrCat(field,
+                       ": this server does not encode images (started "
+                       "with --image_queries=false)")));
     }
     Query q;
     absl::Status st =

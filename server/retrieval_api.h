@@ -49,6 +49,21 @@ struct ApiCall {
   std::shared_ptr<const std::atomic<bool>> cancelled;
 };
 
+// The model version that produced a response, for metrics labels: its
+// model_version (the first response's for a batch; 0 for an empty one).
+inline int64_t AnsweringVersion(const retrieval::v1::SearchResponse& r) {
+  return r.model_version();
+}
+inline int64_t AnsweringVersion(const retrieval::v1::BatchSearchResponse& r) {
+  return r.responses_size() > 0 ? r.responses(0).model_version() : 0;
+}
+inline int64_t AnsweringVersion(const retrieval::v1::EncodeResponse& r) {
+  return r.model_version();
+}
+inline int64_t AnsweringVersion(const retrieval::v1::GetModelInfoResponse& r) {
+  return r.model_version();
+}
+
 class RetrievalApi {
  public:
   template <typename T>

@@ -53,7 +53,8 @@ class RetrievalService::Call final : public grpc::ServerUnaryReactor {
     }
     metrics_->RecordRequest(
         method_, common::GrpcCodeName(g.error_code()),
-        std::chrono::duration<double>(Clock::now() - start_).count());
+        std::chrono::duration<double>(Clock::now() - start_).count(),
+        g.ok() ? AnsweringVersion(message) : 0);
     if (!g.ok()) VLOG(1) << method_ << " failed: " << status;
     Finish(g);
   }

@@ -25,10 +25,10 @@
 #include "common/torch_threads.h"
 #include "rerank/reranker.h"
 #include "server/batcher.h"
-#include "server/retrieval_api.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/model_manager.h"
+#include "server/retrieval_api.h"
 #include "server/retrieval_service.h"
 #include "server/text_cache.h"
 
@@ -293,6 +293,9 @@ absl::Status ValidateServerOptions(const ServerOptions& o) {
           absl::StrCat("--rerank_weights: ", w.status().message()));
     }
   }
+  ASSIGN_OR_RETURN(const VersionPolicy policy,
+                   ParseVersionPolicy(o.model_versions));
+  RETURN_IF_ERROR(ValidateDefaultVersion(policy, o.default_version));
   return absl::OkStatus();
 }
 
@@ -310,6 +313,17 @@ struct Server::Impl {
   common::Mutex shutdown_mu;
   bool shutdown_started ABSL_GUARDED_BY(shutdown_mu) = false;
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
+
+  // The loaded versions and the default into the metrics' gauges.
+  void UpdateModelMetrics() {
+    std::vector<Metrics::LoadedModel> loaded;
+    for (int64_t version : models->LoadedVersions()) {
+      absl::StatusOr<std::shared_ptr<const ServedModel>> m =
+          models->Get(version);
+      if (m.ok()) loaded.push_back({version, (*m)->index->size()});
+    }
+    metrics.SetModels(std::move(loaded), models->DefaultVersion());
+  }
 
   void SetHealth(bool serving) {
     if (grpc_server == nullptr) return;
@@ -339,6 +353,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
   Impl* raw = impl.get();
   ModelManager::Options mopts;
   mopts.models_dir = options.models_dir;
+  ASSIGN_OR_RETURN(mopts.policy, ParseVersionPolicy(options.model_versions));
+  mopts.default_version = options.default_version;
+  mopts.image_tower = options.image_queries;
   mopts.device = options.device;
   mopts.precision = options.precision;
   mopts.max_batch_size = options.max_batch_size;
@@ -360,7 +377,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
           return;
         }
         raw->cache->Clear();
-        raw->metrics.SetModel(loaded->version, loaded->index->size());
+        raw->UpdateModelMetrics();
         raw->SetHealth(true);
       });
   Batcher::Options bopts;
@@ -373,9 +390,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
   impl->batcher = std::make_unique<Batcher>(bopts, impl->models.get(),
                                             impl->cache.get(), &impl->metrics);
   impl->api = std::make_unique<RetrievalApi>(
-      impl->batcher.get(), impl->models.get(), /*image_queries=*/true);
-  impl->service =
-      std::make_unique<RetrievalService>(impl->api.get(), &impl->metrics, token);
+      impl->batcher.get(), impl->models.get(), options.image_queries);
+  impl->service = std::make_unique<RetrievalService>(impl->api.get(),
+                                                     &impl->metrics, token);
 
   grpc::EnableDefaultHealthCheckService(true);
   std::shared_ptr<grpc::ServerCredentials> creds =
@@ -427,6 +444,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
             << " max_queue=" << options.max_queue
             << " cache_size=" << options.cache_size
             << " reload_interval_s=" << options.reload_interval_s
+            << " model_versions=" << mopts.policy.ToString()
+            << " default_version=" << options.default_version
+            << " image_queries=" << options.image_queries
             << " tls=" << (!options.tls_cert.empty())
             << " auth=" << !token.empty()
             << " reflection=" << ReflectionName(reflection)

@@ -11,6 +11,7 @@
 #define SERVER_SERVER_H_
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -62,14 +63,22 @@ struct ServerOptions {
   int rerank_candidates = -1;
   // rerank::RerankWeights text replacing the manifests'; "" = the manifests'.
   std::string rerank_weights;
+  // Model versions to serve (ParseVersionPolicy: latest, latest:N,
+  // specific:V,...), the one requests naming no version get (0: the newest
+  // loaded; see ModelManager::Options::default_version), and whether the
+  // versions load their image tower to answer image queries.
+  std::string model_versions = "latest";
+  int64_t default_version = 0;
+  bool image_queries = true;
   // Tests only: see Batcher::Options::delay_for_testing.
   int batch_delay_for_testing_us = 0;
 };
 
 // INVALID_ARGUMENT naming the option when a value is out of range, a file
 // is missing, TLS is half-configured, the token file is unusable (see
-// ReadAuthToken), reflection is kAuth without a token file, or the re-rank
-// weights do not parse.
+// ReadAuthToken), reflection is kAuth without a token file, the re-rank
+// weights do not parse, the version policy does not parse, or the default
+// version is not part of it.
 absl::Status ValidateServerOptions(const ServerOptions& options);
 
 class Server {

@@ -13,8 +13,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <cerrno>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -46,6 +46,7 @@ using retrieval::v1::BatchSearchResponse;
 using retrieval::v1::SearchRequest;
 using retrieval::v1::SearchResponse;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Waits up to a minute for `done` to hold; false when it never did.
 template <typename Pred>
@@ -414,8 +415,8 @@ std::string TestPng(int seed) {
   for (int y = 0; y < image.rows; ++y) {
     for (int x = 0; x < image.cols; ++x) {
       image.at<cv::Vec3b>(y, x) = cv::Vec3b(
-          static_cast<uint8_t>(x * 7 + seed * 40),
-          static_cast<uint8_t>(y * 5), static_cast<uint8_t>(seed * 90));
+          static_cast<uint8_t>(x * 7 + seed * 40), static_cast<uint8_t>(y * 5),
+          static_cast<uint8_t>(seed * 90));
     }
   }
   cv::rectangle(image, {4, 4}, {16 + seed, 20}, cv::Scalar(200, 30, 10), -1);
@@ -731,8 +732,9 @@ TEST_F(ServerTest, RequestsNameTheModelVersionTheyWant) {
     grpc::ClientContext ctx;
     grpc::Status st = stub_->Search(&ctx, req, &resp);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
-    EXPECT_THAT(st.error_message(),
-                HasSubstr("model_version: version 7 is not loaded (loaded: 1)"));
+    EXPECT_THAT(
+        st.error_message(),
+        HasSubstr("model_version: version 7 is not loaded (loaded: 1)"));
   }
   req.set_model_version(-2);
   {
@@ -781,6 +783,68 @@ TEST_F(ServerTest, RerankFlagsAreCheckedAtStartUp) {
                                        HasSubstr("--rerank_weights")));
   o.rerank_weights = "category=0.5,vehicle=0.25";
   EXPECT_OK(server::ValidateServerOptions(o));
+}
+
+TEST_F(ServerTest, VersionFlagsAreCheckedAtStartUp) {
+  const std::string models = FreshDir("e2e_version_flags");
+  server::ServerOptions o = BaseOptions(models);
+  for (const char* bad : {"", "latest:0", "latest:17", "oldest", "3,x"}) {
+    o.model_versions = bad;
+    EXPECT_THAT(server::ValidateServerOptions(o),
+                common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                         HasSubstr("--model_versions")))
+        << bad;
+  }
+  o.model_versions = "specific:3,5";
+  EXPECT_OK(server::ValidateServerOptions(o));
+  o.default_version = 4;
+  EXPECT_THAT(server::ValidateServerOptions(o),
+              common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("--default_version")));
+  o.default_version = 5;
+  EXPECT_OK(server::ValidateServerOptions(o));
+  o.model_versions = "latest:2";
+  o.default_version = -1;
+  EXPECT_THAT(server::ValidateServerOptions(o),
+              common_testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("--default_version")));
+  o.default_version = 9;
+  EXPECT_OK(server::ValidateServerOptions(o));
+}
+
+TEST_F(ServerTest, ServesSeveralVersionsAndReportsThemInTheMetrics) {
+  const std::string models = FreshDir("e2e_versions");
+  for (uint64_t seed : {1, 2, 3}) {
+    ASSERT_OK(tests::PublishTestVersion(models, tests::SampleVersion(6, seed)));
+  }
+  server::ServerOptions o = BaseOptions(models);
+  o.model_versions = "latest:2";
+  Start(o);
+  ASSERT_TRUE(server_->serving());
+  const std::string metrics = server_->metrics_text();
+  EXPECT_THAT(metrics, HasSubstr("retrieval_model_loaded{version=\"2\"} 1\n"
+                                 "retrieval_model_loaded{version=\"3\"} 1\n"));
+  EXPECT_THAT(metrics, Not(HasSubstr("retrieval_model_loaded{version=\"1\"}")));
+  EXPECT_THAT(metrics,
+              HasSubstr("retrieval_model_gallery_images{version=\"2\"} 6\n"));
+  EXPECT_THAT(metrics, HasSubstr("retrieval_model_version 3\n"));
+  EXPECT_THAT(metrics, HasSubstr("retrieval_gallery_images 6\n"));
+  SearchResponse resp;
+  ASSERT_TRUE(Search(tests::SampleCaptions(6)[0], &resp).ok());
+  EXPECT_EQ(resp.model_version(), 3);  // the default: the newest
+  SearchRequest pinned;
+  pinned.set_text(tests::SampleCaptions(6)[1]);
+  pinned.set_model_version(2);
+  grpc::ClientContext ctx;
+  SearchResponse old;
+  ASSERT_TRUE(stub_->Search(&ctx, pinned, &old).ok());
+  EXPECT_EQ(old.model_version(), 2);
+  // Request metrics carry the version that answered.
+  const std::string after = server_->metrics_text();
+  EXPECT_THAT(after, HasSubstr("retrieval_requests_total{method=\"Search\","
+                               "code=\"OK\",version=\"3\"} 1\n"));
+  EXPECT_THAT(after, HasSubstr("retrieval_requests_total{method=\"Search\","
+                               "code=\"OK\",version=\"2\"} 1\n"));
 }
 
 TEST_F(ServerTest, BatchSearchAnswersInOrderAndNamesTheBadRequest) {

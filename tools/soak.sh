@@ -347,8 +347,9 @@ else
   check FAIL "loadgen codes" "exit $LOADGEN_RC; other codes: ${other_codes:-none} ($(tail -1 "$LOGS/loadgen.err"))"
 fi
 
-# The server's own count of Search calls by status code.
-search_codes=$(awk -F'"' '/^retrieval_requests_total\{method="Search",/ { split($0, f, " "); printf "%s %s\n", $4, f[2] }' \
+# The server's own count of Search calls by status code (summed over the
+# model versions that answered them).
+search_codes=$(awk -F'"' '/^retrieval_requests_total\{method="Search",/ { split($0, f, " "); n[$4] += f[2] } END { for (c in n) printf "%s %s\n", c, n[c] }' \
   <<<"$FINAL_METRICS")
 srv_ok=$(awk '$1 == "OK" { print $2 }' <<<"$search_codes"); srv_ok=${srv_ok:-0}
 srv_invalid=$(awk '$1 == "INVALID_ARGUMENT" { print $2 }' <<<"$search_codes"); srv_invalid=${srv_invalid:-0}
