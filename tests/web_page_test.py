@@ -16,7 +16,9 @@ chromedriver (Debian's chromium, chromium-driver and python3-selenium):
   * "more like this" on a result searches with that image's bytes: the
     image itself ranks first (exact Flat index);
   * a vehicle colour filter shows the server's filtered ranking;
-  * a request the server refuses shows its status and message.
+  * a request the server refuses shows its status and message;
+  * choosing version 2 (no attribute heads) hides the filters and shows
+    version 2's ranking, and says that version 2 answered.
 
 Screenshots go to $TEST_UNDECLARED_OUTPUTS_DIR/web_page.png and, when set, to
 $WEB_PAGE_SCREENSHOT (a copy for the README).
@@ -172,8 +174,9 @@ def check_page(driver, url, rest, query_text, grpc_top10):
     info = rest.call("GET", "/v1/modelInfo")
     versions = page.js("return [...document.querySelectorAll('#model-version option')]"
                        ".map(o => o.value)")
-    if versions != [str(v) for v in info["loadedVersions"]]:
-        fail("version choice %s, loadedVersions %s" % (versions, info["loadedVersions"]))
+    if versions != [str(v) for v in info["loadedVersions"]] or versions != ["1", "2"]:
+        fail("version choice %s, loadedVersions %s (want 1 and 2)"
+             % (versions, info["loadedVersions"]))
     if page.find("#model-version").get_attribute("value") != str(info["defaultVersion"]):
         fail("the default version is not selected")
     if not page.find("#attribute-filters").is_displayed():
@@ -277,6 +280,26 @@ def check_page(driver, url, rest, query_text, grpc_top10):
         fail("error shown '%s', want INVALID_ARGUMENT naming vehicle_color" % message)
     if page.searches() != before_error:
         fail("a refused search replaced the grid")
+
+    # 7. The other version (no attribute heads): the filters go, the query is
+    # asked again of version 2, and the page says so.
+    plain = rest.search(query_text, modelVersion="2")
+    if str(plain["modelVersion"]) != "2":
+        fail("REST answered version %s for modelVersion 2" % plain["modelVersion"])
+    before = page.searches()
+    page.js("const s = document.getElementById('model-version');"
+            "s.value = '2'; s.dispatchEvent(new Event('change'));")
+    cards = page.wait_search(before, "the search on version 2")
+    if page.find("#attribute-filters").is_displayed():
+        fail("the attribute filters are shown on a version without attribute heads")
+    if page.error():
+        fail("version 2 shows the error '%s'" % page.error())
+    if [tuple(c) for c in cards] != list(enumerate(names(plain), start=1)):
+        fail("version 2 grid %s, server %s" % (cards, names(plain)))
+    if page.find("#answered-version").text != "2":
+        fail("answered version shown '%s', want 2" % page.find("#answered-version").text)
+    if page.find("#model-info").get_attribute("data-model-version") != "2":
+        fail("the model line does not describe version 2")
     elapsed = time.monotonic() - t0
     return shot, elapsed
 
@@ -319,8 +342,8 @@ def main(argv):
     require_browser()
     work = tempfile.mkdtemp(prefix="web_page_", dir=os.environ.get("TEST_TMPDIR"))
     t0 = time.monotonic()
-    subprocess.run([os.path.join(HERE, "tiny_version.sh"), datagen, train, export, work],
-                   check=True)
+    subprocess.run([os.path.join(HERE, "tiny_version.sh"), datagen, train, export, work,
+                    "--plain"], check=True)
     t_model = time.monotonic() - t0
     with open(os.path.join(work, "token"), "w") as f:
         f.write(TOKEN + "\n")
@@ -329,6 +352,7 @@ def main(argv):
     proc = subprocess.Popen(
         [server, "--models_dir=" + os.path.join(work, "models"), "--port=0",
          "--http_port=0", "--metrics_port=-1", "--reload_interval_s=0",
+         "--model_versions=latest:2", "--default_version=1",
          "--threads=1", "--auth_token_file=" + os.path.join(work, "token")],
         stdout=open(out_path, "w"), stderr=log)
     driver = None
