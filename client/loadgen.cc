@@ -1,5 +1,8 @@
 #include "client/loadgen.h"
 
+#include <google/protobuf/util/json_util.h>
+#include <httplib.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -9,6 +12,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -280,9 +284,149 @@ absl::Status ValidateLoadgenOptions(const LoadgenOptions& options) {
   return ValidateRetryPolicy(options.backoff);
 }
 
+namespace {
+
+class GrpcSender final : public SearchSender {
+ public:
+  explicit GrpcSender(const RetrievalClient* client) : client_(client) {}
+  grpc::Status Search(const retrieval::v1::SearchRequest& request,
+                      absl::Duration deadline,
+                      retrieval::v1::SearchResponse* response) override {
+    return client_->SearchOnce(request, deadline, response);
+  }
+
+ private:
+  const RetrievalClient* client_;
+};
+
+// `bytes` as a JSON string: quote, backslash and control bytes escaped,
+// the rest copied (invalid UTF-8 stays invalid, for the server to refuse).
+void AppendJsonString(const std::string& bytes, std::string* out) {
+  out->push_back('"');
+  for (const char c : bytes) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(c);
+    } else if (u < 0x20) {
+      absl::StrAppend(out, "\\u00", absl::Hex(u, absl::kZeroPad2));
+    } else {
+      out->push_back(c);
+    }
+  }
+  out->push_back('"');
+}
+
+class RestSender final : public SearchSender {
+ public:
+  explicit RestSender(const RestTarget& target) {
+    if (target.tls_ca_file.empty()) {
+      http_ = std::make_unique<httplib::ClientImpl>(target.host, target.port);
+    } else {
+      // The certificate is checked for the host connected to.
+      const std::string& name =
+          target.tls_server_name.empty() ? target.host : target.tls_server_name;
+      auto ssl = std::make_unique<httplib::SSLClient>(name, target.port);
+      ssl->set_ca_cert_path(target.tls_ca_file.c_str());
+      ssl->enable_server_certificate_verification(true);
+      http_ = std::move(ssl);
+    }
+    http_->set_keep_alive(true);
+    // The request's headers and body go out in separate writes: without
+    // TCP_NODELAY the body waits for the server's delayed ACK.
+    http_->set_tcp_nodelay(true);
+    if (!target.auth_token.empty()) {
+      headers_.emplace("Authorization", "Bearer " + target.auth_token);
+    }
+  }
+
+  grpc::Status Search(const retrieval::v1::SearchRequest& request,
+                      absl::Duration deadline,
+                      retrieval::v1::SearchResponse* response) override {
+    std::string body = "{\"text\":";
+    AppendJsonString(request.text(), &body);
+    absl::StrAppend(&body, ",\"topK\":", request.top_k(),
+                    ",\"category\":", static_cast<int>(request.category()),
+                    "}");
+    const int64_t ms =
+        std::max<int64_t>(1, absl::ToInt64Milliseconds(deadline));
+    httplib::Headers headers = headers_;
+    headers.emplace("X-Request-Timeout-Ms", absl::StrCat(ms));
+    http_->set_read_timeout(ms / 1000, (ms % 1000) * 1000);
+    http_->set_write_timeout(ms / 1000, (ms % 1000) * 1000);
+    const httplib::Result r =
+        http_->Post("/v1/search", headers, body, "application/json");
+    if (!r) {
+      return r.error() == httplib::Error::Read
+                 ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                "no answer within the deadline")
+                 : grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                httplib::to_string(r.error()));
+    }
+    if (r->status == 200) {
+      const auto st = google::protobuf::util::JsonStringToMessage(
+          r->body, response, google::protobuf::util::JsonParseOptions());
+      if (st.ok()) return grpc::Status::OK;
+      return grpc::Status(grpc::StatusCode::INTERNAL,
+                          "the answer is not a SearchResponse");
+    }
+    // The code of the google.rpc.Status body: {"code":N,...}.
+    int code = static_cast<int>(grpc::StatusCode::UNKNOWN);
+    const size_t at = r->body.find("\"code\":");
+    if (at == std::string::npos ||
+        !absl::SimpleAtoi(
+            absl::string_view(r->body).substr(
+                at + 7,
+                r->body.find_first_not_of("0123456789", at + 7) - (at + 7)),
+            &code) ||
+        code < 0 || code > 16) {
+      code = static_cast<int>(grpc::StatusCode::UNKNOWN);
+    }
+    return grpc::Status(static_cast<grpc::StatusCode>(code), r->body);
+  }
+
+ private:
+  std::unique_ptr<httplib::ClientImpl> http_;
+  httplib::Headers headers_;
+};
+
+}  // namespace
+
+absl::StatusOr<RestTarget> ParseRestAddress(const std::string& server) {
+  const size_t colon = server.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(server.substr(colon + 1), &port) || port < 1 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--server: \"", server,
+        "\" is not HOST:PORT with a port in [1, 65535] (REST transport)"));
+  }
+  RestTarget target;
+  target.host = server.substr(0, colon);
+  if (target.host.size() > 2 && target.host.front() == '[' &&
+      target.host.back() == ']') {
+    target.host = target.host.substr(1, target.host.size() - 2);
+  }
+  target.port = port;
+  return target;
+}
+
+SenderFactory RestSenders(const RestTarget& target) {
+  return [target] { return std::make_unique<RestSender>(target); };
+}
+
 absl::StatusOr<LoadStats> RunLoadgen(const LoadgenOptions& options,
                                      const std::vector<std::string>& queries,
                                      const RetrievalClient& client) {
+  return RunLoadgen(options, queries, [&client] {
+    return std::make_unique<GrpcSender>(&client);
+  });
+}
+
+absl::StatusOr<LoadStats> RunLoadgen(const LoadgenOptions& options,
+                                     const std::vector<std::string>& queries,
+                                     const SenderFactory& make_sender) {
   if (absl::Status status = ValidateLoadgenOptions(options); !status.ok()) {
     return status;
   }
@@ -307,6 +451,7 @@ absl::StatusOr<LoadStats> RunLoadgen(const LoadgenOptions& options,
   const size_t n = queries.size();
   for (int t = 0; t < options.concurrency; ++t) {
     threads.emplace_back([&, t] {
+      const std::unique_ptr<SearchSender> sender = make_sender();
       size_t next = static_cast<size_t>(
           (static_cast<unsigned long long>(t) * n) / options.concurrency);
       std::mt19937_64 jitter(std::random_device{}());
@@ -330,7 +475,7 @@ absl::StatusOr<LoadStats> RunLoadgen(const LoadgenOptions& options,
         retrieval::v1::SearchResponse response;
         const absl::Time call_start = absl::Now();
         const grpc::Status status =
-            client.SearchOnce(request, options.deadline, &response);
+            sender->Search(request, options.deadline, &response);
         records[t].push_back(
             {absl::ToDoubleMilliseconds(absl::Now() - call_start),
              status.error_code(), invalid});

@@ -29,7 +29,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -177,11 +179,51 @@ struct LoadgenOptions {
 // bound is set.
 absl::Status ValidateLoadgenOptions(const LoadgenOptions& options);
 
+// Sends Search calls over one transport. Each loadgen thread makes its own
+// sender, so a sender may hold a connection (not thread-safe).
+class SearchSender {
+ public:
+  virtual ~SearchSender() = default;
+  virtual grpc::Status Search(const retrieval::v1::SearchRequest& request,
+                              absl::Duration deadline,
+                              retrieval::v1::SearchResponse* response) = 0;
+};
+using SenderFactory = std::function<std::unique_ptr<SearchSender>()>;
+
+// The server's REST/JSON gateway (docs/server.md, "REST"), for --transport.
+struct RestTarget {
+  std::string host;
+  int port = 0;
+  // Non-empty: HTTPS, the server's certificate checked against this PEM file
+  // of roots. With `tls_server_name` the connection goes to that name (which
+  // must resolve to the server) instead of `host`, and the certificate is
+  // checked for it.
+  std::string tls_ca_file;
+  std::string tls_server_name;
+  std::string auth_token;  // sent as "Authorization: Bearer <token>"
+};
+
+// INVALID_ARGUMENT naming the address unless it is "HOST:PORT" (an IPv6 host
+// in brackets).
+absl::StatusOr<RestTarget> ParseRestAddress(const std::string& server);
+
+// Senders that POST /v1/search with the request as proto3 JSON on one
+// kept-alive HTTP/1.1 connection each (reconnecting when the server closes
+// it) and parse the JSON answer into the response. The call's deadline is
+// sent as X-Request-Timeout-Ms and bounds the wait. The code of a failed
+// call is the one in its google.rpc.Status body; UNAVAILABLE when the
+// connection fails, DEADLINE_EXCEEDED when the answer does not come in time.
+SenderFactory RestSenders(const RestTarget& target);
+
 // Runs the load described at the top of this file. INVALID_ARGUMENT for bad
 // options or an empty `queries`. Failed calls are counted, not returned.
 absl::StatusOr<LoadStats> RunLoadgen(const LoadgenOptions& options,
                                      const std::vector<std::string>& queries,
                                      const RetrievalClient& client);
+// The same over the senders `make_sender` makes, one per thread.
+absl::StatusOr<LoadStats> RunLoadgen(const LoadgenOptions& options,
+                                     const std::vector<std::string>& queries,
+                                     const SenderFactory& make_sender);
 
 }  // namespace client
 

@@ -9,6 +9,11 @@
 //       [--backoff_initial_ms=20] [--backoff_max_ms=2000]
 //       [--invalid_fraction=F] [--seed=1] [--check_codes]
 //       [--tls_ca=roots.pem] [--auth_token_file=token]
+//       [--transport=grpc|rest]
+//
+// --transport=rest sends the same calls as JSON to the server's REST gateway
+// (--server=HOST:HTTP_PORT, the server's --http_port), one kept-alive
+// connection per stream, for comparing the transports' overhead.
 //
 // Each stream is one thread with one call in flight, cycling through the
 // queries from its own starting line. Calls are not retried: every failure
@@ -57,6 +62,10 @@
 #include "common/status_macros.h"
 #include "eval/labels.h"
 
+ABSL_FLAG(std::string, transport, "grpc",
+          "grpc (TextImageRetrieval.Search) or rest (POST /v1/search on the "
+          "server's REST gateway, --server=HOST:HTTP_PORT, one kept-alive "
+          "connection per stream; HTTPS with --tls_ca).");
 ABSL_FLAG(std::string, server, "",
           "Server address HOST:PORT (or a gRPC URI such as dns:///host:port). "
           "Required.");
@@ -199,12 +208,44 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "loadgen: %s\n", queries.status().ToString().c_str());
     return common::kExitFailure;
   }
-  absl::StatusOr<std::unique_ptr<client::RetrievalClient>> retrieval =
-      client::RetrievalClient::Connect(connection);
-  if (!retrieval.ok()) {
-    std::fprintf(stderr, "loadgen: %s\n",
-                 retrieval.status().ToString().c_str());
-    return common::kExitFailure;
+  const std::string transport = absl::GetFlag(FLAGS_transport);
+  std::unique_ptr<client::RetrievalClient> grpc_client;
+  client::SenderFactory senders;
+  if (transport == "grpc") {
+    absl::StatusOr<std::unique_ptr<client::RetrievalClient>> retrieval =
+        client::RetrievalClient::Connect(connection);
+    if (!retrieval.ok()) {
+      std::fprintf(stderr, "loadgen: %s\n",
+                   retrieval.status().ToString().c_str());
+      return common::kExitFailure;
+    }
+    grpc_client = std::move(*retrieval);
+  } else if (transport == "rest") {
+    absl::StatusOr<client::RestTarget> target =
+        client::ParseRestAddress(connection.server);
+    if (!target.ok()) {
+      std::fprintf(stderr, "loadgen: %s\n",
+                   std::string(target.status().message()).c_str());
+      return common::kExitUsage;
+    }
+    target->tls_ca_file = connection.tls_ca_file;
+    target->tls_server_name = connection.tls_server_name;
+    if (!connection.auth_token_file.empty()) {
+      absl::StatusOr<std::string> token =
+          client::ReadBearerToken(connection.auth_token_file);
+      if (!token.ok()) {
+        std::fprintf(stderr, "loadgen: %s\n",
+                     token.status().ToString().c_str());
+        return common::kExitFailure;
+      }
+      target->auth_token = *token;
+    }
+    senders = client::RestSenders(*target);
+  } else {
+    std::fprintf(stderr,
+                 "loadgen: --transport: \"%s\" is not one of grpc, rest\n",
+                 transport.c_str());
+    return common::kExitUsage;
   }
   std::fprintf(
       stderr, "loadgen: %d streams, %zu queries, stopping after %s%s%s\n",
@@ -227,7 +268,9 @@ int main(int argc, char** argv) {
   options.cancel = &stop_requested;
 
   const absl::StatusOr<client::LoadStats> stats =
-      client::RunLoadgen(options, *queries, **retrieval);
+      grpc_client != nullptr
+          ? client::RunLoadgen(options, *queries, *grpc_client)
+          : client::RunLoadgen(options, *queries, senders);
   if (!stats.ok()) {
     std::fprintf(stderr, "loadgen: %s\n", stats.status().ToString().c_str());
     return common::kExitFailure;

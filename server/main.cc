@@ -10,6 +10,7 @@
 //       [--rerank_candidates=-1|0|N] [--rerank_weights=category=W,...]
 //       [--model_versions=latest|latest:N|specific:V,...]
 //       [--default_version=V] [--noimage_queries]
+//       [--http_port=8080 [--gallery_images_dir=DIR]]
 //
 // Prints "listening on HOST:PORT" (the port actually bound; --port=0 picks a
 // free one) once ready to accept calls. Health (grpc.health.v1) reports
@@ -38,6 +39,21 @@ ABSL_FLAG(int, port, 8500, "gRPC port; 0 picks a free one (printed).");
 ABSL_FLAG(int, metrics_port, 9090,
           "Port of the Prometheus endpoint http://HOST:PORT/metrics; 0 picks "
           "a free one, -1 disables it.");
+ABSL_FLAG(int, http_port, -1,
+          "Port of the REST/JSON gateway and the web search page "
+          "(http://HOST:PORT/, docs/server.md \"REST\"); HTTPS with "
+          "--tls_cert, the same bearer token as gRPC. 0 picks a free one, -1 "
+          "(default) disables it.");
+ABSL_FLAG(int, http_threads, 16,
+          "REST connections served at once (each open connection holds one "
+          "worker while kept alive); more wait for a free worker.");
+ABSL_FLAG(double, http_timeout_s, 30,
+          "Deadline of a REST request that sends no X-Request-Timeout-Ms "
+          "header.");
+ABSL_FLAG(std::string, gallery_images_dir, "",
+          "Directory of the gallery images GET /v1/images serves, for every "
+          "version; empty = each version's manifest `dataset` (the images "
+          "directory export read).");
 ABSL_FLAG(int, max_batch_size, 64,
           "Most texts encoded together in one model call.");
 ABSL_FLAG(int, batch_timeout_us, 2000,
@@ -127,6 +143,10 @@ int main(int argc, char** argv) {
   o.host = absl::GetFlag(FLAGS_host);
   o.port = absl::GetFlag(FLAGS_port);
   o.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  o.http_port = absl::GetFlag(FLAGS_http_port);
+  o.http_threads = absl::GetFlag(FLAGS_http_threads);
+  o.http_timeout_s = absl::GetFlag(FLAGS_http_timeout_s);
+  o.gallery_images_dir = absl::GetFlag(FLAGS_gallery_images_dir);
   o.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
   o.batch_timeout_us = absl::GetFlag(FLAGS_batch_timeout_us);
   o.max_queue = absl::GetFlag(FLAGS_max_queue);
@@ -171,6 +191,10 @@ int main(int argc, char** argv) {
   if ((*srv)->metrics_port() >= 0) {
     std::printf("metrics on http://%s:%d/metrics\n", o.host.c_str(),
                 (*srv)->metrics_port());
+  }
+  if ((*srv)->http_port() >= 0) {
+    std::printf("REST on %s://%s:%d/\n", o.tls_cert.empty() ? "http" : "https",
+                o.host.c_str(), (*srv)->http_port());
   }
   std::fflush(stdout);
   int sig = 0;

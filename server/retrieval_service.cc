@@ -1,16 +1,16 @@
 #include "server/retrieval_service.h"
 
 #include <glog/logging.h>
-#include <openssl/crypto.h>
 
 #include <atomic>
 #include <chrono>
-#include <iterator>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "server/auth.h"
 
 namespace server {
 namespace {
@@ -82,22 +82,11 @@ absl::Status CheckAuthorization(
     const std::string& expected_header) {
   if (expected_header.empty()) return absl::OkStatus();
   const auto range = metadata.equal_range("authorization");
-  const auto count = std::distance(range.first, range.second);
-  if (count == 0) {
-    return absl::UnauthenticatedError(
-        "missing 'authorization: Bearer <token>' metadata");
+  std::vector<absl::string_view> values;
+  for (auto it = range.first; it != range.second; ++it) {
+    values.emplace_back(it->second.data(), it->second.size());
   }
-  if (count > 1) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("the call carries ", count,
-                     " 'authorization' metadata entries; send exactly one"));
-  }
-  const grpc::string_ref& v = range.first->second;
-  if (v.size() == expected_header.size() &&
-      CRYPTO_memcmp(v.data(), expected_header.data(), v.size()) == 0) {
-    return absl::OkStatus();
-  }
-  return absl::UnauthenticatedError("invalid bearer token");
+  return CheckBearerToken(values, expected_header, "metadata");
 }
 
 absl::Status RetrievalService::Authenticate(

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
@@ -28,6 +29,7 @@
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/model_manager.h"
+#include "server/rest_gateway.h"
 #include "server/retrieval_api.h"
 #include "server/retrieval_service.h"
 #include "server/text_cache.h"
@@ -236,6 +238,26 @@ absl::Status ValidateServerOptions(const ServerOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--metrics_port: ", o.metrics_port, " is not in [-1, 65535]"));
   }
+  if (o.http_port < -1 || o.http_port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http_port: ", o.http_port, " is not in [-1, 65535]"));
+  }
+  if (o.http_threads < 1 || o.http_threads > 1024) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--http_threads: ", o.http_threads, " is not in [1, 1024]"));
+  }
+  if (!(o.http_timeout_s > 0 && o.http_timeout_s <= 3600)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--http_timeout_s: ", o.http_timeout_s, " is not in (0, 3600]"));
+  }
+  if (!o.gallery_images_dir.empty()) {
+    std::error_code dir_ec;
+    if (!std::filesystem::is_directory(o.gallery_images_dir, dir_ec)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--gallery_images_dir: ", o.gallery_images_dir,
+                       " is not a directory"));
+    }
+  }
   if (o.max_batch_size < 1 || o.max_batch_size > 4096) {
     return absl::InvalidArgumentError("--max_batch_size must be in [1, 4096]");
   }
@@ -309,6 +331,8 @@ struct Server::Impl {
   std::unique_ptr<RetrievalService> service;
   std::unique_ptr<grpc::Server> grpc_server;
   std::unique_ptr<MetricsHttpServer> http;
+  std::unique_ptr<RestGateway> rest;
+  std::atomic<bool> stopping{false};
   int port = 0;
   common::Mutex shutdown_mu;
   bool shutdown_started ABSL_GUARDED_BY(shutdown_mu) = false;
@@ -437,6 +461,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
                                      options.host, options.metrics_port,
                                      [raw] { return raw->metrics.Render(); }));
   }
+  if (options.http_port >= 0) {
+    RestGatewayOptions ropts;
+    ropts.host = options.host;
+    ropts.port = options.http_port;
+    ropts.threads = options.http_threads;
+    ropts.tls_cert = options.tls_cert;
+    ropts.tls_key = options.tls_key;
+    ropts.auth_token = token;
+    ropts.default_timeout = std::chrono::milliseconds(
+        static_cast<int64_t>(options.http_timeout_s * 1000));
+    ropts.gallery_images_dir = options.gallery_images_dir;
+    ASSIGN_OR_RETURN(
+        impl->rest,
+        RestGateway::Start(ropts, impl->api.get(), &impl->metrics, [raw] {
+          return !raw->stopping.load() && raw->models->Current() != nullptr;
+        }));
+  }
   LOG(INFO) << "retrieval server: models_dir=" << options.models_dir
             << " threads=" << threads
             << " max_batch_size=" << options.max_batch_size
@@ -454,7 +495,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
             << " rerank_weights="
             << (options.rerank_weights.empty() ? "manifest"
                                                : options.rerank_weights)
-            << " metrics_port=" << (impl->http ? impl->http->port() : -1);
+            << " metrics_port=" << (impl->http ? impl->http->port() : -1)
+            << " http_port=" << (impl->rest ? impl->rest->port() : -1);
   const absl::Status initial = impl->models->Poll();
   if (!initial.ok()) LOG(ERROR) << "initial model load failed: " << initial;
   if (impl->models->Current() == nullptr) {
@@ -474,6 +516,7 @@ int Server::port() const { return impl_->port; }
 int Server::metrics_port() const {
   return impl_->http ? impl_->http->port() : -1;
 }
+int Server::http_port() const { return impl_->rest ? impl_->rest->port() : -1; }
 bool Server::serving() const { return impl_->models->Current() != nullptr; }
 
 int64_t Server::queued_texts() const { return impl_->batcher->queued_texts(); }
@@ -496,9 +539,12 @@ void Server::Shutdown(std::chrono::milliseconds grace) {
     impl_->shutdown_started = true;
   }
   impl_->SetHealth(false);
+  impl_->stopping.store(true);
   if (impl_->grpc_server) {
     impl_->grpc_server->Shutdown(std::chrono::system_clock::now() + grace);
   }
+  // REST requests being answered finish before the batcher stops.
+  if (impl_->rest) impl_->rest->Stop();
   impl_->batcher->Stop();
   impl_->models->Stop();
   if (impl_->http) impl_->http->Stop();

@@ -1,6 +1,7 @@
 // The retrieval server: gRPC (TextImageRetrieval, the standard health
 // service, reflection), the model manager with hot reload, the batcher, and
-// the Prometheus metrics endpoint.
+// the Prometheus metrics endpoint, and the REST/JSON gateway with the web
+// search page when enabled (ServerOptions::http_port).
 //
 // Lifecycle: Create() validates the options before binding anything, loads
 // the newest version if one exists (health NOT_SERVING until a version is
@@ -45,6 +46,15 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8500;          // 0: pick a free port
   int metrics_port = 9090;  // 0: pick a free port; -1: no metrics endpoint
+  // The REST/JSON gateway (server/rest_gateway.h): -1 = off, 0 = pick a
+  // free port. It serves HTTPS when tls_cert/tls_key are set and checks the
+  // same bearer token as gRPC.
+  int http_port = -1;
+  int http_threads = 16;       // connections served at once
+  double http_timeout_s = 30;  // deadline unless X-Request-Timeout-Ms
+  // The gallery images GET /v1/images serves, for every version; "" = each
+  // version's manifest `dataset` (the images directory export read).
+  std::string gallery_images_dir;
   int max_batch_size = 64;
   int batch_timeout_us = 2000;
   int max_queue = 1024;
@@ -91,6 +101,7 @@ class Server {
   std::string address() const;
   int port() const;
   int metrics_port() const;      // -1 when disabled
+  int http_port() const;         // the REST gateway's; -1 when disabled
   bool serving() const;          // a model version is loaded
   int64_t queued_texts() const;  // texts waiting in the batcher's queue
   // The metrics endpoint's text (also without an endpoint).
