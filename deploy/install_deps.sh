@@ -64,6 +64,11 @@ BUILD_PACKAGES=(
   openssl                 # test certificates
   yamllint                # deploy manifest lint in the tests
   python3
+  python3-grpcio          # client/python: the Python client example and its test
+  python3-protobuf        # (stubs generated with protoc and grpc_python_plugin)
+  chromium                # //tests:web_page_test: the search page in a real,
+  chromium-driver         # headless browser, driven through chromedriver
+  python3-selenium        # by Selenium's Python bindings
   git
 )
 
