@@ -14,14 +14,20 @@ Checks, each failure naming the file and the object:
   (c) the server's --port equals the containerPort, the gRPC probe ports, the
       compose port and the health checks' --server port; --metrics_port equals
       the metrics containerPort and the prometheus.io/port annotation;
-      terminationGracePeriodSeconds (compose: stop_grace_period) exceeds
-      --grace_period_s plus the preStop sleep; the Service, HPA and PDB point
-      at the server's pods and ports; training pods ask for as many GPUs as
-      processes per node, and as many nodes as replicas;
+      --http_port (REST and the web page) equals a containerPort, an
+      EXPOSEd port and a compose port; a Service port reaches each of
+      --port and --http_port; terminationGracePeriodSeconds (compose:
+      stop_grace_period) exceeds --grace_period_s plus the preStop sleep; the
+      Service, HPA and PDB point at the server's pods and ports; training
+      pods ask for as many GPUs as processes per node, and as many nodes as
+      replicas;
   (d) the models volume is mounted at the parent of --models_dir (server and
       export agree on --models_dir), the flag file lies in a mounted
       ConfigMap that has it, every absolute path flag lies under a mount
-      (output paths under a writable one);
+      (output paths under a writable one); with the REST port on, the
+      gallery images the server reads (--gallery_images_dir, else the
+      manifest's `dataset`, which is export's --images) are the directory
+      export read, on the same claim or compose volume, mounted read-only;
   (e) both Dockerfiles build with deploy/build_release.sh /out/bin and copy
       exactly the binaries of its TARGETS list;
   (f) a dry run of the two images against each other and against
@@ -66,6 +72,7 @@ PATH_FLAGS = {
     "ground_truth", "write_ground_truth", "flagfile", "tls_cert", "tls_key",
     "tls_ca", "auth_token_file", "train_labels", "train_images", "val_labels",
     "val_images", "texts", "images_dir", "sheet", "resume_file",
+    "gallery_images_dir",
 }
 OUTPUT_FLAGS = {"output_dir", "output", "write_ground_truth"}
 
@@ -328,6 +335,11 @@ class Checker:
         self.binaries = set()
         self.server_models_dirs = []  # (where, value)
         self.export_models_dirs = []
+        # Server containers with the REST port on: (where, flag value or
+        # None, mounts, volumes); export containers: (where, --images,
+        # (claim, path in the claim)).
+        self.server_galleries = []
+        self.export_images = []
 
     def err(self, msg):
         self.errors.append(msg)
@@ -457,18 +469,20 @@ class Checker:
                     check_flags(inv, self.helps, self.errors)
                     if inv.binary == SERVER:
                         server = inv
-        port = metrics = None
+        port = metrics = http = None
         if server is None:
             self.err(f"{where}: CMD does not run {SERVER}")
         else:
             port = to_int(server.value("port", self.helps))
             metrics = to_int(server.value("metrics_port", self.helps))
+            http = to_int(server.value("http_port", self.helps))
             if server.value("host", self.helps) not in ("0.0.0.0", "::",
                                                         "[::]"):
                 self.err(f"{where} CMD: the server must listen on --host="
                          f"0.0.0.0 in a container")
-            for p, what in ((port, "--port"), (metrics, "--metrics_port")):
-                if p and p not in exposed:
+            for p, what in ((port, "--port"), (metrics, "--metrics_port"),
+                            (http, "--http_port")):
+                if p and p > 0 and p not in exposed:
                     self.err(f"{where}: EXPOSE lacks the server's {what} {p}")
             self.models_dir_in_image(where, server, instrs)
         checks = [a for i, a in instrs if i == "HEALTHCHECK"]
@@ -826,12 +840,46 @@ class Checker:
                         (cwhere, inv.value("models_dir", self.helps),
                          self.claim_at(inv.value("models_dir", self.helps),
                                        mounts, volumes)))
+                    images = inv.value("images", self.helps)
+                    if images:
+                        self.export_images.append(
+                            (cwhere, images,
+                             self.claim_path(images, mounts, volumes)))
             servers = [i for i in invs if i.binary == SERVER]
             if servers and c in containers:
                 info["server"] = True
                 self.check_server_container(where, cwhere, spec, meta, c,
                                             servers[-1], volumes, inits)
+                info["ports"] = {
+                    f"--{f}": to_int(servers[-1].value(f, self.helps))
+                    for f in ("port", "http_port")}
         return info
+
+    @staticmethod
+    def mount_of(path, mounts):
+        """The innermost mount holding `path`, or None."""
+        best = None
+        for m in mounts:
+            mp = m.get("mountPath", "")
+            if path and under(path, mp) and (
+                    best is None or len(mp) > len(best.get("mountPath"))):
+                best = m
+        return best
+
+    def claim_path(self, path, mounts, volumes):
+        """(claim, path inside the claim) of an absolute path in a pod, or
+        None when no PersistentVolumeClaim mount holds it."""
+        m = self.mount_of(norm(path), mounts)
+        if m is None:
+            return None
+        v = volumes.get(m.get("name")) or {}
+        claim = (v.get("persistentVolumeClaim") or {}).get("claimName")
+        if not claim:
+            return None
+        rel = posixpath.relpath(norm(path), norm(m.get("mountPath")))
+        inner = posixpath.normpath(posixpath.join(m.get("subPath") or ".",
+                                                  rel))
+        return claim, inner
 
     def claim_at(self, path, mounts, volumes):
         if not path:
@@ -934,6 +982,17 @@ class Checker:
         if port not in ports.values():
             self.err(f"{cwhere}: no containerPort {port} (the server's "
                      f"--port)")
+        http = to_int(inv.value("http_port", h))
+        if http == 0:
+            self.err(f"{inv.where}: --http_port=0 picks a random port; a pod "
+                     f"needs a fixed one for its containerPort")
+        elif http is not None and http > 0:
+            if http not in ports.values():
+                self.err(f"{cwhere}: no containerPort {http} (the server's "
+                         f"--http_port)")
+            self.server_galleries.append(
+                (cwhere, inv.value("gallery_images_dir") or None,
+                 c.get("volumeMounts") or [], volumes))
         probes = 0
         for pname in ("startupProbe", "readinessProbe", "livenessProbe"):
             probe = c.get(pname)
@@ -1069,6 +1128,30 @@ class Checker:
         if server_pods and not headless_grpc:
             self.err("deploy/k8s: no headless Service (clusterIP: None) "
                      "selects the server pods")
+        self.check_server_ports_served(objs, server_pods)
+
+    def check_server_ports_served(self, objs, server_pods):
+        """Some Service port leads to each of the server's --port and
+        --http_port."""
+        for sw, _, template, info in server_pods:
+            labels = (template.get("metadata") or {}).get("labels") or {}
+            cports = [p for c in (template.get("spec") or {}).get(
+                "containers") or [] for p in c.get("ports") or []]
+            reached = set()
+            for _, d in objs:
+                spec = d.get("spec") or {}
+                if d.get("kind") != "Service" or not self.selects(
+                        spec.get("selector"), labels):
+                    continue
+                for sp in spec.get("ports") or []:
+                    target = sp.get("targetPort", sp.get("port"))
+                    reached.update(p.get("containerPort") for p in cports
+                                   if p.get("name") == target or
+                                   p.get("containerPort") == target)
+            for flag, p in info.get("ports", {}).items():
+                if p and p > 0 and p not in reached:
+                    self.err(f"deploy/k8s: no Service port reaches the "
+                             f"server's {flag} {p} ({sw})")
 
     def check_hpa_pdb(self, objs, server_pods):
         deployments = {d["metadata"]["name"]: (w, d) for w, d in objs
@@ -1280,7 +1363,9 @@ class Checker:
                 if inv.binary == "export":
                     md = inv.value("models_dir", self.helps)
                     exports.append((swhere, md, self.compose_source(md,
-                                                                    mounts)))
+                                                                    mounts),
+                                    inv.value("images", self.helps),
+                                    mounts))
             if invs and invs[0].binary != SERVER and not svc.get("profiles"):
                 self.err(f"{swhere}: one-shot service without profiles "
                          f"(`up` would start it)")
@@ -1295,6 +1380,7 @@ class Checker:
         h = self.helps
         port = to_int(inv.value("port", h))
         metrics = to_int(inv.value("metrics_port", h))
+        http = to_int(inv.value("http_port", h))
         grace = to_int(inv.value("grace_period_s", h))
         if inv.value("host", h) not in ("0.0.0.0", "::", "[::]"):
             self.err(f"{swhere}: the server must listen on --host=0.0.0.0")
@@ -1304,8 +1390,9 @@ class Checker:
                 published.add(to_int(p.get("target")))
             else:
                 published.add(to_int(str(p).split("/")[0].split(":")[-1]))
-        for p, what in ((port, "--port"), (metrics, "--metrics_port")):
-            if p and p not in published:
+        for p, what in ((port, "--port"), (metrics, "--metrics_port"),
+                        (http, "--http_port")):
+            if p and p > 0 and p not in published:
                 self.err(f"{swhere}: the server's {what} {p} is not a "
                          f"published container port")
         hc = (svc.get("healthcheck") or {}).get("test")
@@ -1328,13 +1415,53 @@ class Checker:
             self.err(f"{swhere}: nothing mounted at {parent}, the parent of "
                      f"--models_dir={models}")
         source = self.compose_source(models, mounts)
-        for ewhere, md, esrc in exports:
+        for ewhere, md, esrc, _, _ in exports:
             if norm(md) != norm(models):
                 self.err(f"{ewhere}: export --models_dir={md}, the server "
                          f"reads --models_dir={models}")
             elif esrc != source:
                 self.err(f"{ewhere}: export writes volume {esrc!r}, the "
                          f"server reads {source!r}")
+        if http is not None and http >= 0:
+            gallery = inv.value("gallery_images_dir") or None
+            for ewhere, _, _, images, emounts in exports:
+                if not images:
+                    continue
+                self.check_gallery(
+                    swhere, gallery, images, ewhere,
+                    self.compose_location(gallery or images, mounts),
+                    self.compose_location(images, emounts),
+                    self.mount_of(norm(gallery or images), mounts))
+
+    @classmethod
+    def compose_location(cls, path, mounts):
+        """(volume or host directory, path inside it) of a path in a
+        compose service, or None."""
+        m = cls.mount_of(norm(path), mounts)
+        if m is None:
+            return None
+        return m["source"], posixpath.relpath(norm(path),
+                                              norm(m["mountPath"]))
+
+    def check_gallery(self, where, gallery, images, ewhere, have, want,
+                      mount):
+        """The server reads the gallery export read: `have` and `want` are
+        (storage, path inside it) of the server's directory and of export's
+        --images; `mount` is the server's mount holding the directory."""
+        what = (f"--gallery_images_dir={gallery}" if gallery else
+                f"no --gallery_images_dir: the manifest's dataset {images} "
+                f"(export --images)")
+        if have is None:
+            if not gallery:  # a flag's path is checked by check_paths
+                self.err(f"{where}: {what} is not on a mounted volume")
+        elif want is not None and have != want:
+            self.err(f"{where}: {what} is {have[0]}:{have[1]}, the gallery "
+                     f"export encoded is {want[0]}:{want[1]} ({ewhere} "
+                     f"--images={images})")
+        if mount is not None and not mount.get("readOnly"):
+            self.err(f"{where}: {what} lies on a writable mount at "
+                     f"{mount.get('mountPath')}; mount it readOnly (the "
+                     f"server only reads the images)")
 
     @staticmethod
     def compose_source(path, mounts):
@@ -1425,6 +1552,13 @@ class Checker:
         if self.server_models_dirs and not self.export_models_dirs:
             self.err("deploy/k8s: no export Job writes the server's "
                      "--models_dir")
+        for where, gallery, mounts, volumes in self.server_galleries:
+            for ewhere, images, want in self.export_images:
+                path = gallery or images
+                self.check_gallery(
+                    where, gallery, images, ewhere,
+                    self.claim_path(path, mounts, volumes), want,
+                    self.mount_of(norm(path), mounts))
 
     def run(self, lint=True):
         self.check_build_release()
@@ -1471,7 +1605,7 @@ class Checker:
 
 MUTATIONS = [
     # (description, file under deploy/, old, new, expected error regex,
-    #  run yamllint)
+    #  run yamllint[, file, old, new: a further edit, ...])
     ("unknown flag in the server flag file", "k8s/server-configmap.yaml",
      "--cache_size=10000", "--cache_sizes=10000",
      r"retrieval_server has no flag --cache_sizes", False),
@@ -1491,8 +1625,8 @@ MUTATIONS = [
     ("non-boolean flag without a value", "docker/compose.yaml",
      "--top_k=10", "--top_k", r"--top_k needs a value", False),
     ("unknown flag in the Dockerfile CMD", "docker/Dockerfile",
-     '"--metrics_port=9090"]', '"--metric_port=9090"]',
-     r"Dockerfile CMD: retrieval_server has no flag --metric_port", False),
+     '"--http_port=8080"]', '"--http_ports=8080"]',
+     r"Dockerfile CMD: retrieval_server has no flag --http_ports", False),
     ("liveness probe on the wrong port", "k8s/server-deployment.yaml",
      "          livenessProbe:\n            grpc:\n              port: 8500",
      "          livenessProbe:\n            grpc:\n              port: 8501",
@@ -1503,6 +1637,69 @@ MUTATIONS = [
     ("metrics containerPort differs", "k8s/server-deployment.yaml",
      "containerPort: 9090", "containerPort: 9091",
      r"no containerPort 9090", False),
+    ("REST port changed only in the flag file", "k8s/server-configmap.yaml",
+     "--http_port=8080", "--http_port=8081",
+     r"no containerPort 8081 \(the server's --http_port\)", False),
+    ("REST port picked at random in a pod", "k8s/server-configmap.yaml",
+     "--http_port=8080", "--http_port=0", r"--http_port=0 picks a random port",
+     False),
+    ("http containerPort differs", "k8s/server-deployment.yaml",
+     "containerPort: 8080", "containerPort: 8081",
+     r"no containerPort 8080 \(the server's --http_port\)", False),
+    ("Service http port differs from the pods'", "k8s/server-service.yaml",
+     "      port: 8080\n", "      port: 8081\n",
+     r"headless Service retrieval-server: clients dial pod IPs at port 8081, "
+     r"the container listens on 8080", False),
+    ("Service without the http port", "k8s/server-service.yaml",
+     "    - name: http\n      port: 8080\n      targetPort: http\n"
+     "      protocol: TCP\n      appProtocol: http\n", "",
+     r"no Service port reaches the server's --http_port 8080", False),
+    ("Service http port targets the metrics port", "k8s/server-service.yaml",
+     "targetPort: http", "targetPort: metrics",
+     r"no Service port reaches the server's --http_port 8080", False),
+    ("gallery images outside the export's images", "k8s/server-configmap.yaml",
+     "--gallery_images_dir=/data/track2/test/images",
+     "--gallery_images_dir=/data/track2/val/images",
+     r"retrieval_server --gallery_images_dir=/data/track2/val/images is not "
+     r"under any volume mount", False),
+    ("gallery mounted from another directory of the claim",
+     "k8s/server-deployment.yaml", "subPath: track2/test/images",
+     "subPath: track2/val/images",
+     r"--gallery_images_dir=/data/track2/test/images is "
+     r"retrieval-data:track2/val/images, the gallery export encoded is "
+     r"retrieval-data:track2/test/images", False),
+    ("gallery images on a writable mount", "k8s/server-deployment.yaml",
+     "subPath: track2/test/images\n              readOnly: true\n",
+     "subPath: track2/test/images\n",
+     r"lies on a writable mount at /data/track2/test/images", False),
+    ("no gallery flag and the manifest's path not mounted",
+     "k8s/server-configmap.yaml",
+     "    --gallery_images_dir=/data/track2/test/images\n", "",
+     r"no --gallery_images_dir: the manifest's dataset "
+     r"/data/track2/test/images \(export --images\) is not on a mounted "
+     r"volume", False, "k8s/server-deployment.yaml",
+     "mountPath: /data/track2/test/images", "mountPath: /gallery"),
+    ("Dockerfile does not expose the REST port", "docker/Dockerfile",
+     "EXPOSE 8500 9090 8080", "EXPOSE 8500 9090",
+     r"Dockerfile: EXPOSE lacks the server's --http_port 8080", False),
+    ("CUDA image on another REST port", "docker/Dockerfile.cuda",
+     '"--http_port=8080"]', '"--http_port=8081"]',
+     r"Dockerfile.cuda: EXPOSE lacks the server's --http_port 8081", False),
+    ("compose does not publish the REST port", "docker/compose.yaml",
+     '      - "127.0.0.1:8080:8080"\n', "",
+     r"compose.yaml: service server: the server's --http_port 8080 is not a "
+     r"published container port", False),
+    ("compose gallery on another volume", "docker/compose.yaml",
+     "      - data:/data:ro\n    healthcheck:",
+     "      - results:/data:ro\n    healthcheck:",
+     r"compose.yaml: service server: --gallery_images_dir=/data/synthetic/"
+     r"test/images is results:synthetic/test/images, the gallery export "
+     r"encoded is data:synthetic/test/images", False),
+    ("compose gallery writable", "docker/compose.yaml",
+     "      - data:/data:ro\n    healthcheck:",
+     "      - data:/data\n    healthcheck:",
+     r"compose.yaml: service server: --gallery_images_dir=.* lies on a "
+     r"writable mount at /data", False),
     ("scrape annotation on another port", "k8s/server-deployment.yaml",
      'prometheus.io/port: "9090"', 'prometheus.io/port: "9191"',
      r"prometheus.io/port is '9191'", False),
@@ -1626,21 +1823,28 @@ def run_mutations(root, helps):
     """Returns failures: mutations that were not reported."""
     failures = []
     with tempfile.TemporaryDirectory(prefix="deploy_mutations_") as tmp:
-        for desc, rel, old, new, expect, lint in MUTATIONS:
+        for desc, rel, old, new, expect, lint, *more in MUTATIONS:
             copy = os.path.join(tmp, "root")
             if os.path.exists(copy):
                 shutil.rmtree(copy)
             shutil.copytree(os.path.join(root, "deploy"),
                             os.path.join(copy, "deploy"))
-            path = os.path.join(copy, "deploy", rel)
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-            if text.count(old) < 1:
-                failures.append(f"mutation {desc!r}: {old!r} not found in "
-                                f"deploy/{rel}")
+            edits = [(rel, old, new)] + [tuple(more[i:i + 3])
+                                          for i in range(0, len(more), 3)]
+            missing = None
+            for erel, eold, enew in edits:
+                path = os.path.join(copy, "deploy", erel)
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+                if text.count(eold) < 1:
+                    missing = (erel, eold)
+                    break
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(text.replace(eold, enew, 1))
+            if missing:
+                failures.append(f"mutation {desc!r}: {missing[1]!r} not found "
+                                f"in deploy/{missing[0]}")
                 continue
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text.replace(old, new, 1))
             errors = Checker(copy, helps).run(lint=lint)
             if not any(re.search(expect, e) for e in errors):
                 failures.append(
@@ -1660,6 +1864,9 @@ FAKE_FLAGS = {
         "batch_timeout_us": "2000", "max_queue": "1024", "threads": "0",
         "reload_interval_s": "30", "cache_size": "10000", "tls_cert": '""',
         "tls_key": '""', "auth_token_file": '""', "grace_period_s": "20",
+        "http_port": "-1", "http_threads": "16", "http_timeout_s": "30",
+        "gallery_images_dir": '""', "model_versions": '"latest"',
+        "default_version": "0", "image_queries": "true",
     },
     "batch_client": {
         "server": '"127.0.0.1:8500"', "queries": '""', "output": '""',

@@ -64,7 +64,8 @@ mutate "gRPC probe port as text" deploy/k8s/server-deployment.yaml "            
 mutate "unknown restart policy" deploy/k8s/export-job.yaml "restartPolicy: Never" "restartPolicy: Sometimes" || status=1
 mutate "container without a name" deploy/k8s/server-deployment.yaml "        - name: server" "        - imagePullPolicy: IfNotPresent" || status=1
 mutate "port number as text" deploy/k8s/server-service.yaml "port: 8500" "port: grpc-port" || status=1
+mutate "containerPort as text" deploy/k8s/server-deployment.yaml "containerPort: 8080" "containerPort: http" || status=1
 mutate "unknown apiVersion" deploy/k8s/server-hpa.yaml "apiVersion: autoscaling/v2" "apiVersion: autoscaling/v3" || status=1
 mutate "PyTorchJob container without a name" deploy/k8s/train-pytorchjob.yaml "- name: pytorch" "- imagePullPolicy: IfNotPresent" || status=1
 ((status == 0)) || exit 1
-echo "k8s_schema_test: deploy/k8s matches the Kubernetes API schemas; 6 mutations reported"
+echo "k8s_schema_test: deploy/k8s matches the Kubernetes API schemas; 7 mutations reported"
