@@ -9,8 +9,8 @@
 #                            asan-ubsan builds once for both.
 #   tsan                     ThreadSanitizer (gcc) over the server and client
 #                            tests: //server/... //client/...
-#                            //tests:server_e2e_test (suppressions:
-#                            tools/tsan.supp).
+#                            //tests:server_e2e_test //tests:rest_gateway_test
+#                            (suppressions: tools/tsan.supp).
 #   all (default)            asan-ubsan, then tsan.
 # Each configuration has its own output directory (--platform_suffix), so
 # they do not evict each other or the default build. Like tools/test.sh, the
@@ -26,7 +26,7 @@ if [[ -z "${RETRIEVAL_SHARED_DIR:-}" && -d ../shared ]]; then
   export RETRIEVAL_SHARED_DIR
   RETRIEVAL_SHARED_DIR=$(cd ../shared && pwd)
 fi
-tsan_targets=(//server/... //client/... //tests:server_e2e_test)
+tsan_targets=(//server/... //client/... //tests:server_e2e_test //tests:rest_gateway_test)
 # The tests run in their runfiles tree, so the suppressions go by absolute
 # path. ignore_noninstrumented_modules: memcpy and the other interceptors
 # report races only when called from instrumented code. gRPC's own threads
