@@ -19,6 +19,7 @@
 #include "absl/flags/flag.h"
 #include "common/exit_code.h"
 #include "index/gallery_index.h"
+#include "index/synthetic_embeddings.h"
 
 ABSL_FLAG(int64_t, gallery, 17611,
           "Images in the exact gallery (the competition's).");
@@ -34,32 +35,6 @@ ABSL_FLAG(int, ann_queries, 500, "Queries for the recall measurement.");
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-void Normalize(float* v, int64_t dim) {
-  double n = 0;
-  for (int64_t j = 0; j < dim; ++j) n += v[j] * v[j];
-  n = std::sqrt(n);
-  for (int64_t j = 0; j < dim; ++j) v[j] /= n;
-}
-
-// Unit vectors around `centers` random centres (noise 0.6 of the centre's
-// norm), as image embeddings cluster by attribute.
-std::vector<float> Clustered(int64_t n, int64_t dim, int centers,
-                             uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal;
-  std::vector<float> c(static_cast<size_t>(centers) * dim);
-  for (float& x : c) x = normal(rng);
-  std::vector<float> out(n * dim);
-  std::uniform_int_distribution<int> pick(0, centers - 1);
-  for (int64_t i = 0; i < n; ++i) {
-    const float* center = c.data() + static_cast<int64_t>(pick(rng)) * dim;
-    for (int64_t j = 0; j < dim; ++j)
-      out[i * dim + j] = center[j] + 0.6f * normal(rng);
-    Normalize(out.data() + i * dim, dim);
-  }
-  return out;
-}
 
 double Ms(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
@@ -100,12 +75,12 @@ int main(int argc, char** argv) {
   const int nq = absl::GetFlag(FLAGS_queries);
   {
     const int64_t n = absl::GetFlag(FLAGS_gallery);
-    std::vector<float> data = Clustered(n, dim, 500, 1);
+    std::vector<float> data = gallery::ClusteredUnitVectors(n, dim, 500, 1);
     std::vector<std::string> names(n, "x.jpg");
     std::vector<gallery::Category> cats(n, gallery::Category::kUnspecified);
     auto index = gallery::GalleryIndex::Build(data, dim, names, cats, {});
     if (!index.ok()) return common::kExitFailure;
-    std::vector<float> queries = Clustered(64, dim, 500, 2);
+    std::vector<float> queries = gallery::ClusteredUnitVectors(64, dim, 500, 2);
     char label[64];
     std::snprintf(label, sizeof(label), "Flat %lld x %lld",
                   static_cast<long long>(n), static_cast<long long>(dim));
@@ -113,7 +88,7 @@ int main(int argc, char** argv) {
   }
   const int64_t big = absl::GetFlag(FLAGS_ann_gallery);
   if (big > 0) {
-    std::vector<float> data = Clustered(big, dim, 2000, 3);
+    std::vector<float> data = gallery::ClusteredUnitVectors(big, dim, 2000, 3);
     std::vector<std::string> names(big, "x.jpg");
     std::vector<gallery::Category> cats(big, gallery::Category::kUnspecified);
     gallery::BuildOptions opts;
@@ -130,7 +105,8 @@ int main(int argc, char** argv) {
                 static_cast<long long>(big), static_cast<long long>(dim),
                 Ms(a, Clock::now()) / 1000);
     const int rq = absl::GetFlag(FLAGS_ann_queries);
-    std::vector<float> queries = Clustered(rq, dim, 2000, 4);
+    std::vector<float> queries =
+        gallery::ClusteredUnitVectors(rq, dim, 2000, 4);
     // Queries drawn from the same centres as the gallery.
     {
       std::mt19937_64 rng(5);
@@ -141,7 +117,7 @@ int main(int argc, char** argv) {
         for (int64_t j = 0; j < dim; ++j)
           queries[q * dim + j] =
               base[j] + 0.3f * normal(rng) / std::sqrt(static_cast<float>(dim));
-        Normalize(queries.data() + q * dim, dim);
+        gallery::NormalizeRow(queries.data() + q * dim, dim);
       }
     }
     auto truth =

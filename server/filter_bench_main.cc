@@ -17,7 +17,6 @@
 // exact search over the selected rows.
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -28,6 +27,7 @@
 #include "common/exit_code.h"
 #include "eval/attributes.h"
 #include "index/gallery_index.h"
+#include "index/synthetic_embeddings.h"
 #include "rerank/gallery_attributes.h"
 
 ABSL_FLAG(int64_t, gallery, 100000, "Images in the gallery.");
@@ -41,31 +41,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using eval::AttributeLayout;
 using eval::VehicleField;
-
-void Normalize(float* v, int64_t dim) {
-  double n = 0;
-  for (int64_t j = 0; j < dim; ++j) n += v[j] * v[j];
-  n = std::sqrt(n);
-  for (int64_t j = 0; j < dim; ++j) v[j] = static_cast<float>(v[j] / n);
-}
-
-// Unit vectors around 1000 random centres, as image embeddings cluster.
-std::vector<float> Clustered(int64_t n, int64_t dim, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal;
-  constexpr int kCenters = 1000;
-  std::vector<float> c(static_cast<size_t>(kCenters) * dim);
-  for (float& x : c) x = normal(rng);
-  std::vector<float> out(n * dim);
-  std::uniform_int_distribution<int> pick(0, kCenters - 1);
-  for (int64_t i = 0; i < n; ++i) {
-    const float* center = c.data() + static_cast<int64_t>(pick(rng)) * dim;
-    for (int64_t j = 0; j < dim; ++j)
-      out[i * dim + j] = center[j] + 0.6f * normal(rng);
-    Normalize(out.data() + i * dim, dim);
-  }
-  return out;
-}
 
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
@@ -102,8 +77,9 @@ int main(int argc, char** argv) {
   }
   std::printf("gallery %lld x %lld, %d queries per filter, batch 1, k 10\n",
               static_cast<long long>(n), static_cast<long long>(dim), nq);
-  const std::vector<float> data = Clustered(n, dim, 1);
-  std::vector<float> queries = Clustered(nq, dim, 2);
+  const std::vector<float> data =
+      gallery::ClusteredUnitVectors(n, dim, 1000, 1);
+  std::vector<float> queries = gallery::ClusteredUnitVectors(nq, dim, 1000, 2);
   std::vector<std::string> names(n);
   for (int64_t i = 0; i < n; ++i) names[i] = "img" + std::to_string(i);
   const std::vector<common::Category> categories(n, common::Category::kVehicle);
