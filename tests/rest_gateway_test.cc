@@ -27,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "retrieval/v1/retrieval.grpc.pb.h"
 #include "server/server.h"
+#include "tests/server_test_util.h"
 #include "tests/test_model.h"
 
 namespace {
@@ -37,23 +38,13 @@ using ::testing::HasSubstr;
 
 constexpr int kImages = 8;
 
-std::string FreshDir(const std::string& name) {
-  std::string d = ::testing::TempDir() + "/" + name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+using tests::FreshDir;
 
 server::ServerOptions BaseOptions(const std::string& models) {
-  server::ServerOptions o;
-  o.models_dir = models;
-  o.port = 0;
+  server::ServerOptions o = tests::TestServerOptions(models);
   o.metrics_port = -1;
   o.http_port = 0;
   o.http_threads = 4;
-  o.threads = 1;
-  o.reload_interval_s = 0;
-  o.grace_period_s = 5;
   return o;
 }
 
@@ -575,12 +566,8 @@ TEST(RestGatewayTlsTest, HttpsWithTheGrpcCertificate) {
   fs::create_directories(models);
   const tests::TestVersionOptions v = tests::SampleVersion(4);
   ASSERT_OK(tests::PublishTestVersion(models, v));
-  const std::string cmd =
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
-      dir + "/key.pem -out " + dir + "/cert.pem 2>/dev/null";
-  ASSERT_EQ(std::system(cmd.c_str()), 0)
-      << "openssl is needed to make the test certificate";
+  ASSERT_OK(
+      tests::WriteSelfSignedCertificate(dir + "/key.pem", dir + "/cert.pem"));
   server::ServerOptions o = BaseOptions(models);
   o.tls_cert = dir + "/cert.pem";
   o.tls_key = dir + "/key.pem";

@@ -36,6 +36,7 @@
 #include "opencv2/imgproc.hpp"
 #include "retrieval/v1/retrieval.grpc.pb.h"
 #include "server/server.h"
+#include "tests/server_test_util.h"
 #include "tests/test_model.h"
 
 namespace {
@@ -60,22 +61,10 @@ bool WaitUntil(Pred done) {
   return true;
 }
 
-std::string FreshDir(const std::string& name) {
-  std::string d = ::testing::TempDir() + "/" + name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+using tests::FreshDir;
 
 server::ServerOptions BaseOptions(const std::string& models) {
-  server::ServerOptions o;
-  o.models_dir = models;
-  o.port = 0;
-  o.metrics_port = 0;
-  o.threads = 1;
-  o.reload_interval_s = 0;
-  o.grace_period_s = 5;
-  return o;
+  return tests::TestServerOptions(models);
 }
 
 class ServerTest : public ::testing::Test {
@@ -1093,12 +1082,8 @@ TEST_F(ServerTest, TlsWithACertificateMadeHere) {
   fs::create_directories(models);
   const tests::TestVersionOptions v = tests::SampleVersion(10);
   ASSERT_OK(tests::PublishTestVersion(models, v));
-  const std::string cmd =
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-      "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
-      dir + "/key.pem -out " + dir + "/cert.pem 2>/dev/null";
-  ASSERT_EQ(std::system(cmd.c_str()), 0)
-      << "openssl is needed to make the test certificate";
+  ASSERT_OK(
+      tests::WriteSelfSignedCertificate(dir + "/key.pem", dir + "/cert.pem"));
   server::ServerOptions o = BaseOptions(models);
   o.tls_cert = dir + "/cert.pem";
   o.tls_key = dir + "/key.pem";
@@ -1292,13 +1277,9 @@ TEST_F(ServerTest, BadTlsMaterialIsNamedAtStartUp) {
   const std::string models = dir + "/models";
   fs::create_directories(models);
   for (const char* name : {"a", "b"}) {
-    const std::string cmd = absl::StrCat(
-        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-        "-keyout ",
-        dir, "/", name, "_key.pem -out ", dir, "/", name,
-        "_cert.pem 2>/dev/null");
-    ASSERT_EQ(std::system(cmd.c_str()), 0)
-        << "openssl is needed to make test certificates";
+    ASSERT_OK(tests::WriteSelfSignedCertificate(
+        absl::StrCat(dir, "/", name, "_key.pem"),
+        absl::StrCat(dir, "/", name, "_cert.pem")));
   }
   ASSERT_OK(
       common::WriteFileAtomically(dir + "/garbage.pem", "not a certificate\n"));
