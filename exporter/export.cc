@@ -2,20 +2,28 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <map>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <unordered_map>
+#include <unordered_set>
 
+#include "absl/algorithm/container.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "clip/embed_tool.h"
 #include "clip/encoder.h"
 #include "clip/safetensors.h"
 #include "clip/weights.h"
 #include "common/file_util.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 #include "eval/attributes.h"
 #include "eval/labels.h"
@@ -51,10 +59,47 @@ absl::Status StageWeights(const std::string& src, const std::string& dst) {
 }
 
 absl::Status ValidateOptions(const ExportOptions& options) {
-  if (options.weights.empty() || options.images.empty() ||
-      options.models_dir.empty()) {
+  const bool encode_shard = options.num_shards > 1 && !options.merge_shards;
+  if (options.num_shards < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("num_shards must be >= 0, got ", options.num_shards));
+  }
+  if (encode_shard) {
+    if (options.shard_index < 0 || options.shard_index >= options.num_shards) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("shard_index must be in [0, ", options.num_shards,
+                       "), got ", options.shard_index));
+    }
+    if (options.shard_dir.empty() || options.weights.empty() ||
+        options.images.empty()) {
+      return absl::InvalidArgumentError(
+          "a sharded encoding needs weights, images and shard_dir");
+    }
+  } else if (options.merge_shards) {
+    if (options.shard_dir.empty() || options.weights.empty() ||
+        options.models_dir.empty()) {
+      return absl::InvalidArgumentError(
+          "merging shards needs weights, shard_dir and models_dir");
+    }
+  } else if (options.from_version > 0) {
+    if (options.models_dir.empty() ||
+        (options.images.empty() && options.remove_list.empty())) {
+      return absl::InvalidArgumentError(
+          "an incremental version needs models_dir, and images to add or a "
+          "remove list");
+    }
+  } else if (options.from_version < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "from_version must be a version (>= 1), got ", options.from_version));
+  } else if (options.weights.empty() || options.images.empty() ||
+             options.models_dir.empty()) {
     return absl::InvalidArgumentError(
         "weights, images and models_dir are required");
+  }
+  if ((encode_shard || options.merge_shards) && options.from_version != 0) {
+    return absl::InvalidArgumentError(
+        "an incremental version (from_version) cannot be sharded: its added "
+        "images are encoded by one process");
   }
   if (options.batch_size < 1) {
     return absl::InvalidArgumentError("batch_size must be >= 1");
@@ -63,6 +108,10 @@ absl::Status ValidateOptions(const ExportOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("min_label_coverage must be in [0, 1], got ",
                      options.min_label_coverage));
+  }
+  if (!(options.retrain_share >= 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "retrain_share must be >= 0, got ", options.retrain_share));
   }
   return absl::OkStatus();
 }
@@ -194,8 +243,32 @@ absl::StatusOr<Gallery> EncodeGallery(
   return gallery;
 }
 
-absl::StatusOr<std::unique_ptr<gallery::GalleryIndex>> BuildIndex(
-    const ExportOptions& options, const Gallery& gallery, int64_t dim) {
+// What an incremental version takes from its parent.
+struct Parent {
+  int64_t version = 0;
+  std::string dir;
+  gallery::Manifest manifest;
+  std::unique_ptr<gallery::GalleryIndex> index;  // on the CPU
+  int64_t added = 0;
+  int64_t removed = 0;
+};
+
+// The index and where its training came from (manifest's index_trained_*).
+struct BuiltIndex {
+  std::unique_ptr<gallery::GalleryIndex> index;
+  bool trained_here = false;
+  int64_t trained_version = 0;
+  int64_t trained_images = 0;
+  int64_t added_since_training = 0;
+};
+
+// Builds the index of `gallery`. With a parent whose index type is trained
+// and whose training still covers the gallery (the images added since stay
+// within retrain_share of those it was trained on), the parent's training
+// is reused; otherwise a trained type is trained on this gallery.
+absl::StatusOr<BuiltIndex> BuildIndex(const ExportOptions& options,
+                                      const Gallery& gallery, int64_t dim,
+                                      const Parent* parent) {
   gallery::BuildOptions bopts;
   bopts.factory = options.index_factory;
   bopts.nprobe = options.nprobe;
@@ -203,8 +276,33 @@ absl::StatusOr<std::unique_ptr<gallery::GalleryIndex>> BuildIndex(
   bopts.max_training_rows = options.max_training_rows;
   bopts.seed = options.seed;
   bopts.use_gpu = options.gpu_index;
-  return gallery::GalleryIndex::Build(gallery.embeddings, dim, gallery.names,
-                                      gallery.categories, bopts);
+  ASSIGN_OR_RETURN(
+      const bool needs_training,
+      gallery::GalleryIndex::FactoryNeedsTraining(options.index_factory, dim));
+  BuiltIndex out;
+  if (needs_training && parent != nullptr) {
+    const gallery::Manifest& pm = parent->manifest;
+    const int64_t trained_on =
+        pm.index_trained_images > 0 ? pm.index_trained_images : pm.num_images;
+    const int64_t since = pm.added_since_training + parent->added;
+    if (static_cast<double>(since) <=
+        options.retrain_share * static_cast<double>(trained_on)) {
+      bopts.trained = parent->index.get();
+      out.trained_version = pm.index_trained_version > 0
+                                ? pm.index_trained_version
+                                : parent->version;
+      out.trained_images = trained_on;
+      out.added_since_training = since;
+    }
+  }
+  if (needs_training && bopts.trained == nullptr) {
+    out.trained_here = true;
+    out.trained_images = static_cast<int64_t>(gallery.names.size());
+  }
+  ASSIGN_OR_RETURN(out.index, gallery::GalleryIndex::Build(
+                                  gallery.embeddings, dim, gallery.names,
+                                  gallery.categories, bopts));
+  return out;
 }
 
 // The gallery's embeddings reordered from list order into the index's row
@@ -295,7 +393,8 @@ gallery::Manifest MakeManifest(const ExportOptions& options,
   m.image_resolution = encoder.config().image_resolution;
   m.resize_mode = clip::ResizeModeName(options.resize_mode);
   m.embedding_precision = clip::PrecisionName(encoder.precision());
-  m.dataset = fs::absolute(options.images).string();
+  m.dataset =
+      options.images.empty() ? "" : fs::absolute(options.images).string();
   return m;
 }
 
@@ -387,49 +486,481 @@ absl::Status WriteVersionFiles(const std::string& dir,
   return w.WriteFile(dir + "/" + m.embeddings_file);
 }
 
-}  // namespace
-
-absl::StatusOr<ExportResult> Export(
-    const ExportOptions& options,
-    const std::function<void(int64_t, int64_t)>& progress) {
-  RETURN_IF_ERROR(ValidateOptions(options));
-  RETURN_IF_ERROR(gallery::VersionWriter::CheckWritable(options.models_dir));
-  ASSIGN_OR_RETURN(std::vector<std::string> paths,
-                   clip::ListImages(options.images));
-  RETURN_IF_ERROR(CheckUniqueFileNames(paths, options.images));
-  ASSIGN_OR_RETURN(const CategoryMap category_of,
-                   ReadCategories(options, paths));
-  ASSIGN_OR_RETURN(std::unique_ptr<clip::ClipEncoder> encoder,
-                   LoadEncoder(options));
-
-  ExportResult result;
-  result.encoder_description = encoder->Describe();
-  const int64_t dim = encoder->embed_dim();
-  ASSIGN_OR_RETURN(
-      const Gallery gallery,
-      EncodeGallery(options, paths, category_of, *encoder, progress, result));
-  if (result.num_images == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("no readable images in ", options.images));
+// The names of a remove list that are in the parent, each once; errors
+// name the list's file and line.
+absl::StatusOr<std::unordered_set<std::string>> ReadRemoveList(
+    const std::string& path, const Parent& parent) {
+  std::unordered_set<std::string> in_parent(parent.index->names().begin(),
+                                            parent.index->names().end());
+  ASSIGN_OR_RETURN(const std::string text, common::ReadFile(path));
+  std::unordered_set<std::string> out;
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    line = absl::StripTrailingAsciiWhitespace(line);
+    if (line.empty() || line[0] == '#') continue;
+    const std::string name(line.substr(0, line.find('\t')));
+    if (in_parent.count(name) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", line_no, ": image '", name,
+                       "' is not in version ", parent.version));
+    }
+    if (!out.insert(name).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ":", line_no, ": image '", name, "' is listed twice"));
+    }
   }
+  return out;
+}
+
+// Loads the parent version (on the CPU) and points the options at what its
+// embeddings were made with: its weights and tokenizer, precision, resize
+// mode and index. Given weights must be the parent's file.
+absl::StatusOr<Parent> LoadParent(ExportOptions& options) {
+  Parent parent;
+  parent.version = options.from_version;
+  ASSIGN_OR_RETURN(
+      gallery::LoadedVersion loaded,
+      gallery::LoadVersion(options.models_dir, options.from_version));
+  parent.dir = loaded.dir;
+  parent.manifest = std::move(loaded.manifest);
+  parent.index = std::move(loaded.index);
+  const gallery::Manifest& pm = parent.manifest;
+  if (pm.embeddings_file.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "version ", parent.version, " (", parent.dir,
+        ") stores no embeddings to reuse; export the gallery from scratch"));
+  }
+  const std::string parent_weights = parent.dir + "/" + pm.weights_file;
+  if (!options.weights.empty()) {
+    ASSIGN_OR_RETURN(const std::string sha,
+                     common::Sha256File(options.weights));
+    if (sha != pm.weights_sha256) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          options.weights, " is not the weights of version ", parent.version,
+          " (sha256 ", sha, ", the version's ", pm.weights_sha256,
+          "): its stored embeddings could not be mixed with new ones; "
+          "export from scratch with new weights"));
+    }
+  }
+  options.weights = parent_weights;
+  options.vocab = parent.dir;
+  ASSIGN_OR_RETURN(options.precision,
+                   clip::ParsePrecision(pm.embedding_precision));
+  ASSIGN_OR_RETURN(options.resize_mode, clip::ParseResizeMode(pm.resize_mode));
+  options.index_factory = pm.index_type;
+  if (auto it = pm.index_params.find("nprobe"); it != pm.index_params.end()) {
+    (void)absl::SimpleAtoi(it->second, &options.nprobe);
+  }
+  if (auto it = pm.index_params.find("efSearch"); it != pm.index_params.end()) {
+    (void)absl::SimpleAtoi(it->second, &options.ef_search);
+  }
+  if (options.labels.empty()) {
+    options.min_label_coverage = 0;
+  }
+  return parent;
+}
+
+// The parent's images less the removed ones, with their stored embeddings,
+// in the parent's row order.
+absl::StatusOr<Gallery> KeptImages(
+    const Parent& parent, const std::unordered_set<std::string>& removed,
+    int64_t dim) {
+  const std::string path = parent.dir + "/" + parent.manifest.embeddings_file;
+  ASSIGN_OR_RETURN(const clip::SafetensorsFile file,
+                   clip::SafetensorsFile::Read(path));
+  ASSIGN_OR_RETURN(const std::vector<float> stored, file.GetF32("embeddings"));
+  const gallery::GalleryIndex& index = *parent.index;
+  if (static_cast<int64_t>(stored.size()) != index.size() * dim) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": embeddings hold ", stored.size(),
+                     " floats, expected ", index.size(), " x ", dim));
+  }
+  Gallery kept;
+  for (int64_t r = 0; r < index.size(); ++r) {
+    if (removed.count(index.names()[r]) > 0) continue;
+    kept.embeddings.insert(kept.embeddings.end(), stored.begin() + r * dim,
+                           stored.begin() + (r + 1) * dim);
+    kept.names.push_back(index.names()[r]);
+    kept.categories.push_back(index.category(r));
+  }
+  return kept;
+}
+
+std::string JoinLines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const std::string& l : lines) absl::StrAppend(&out, l, "\n");
+  return out;
+}
+
+// Sharded encoding: encodes shard shard_index of the image list and writes
+// its two files into shard_dir.
+absl::StatusOr<ExportResult> EncodeShard(
+    const ExportOptions& options, const std::vector<std::string>& paths,
+    const CategoryMap& category_of, clip::ClipEncoder& encoder,
+    const std::function<void(int64_t, int64_t)>& progress) {
+  ExportResult result;
+  result.encoder_description = encoder.Describe();
+  const auto [first, last] =
+      ShardRows(static_cast<int64_t>(paths.size()), options.batch_size,
+                options.num_shards, options.shard_index);
+  const std::vector<std::string> mine(paths.begin() + first,
+                                      paths.begin() + last);
+  Gallery g;
+  if (!mine.empty()) {
+    ASSIGN_OR_RETURN(g, EncodeGallery(options, mine, category_of, encoder,
+                                      progress, result));
+  }
+  std::string listing;
+  for (size_t i = 0; i < g.names.size(); ++i) {
+    absl::StrAppend(&listing, g.names[i], "\t",
+                    gallery::CategoryWord(g.categories[i]), "\n");
+  }
+  std::error_code ec;
+  fs::create_directories(options.shard_dir, ec);
+  const std::string base = options.shard_dir + "/";
+  const std::string names_path =
+      base + ShardFileName(options.shard_index, options.num_shards, "txt");
+  RETURN_IF_ERROR(common::WriteFileAtomically(names_path, listing));
+  const int64_t dim = encoder.embed_dim();
+  clip::SafetensorsWriter w;
+  RETURN_IF_ERROR(w.Add(
+      "embeddings", clip::DType::kF32,
+      {static_cast<int64_t>(g.names.size()), dim},
+      absl::string_view(reinterpret_cast<const char*>(g.embeddings.data()),
+                        g.embeddings.size() * sizeof(float))));
+  ASSIGN_OR_RETURN(const std::string weights_sha,
+                   common::Sha256File(options.weights));
+  w.SetMetadata("list_sha256", common::Sha256Hex(JoinLines(paths)));
+  w.SetMetadata("list_size", absl::StrCat(paths.size()));
+  w.SetMetadata("first_row", absl::StrCat(first));
+  w.SetMetadata("last_row", absl::StrCat(last));
+  w.SetMetadata("num_shards", absl::StrCat(options.num_shards));
+  w.SetMetadata("shard_index", absl::StrCat(options.shard_index));
+  w.SetMetadata("skipped_images", absl::StrCat(result.skipped_images));
+  w.SetMetadata("names_sha256", common::Sha256Hex(listing));
+  w.SetMetadata("weights_sha256", weights_sha);
+  w.SetMetadata("precision", clip::PrecisionName(encoder.precision()));
+  w.SetMetadata("resize_mode", clip::ResizeModeName(options.resize_mode));
+  w.SetMetadata("images", fs::absolute(options.images).string());
+  w.SetMetadata("labels", options.labels);
+  result.shard_file = base + ShardFileName(options.shard_index,
+                                           options.num_shards, "safetensors");
+  RETURN_IF_ERROR(w.WriteFile(result.shard_file));
+  return result;
+}
+
+// The metadata value `key` of shard file `path`, or DATA_LOSS naming both.
+absl::StatusOr<std::string> ShardMeta(const clip::SafetensorsFile& file,
+                                      const std::string& path,
+                                      const std::string& key) {
+  auto it = file.metadata().find(key);
+  if (it == file.metadata().end()) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": not a shard file (no metadata '", key, "')"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<int64_t> ShardMetaInt(const clip::SafetensorsFile& file,
+                                     const std::string& path,
+                                     const std::string& key) {
+  ASSIGN_OR_RETURN(const std::string v, ShardMeta(file, path, key));
+  int64_t out = 0;
+  if (!absl::SimpleAtoi(v, &out)) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": metadata '", key, "' is not an integer: ", v));
+  }
+  return out;
+}
+
+// The number of shards of shard_dir, from its file names; all must agree.
+absl::StatusOr<int> CountShards(const std::string& dir) {
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) {
+    return absl::NotFoundError(
+        absl::StrCat("shard directory ", dir, ": ", ec.message()));
+  }
+  int count = 0;
+  for (const auto& entry : it) {
+    const std::string name = entry.path().filename().string();
+    int index = 0;
+    int of = 0;
+    char tail = 0;
+    if (std::sscanf(name.c_str(), "shard-%5d-of-%5d.safetensor%c", &index, &of,
+                    &tail) != 3 ||
+        tail != 's' || name.size() != 32) {
+      continue;
+    }
+    if (count != 0 && of != count) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(dir, " holds shards of ", count, " and of ", of,
+                       " shards; remove the files of the other run"));
+    }
+    count = of;
+  }
+  if (count == 0) {
+    return absl::NotFoundError(
+        absl::StrCat(dir, " holds no shard-*-of-*.safetensors files to merge"));
+  }
+  return count;
+}
+
+// Merging: the gallery of the shards of shard_dir, in list order, checked
+// to be complete and of one list, weights file and preprocessing; points
+// `options` at how they were made.
+absl::StatusOr<Gallery> ReadShards(ExportOptions& options, int64_t dim,
+                                   ExportResult& result) {
+  ASSIGN_OR_RETURN(const int count, CountShards(options.shard_dir));
+  if (options.num_shards > 1 && options.num_shards != count) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(options.shard_dir, " holds shards of ", count,
+                     " shards, not num_shards ", options.num_shards));
+  }
+  ASSIGN_OR_RETURN(const std::string weights_sha,
+                   common::Sha256File(options.weights));
+  Gallery g;
+  std::map<std::string, std::string> first_meta;
+  int64_t next_row = 0;
+  int64_t list_size = 0;
+  for (int i = 0; i < count; ++i) {
+    const std::string path =
+        options.shard_dir + "/" + ShardFileName(i, count, "safetensors");
+    if (!fs::exists(path)) {
+      return absl::NotFoundError(
+          absl::StrCat("shard ", i, " of ", count, " (", path,
+                       ") is missing: encode it with shard_index=", i));
+    }
+    ASSIGN_OR_RETURN(const clip::SafetensorsFile file,
+                     clip::SafetensorsFile::Read(path));
+    for (const char* key : {"list_sha256", "list_size", "weights_sha256",
+                            "precision", "resize_mode", "images", "labels"}) {
+      ASSIGN_OR_RETURN(const std::string v, ShardMeta(file, path, key));
+      if (i == 0) {
+        first_meta[key] = v;
+      } else if (v != first_meta[key]) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            path, ": ", key, " '", v, "' differs from shard 0's '",
+            first_meta[key], "': the shards come from different runs"));
+      }
+    }
+    if (first_meta["weights_sha256"] != weights_sha) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, ": encoded with other weights than ", options.weights,
+          " (sha256 ", first_meta["weights_sha256"], ", not ", weights_sha,
+          ")"));
+    }
+    ASSIGN_OR_RETURN(const int64_t first,
+                     ShardMetaInt(file, path, "first_row"));
+    ASSIGN_OR_RETURN(const int64_t last, ShardMetaInt(file, path, "last_row"));
+    ASSIGN_OR_RETURN(const int64_t skipped,
+                     ShardMetaInt(file, path, "skipped_images"));
+    ASSIGN_OR_RETURN(list_size, ShardMetaInt(file, path, "list_size"));
+    if (first != next_row || last < first) {
+      return absl::DataLossError(
+          absl::StrCat(path, ": holds rows [", first, ", ", last,
+                       ") of the list, expected ", "rows from ", next_row));
+    }
+    next_row = last;
+    result.skipped_images += skipped;
+    const std::string names_path =
+        options.shard_dir + "/" + ShardFileName(i, count, "txt");
+    ASSIGN_OR_RETURN(const std::string listing, common::ReadFile(names_path));
+    ASSIGN_OR_RETURN(const std::string names_sha,
+                     ShardMeta(file, path, "names_sha256"));
+    if (common::Sha256Hex(listing) != names_sha) {
+      return absl::DataLossError(absl::StrCat(
+          names_path, " does not match ", path,
+          " (another run's, or changed since); encode shard ", i, " again"));
+    }
+    ASSIGN_OR_RETURN(const std::vector<float> e, file.GetF32("embeddings"));
+    int64_t rows = 0;
+    for (absl::string_view line : absl::StrSplit(listing, '\n')) {
+      if (line.empty()) continue;
+      ++rows;
+      std::vector<std::string> fields = absl::StrSplit(line, '\t');
+      if (fields.size() != 2) {
+        return absl::DataLossError(absl::StrCat(
+            names_path, ":", rows, ": expected 'name<TAB>category'"));
+      }
+      ASSIGN_OR_RETURN(const eval::Category c,
+                       gallery::ParseCategoryWord(fields[1]));
+      g.names.push_back(std::move(fields[0]));
+      g.categories.push_back(c);
+    }
+    if (rows * dim != static_cast<int64_t>(e.size())) {
+      return absl::DataLossError(
+          absl::StrCat(path, ": ", e.size(), " floats for the ", rows,
+                       " images of ", names_path, " at dimension ", dim));
+    }
+    g.embeddings.insert(g.embeddings.end(), e.begin(), e.end());
+  }
+  if (next_row != list_size) {
+    return absl::DataLossError(absl::StrCat("the shards of ", options.shard_dir,
+                                            " cover rows [0, ", next_row,
+                                            ") of a list of ", list_size));
+  }
+  options.images = first_meta["images"];
+  options.labels = first_meta["labels"];
+  ASSIGN_OR_RETURN(options.resize_mode,
+                   clip::ParseResizeMode(first_meta["resize_mode"]));
+  result.merged_shards = count;
+  result.num_images = static_cast<int64_t>(g.names.size());
+  return g;
+}
+
+// Builds the index of `gallery`, measures its recall and publishes the
+// version.
+absl::Status BuildAndPublish(const ExportOptions& options,
+                             clip::ClipEncoder& encoder, const Gallery& gallery,
+                             const Parent* parent, ExportResult& result) {
+  const int64_t dim = encoder.embed_dim();
+  if (gallery.names.empty()) {
+    return absl::InvalidArgumentError(
+        parent != nullptr
+            ? absl::StrCat("version ", parent->version,
+                           " less the removed images plus the added ones "
+                           "leaves no images")
+            : absl::StrCat("no readable images in ", options.images));
+  }
+  result.num_images = static_cast<int64_t>(gallery.names.size());
   const auto index_start = Clock::now();
-  ASSIGN_OR_RETURN(std::unique_ptr<gallery::GalleryIndex> index,
-                   BuildIndex(options, gallery, dim));
+  ASSIGN_OR_RETURN(BuiltIndex built, BuildIndex(options, gallery, dim, parent));
+  const gallery::GalleryIndex& index = *built.index;
   result.index_seconds = Since(index_start);
+  result.index_trained = built.trained_here;
   ASSIGN_OR_RETURN(
       const int64_t recall_n,
-      MeasureRecall(options, *encoder, *index, gallery, dim, result));
+      MeasureRecall(options, encoder, index, gallery, dim, result));
 
   ASSIGN_OR_RETURN(std::unique_ptr<gallery::VersionWriter> writer,
                    gallery::VersionWriter::Begin(options.models_dir));
-  gallery::Manifest m =
-      MakeManifest(options, *encoder, *index, recall_n, result);
-  RETURN_IF_ERROR(WriteVersionFiles(writer->staging_dir(), options, *encoder,
-                                    *index, gallery, dim, m));
+  gallery::Manifest m = MakeManifest(options, encoder, index, recall_n, result);
+  m.index_trained_version = built.trained_version;
+  m.index_trained_images = built.trained_images;
+  m.added_since_training = built.added_since_training;
+  m.encoded_shards = result.merged_shards;
+  if (parent != nullptr) {
+    const gallery::Manifest& pm = parent->manifest;
+    m.parent_version = parent->version;
+    m.added_images = parent->added;
+    m.removed_images = parent->removed;
+    m.added_from =
+        options.images.empty() ? "" : fs::absolute(options.images).string();
+    m.removed_from = options.remove_list.empty()
+                         ? ""
+                         : fs::absolute(options.remove_list).string();
+    m.dataset = pm.dataset;
+    if (options.labels.empty() && !pm.labels_file.empty()) {
+      m.labels_file = pm.labels_file;
+      m.label_coverage =
+          static_cast<double>(m.num_pedestrian_images + m.num_vehicle_images) /
+          static_cast<double>(m.num_images);
+    }
+  }
+  RETURN_IF_ERROR(WriteVersionFiles(writer->staging_dir(), options, encoder,
+                                    index, gallery, dim, m));
   result.attribute_layout = m.attribute_layout;
   result.rerank_weights = m.rerank_weights;
   ASSIGN_OR_RETURN(result.version, writer->Publish(m));
   result.version_dir = absl::StrCat(options.models_dir, "/", result.version);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::pair<int64_t, int64_t> ShardRows(int64_t num_images, int batch_size,
+                                      int num_shards, int shard_index) {
+  const int64_t batches = (num_images + batch_size - 1) / batch_size;
+  const int64_t per_shard = (batches + num_shards - 1) / num_shards;
+  const int64_t first =
+      std::min(num_images, shard_index * per_shard * batch_size);
+  const int64_t last =
+      std::min(num_images, (shard_index + 1) * per_shard * batch_size);
+  return {first, last};
+}
+
+std::string ShardFileName(int shard_index, int num_shards,
+                          const std::string& extension) {
+  return absl::StrFormat("shard-%05d-of-%05d.%s", shard_index, num_shards,
+                         extension);
+}
+
+absl::StatusOr<ExportResult> Export(
+    const ExportOptions& given,
+    const std::function<void(int64_t, int64_t)>& progress) {
+  RETURN_IF_ERROR(ValidateOptions(given));
+  ExportOptions options = given;
+  const bool encode_shard = options.num_shards > 1 && !options.merge_shards;
+  if (!encode_shard) {
+    RETURN_IF_ERROR(gallery::VersionWriter::CheckWritable(options.models_dir));
+  }
+  std::optional<Parent> parent;
+  std::unordered_set<std::string> removed;
+  if (options.from_version > 0) {
+    ASSIGN_OR_RETURN(parent, LoadParent(options));
+    if (!options.remove_list.empty()) {
+      ASSIGN_OR_RETURN(removed, ReadRemoveList(options.remove_list, *parent));
+    }
+  }
+  std::vector<std::string> paths;
+  CategoryMap category_of;
+  if (!options.merge_shards && !options.images.empty()) {
+    ASSIGN_OR_RETURN(paths, clip::ListImages(options.images));
+    RETURN_IF_ERROR(CheckUniqueFileNames(paths, options.images));
+    if (parent.has_value()) {
+      for (const std::string& path : paths) {
+        const std::string name = fs::path(path).filename().string();
+        if (removed.count(name) == 0 &&
+            absl::c_linear_search(parent->index->names(), name)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(options.images, ": image ", path,
+                           " is already in version ", parent->version, " as ",
+                           name, "; list it for removal too to replace it"));
+        }
+      }
+    }
+    ASSIGN_OR_RETURN(category_of, ReadCategories(options, paths));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<clip::ClipEncoder> encoder,
+                   LoadEncoder(options));
+  if (encode_shard) {
+    return EncodeShard(options, paths, category_of, *encoder, progress);
+  }
+  ExportResult result;
+  result.encoder_description = encoder->Describe();
+  const int64_t dim = encoder->embed_dim();
+  Gallery gallery;
+  if (options.merge_shards) {
+    ASSIGN_OR_RETURN(gallery, ReadShards(options, dim, result));
+  } else if (parent.has_value()) {
+    ASSIGN_OR_RETURN(gallery, KeptImages(*parent, removed, dim));
+    parent->removed = static_cast<int64_t>(removed.size());
+    if (!paths.empty()) {
+      ASSIGN_OR_RETURN(Gallery added,
+                       EncodeGallery(options, paths, category_of, *encoder,
+                                     progress, result));
+      parent->added = static_cast<int64_t>(added.names.size());
+      gallery.embeddings.insert(gallery.embeddings.end(),
+                                added.embeddings.begin(),
+                                added.embeddings.end());
+      gallery.names.insert(gallery.names.end(), added.names.begin(),
+                           added.names.end());
+      gallery.categories.insert(gallery.categories.end(),
+                                added.categories.begin(),
+                                added.categories.end());
+    }
+    result.parent_version = parent->version;
+    result.added_images = parent->added;
+    result.removed_images = parent->removed;
+  } else {
+    ASSIGN_OR_RETURN(gallery, EncodeGallery(options, paths, category_of,
+                                            *encoder, progress, result));
+  }
+  RETURN_IF_ERROR(BuildAndPublish(options, *encoder, gallery,
+                                  parent.has_value() ? &*parent : nullptr,
+                                  result));
   return result;
 }
 

@@ -10,6 +10,32 @@
 //   manifest.json      what the version is, with the weights' sha256
 // The version appears atomically: an interrupted export leaves none behind.
 //
+// Three more ways to make a version, for galleries that change and grow:
+//
+// Incremental (from_version > 0): version N+1 from version N of models_dir
+// plus the images of `images` (added, encoded) and the names listed in
+// `remove_list` (removed). The other images keep N's stored embeddings, so
+// only the added ones are encoded, with N's own weights, tokenizer,
+// precision and resize mode. A Flat or HNSW index is rebuilt over the new
+// gallery; a trained index (IVF, PQ, OPQ, SQ) keeps N's training (coarse
+// quantizer, codebooks) and is refilled, until the images added since it
+// was trained pass retrain_share of those it was trained on: then it is
+// trained anew on the new gallery. Recall is measured again either way.
+// The manifest records the parent, the counts and lists, and the training.
+//
+// Sharded encoding (num_shards > 1 with shard_dir): this process encodes
+// only shard shard_index of the gallery, a contiguous run of whole batches
+// of the image list, and writes it to shard_dir as
+// shard-IIIII-of-KKKKK.safetensors (embeddings, and a fingerprint of the
+// list, weights and preprocessing) and .txt (its image names and
+// categories). K processes or pods encode the K shards side by side.
+//
+// Merging (merge_shards): reads the K shard files of shard_dir, checks that
+// they are complete and come from one list, weights and preprocessing, and
+// builds and publishes the version as a one-process export would. Because
+// shards are cut at batch boundaries, each image is encoded in the same
+// batch as in one process, so the embeddings are the same.
+//
 // Checks made before any image is encoded: the models directory can be
 // written to (gallery::VersionWriter::CheckWritable), and with a label file,
 // that it gives a category to at least min_label_coverage of the gallery's
@@ -21,6 +47,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "clip/image_preprocess.h"
@@ -62,6 +89,23 @@ struct ExportOptions {
   // record the layout and the fitted re-rank weights in the manifest.
   bool attribute_heads = true;
   uint64_t seed = 1234;
+
+  // Incremental versions (see above). `images` is then the images to add
+  // (may be empty) and `weights` may be empty (the parent's are used; when
+  // given they must be the same file, by sha256).
+  int64_t from_version = 0;
+  // Names to remove, one per line ("name" or images.txt's
+  // "name<TAB>category"); blank lines and lines starting with '#' skipped.
+  std::string remove_list;
+  // Retrain a trained index when the images added since its training pass
+  // this share of the images it was trained on; 0 retrains every time.
+  double retrain_share = 0.2;
+
+  // Sharded encoding and merging (see above).
+  int num_shards = 0;
+  int shard_index = 0;
+  std::string shard_dir;
+  bool merge_shards = false;
 };
 
 struct ExportResult {
@@ -85,7 +129,29 @@ struct ExportResult {
   // the re-rank weights recorded ("" when the weights hold none).
   std::string attribute_layout;
   std::string rerank_weights;
+  // Incremental versions: the parent, the images added and removed, and
+  // whether the index was trained anew (always true for a new trained
+  // index; false for untrained types).
+  int64_t parent_version = 0;
+  int64_t added_images = 0;
+  int64_t removed_images = 0;
+  bool index_trained = false;
+  // Sharded encoding: the shard file written (version is then 0: nothing
+  // is published). Merging: the number of shards merged.
+  std::string shard_file;
+  int64_t merged_shards = 0;
 };
+
+// The rows [first, last) of a list of `num_images` images that shard
+// `shard_index` of `num_shards` encodes: whole batches of `batch_size`,
+// spread as evenly as batches allow (trailing shards may be empty).
+std::pair<int64_t, int64_t> ShardRows(int64_t num_images, int batch_size,
+                                      int num_shards, int shard_index);
+
+// The shard file names in shard_dir: shard-00001-of-00004.safetensors and
+// shard-00001-of-00004.txt.
+std::string ShardFileName(int shard_index, int num_shards,
+                          const std::string& extension);
 
 absl::StatusOr<ExportResult> Export(
     const ExportOptions& options,

@@ -8,6 +8,16 @@
 //          --images=gallery/ --models_dir=models/traffic --index=IVF1024,PQ64
 //          --recall_texts=test/test_text.txt
 //
+//   # version N+1 from version 3: add today's crops, drop expired ones
+//   export --models_dir=models/traffic --from_version=3
+//          --images=new_crops.txt --labels=new_labels.txt
+//          --remove=expired.txt
+//   # a gallery encoded by 4 processes, then merged into one version
+//   launch --nproc_per_node=4 -- export --weights=... --images=gallery/
+//          --num_shards=4 --shard_dir=shards/run1
+//   export --weights=... --merge_shards --shard_dir=shards/run1
+//          --models_dir=models/traffic --index=IVF4096,PQ64
+//
 // Creates models_dir/<next integer version>/ atomically (see
 // exporter/export.h) and prints its path, the throughput and, with --labels,
 // the share of images the label file gave a category to. Fails before
@@ -16,10 +26,12 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
 #include "clip/precision.h"
 #include "common/exit_code.h"
 #include "common/torch_threads.h"
@@ -72,6 +84,31 @@ ABSL_FLAG(std::string, precision, "auto",
 ABSL_FLAG(
     bool, gpu_index, false,
     "Build the index on the GPU (CUDA builds of FAISS; ignored otherwise).");
+ABSL_FLAG(int64_t, from_version, 0,
+          "Publish an incremental version from this version of --models_dir: "
+          "--images are added (encoded with that version's weights), the "
+          "names in --remove removed, and the other images keep their stored "
+          "embeddings. 0: a new gallery from --images.");
+ABSL_FLAG(std::string, remove, "",
+          "With --from_version: a file of image names to remove, one per line "
+          "(an images.txt works).");
+ABSL_FLAG(double, retrain_share, 0.2,
+          "With --from_version and a trained index (IVF, PQ): train it anew "
+          "once the images added since its training pass this share of the "
+          "images it was trained on; below it the training is reused.");
+ABSL_FLAG(int, num_shards, 0,
+          "Encode only one of this many shards of the gallery into "
+          "--shard_dir (nothing is published); merge them with "
+          "--merge_shards. 0 or 1: one process.");
+ABSL_FLAG(int, shard_index, -1,
+          "The shard to encode, in [0, --num_shards); -1: from "
+          "$JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs) or $RANK (launch).");
+ABSL_FLAG(std::string, shard_dir, "",
+          "Directory of the shard files (shared by the shard processes and "
+          "the merge).");
+ABSL_FLAG(bool, merge_shards, false,
+          "Build and publish the version from the shard files of "
+          "--shard_dir (all of one run), instead of encoding --images.");
 ABSL_FLAG(bool, attribute_heads, true,
           "When the weights carry attribute heads, store the gallery's "
           "predicted attributes and the fitted re-rank weights in the version "
@@ -90,7 +127,33 @@ int main(int argc, char** argv) {
   o.min_label_coverage = absl::GetFlag(FLAGS_min_label_coverage);
   o.models_dir = absl::GetFlag(FLAGS_models_dir);
   o.model_name = absl::GetFlag(FLAGS_model_name);
-  if (o.weights.empty() || o.images.empty() || o.models_dir.empty()) {
+  o.from_version = absl::GetFlag(FLAGS_from_version);
+  o.remove_list = absl::GetFlag(FLAGS_remove);
+  o.retrain_share = absl::GetFlag(FLAGS_retrain_share);
+  o.num_shards = absl::GetFlag(FLAGS_num_shards);
+  o.shard_dir = absl::GetFlag(FLAGS_shard_dir);
+  o.merge_shards = absl::GetFlag(FLAGS_merge_shards);
+  o.shard_index = absl::GetFlag(FLAGS_shard_index);
+  if (o.num_shards > 1 && !o.merge_shards && o.shard_index < 0) {
+    for (const char* var : {"JOB_COMPLETION_INDEX", "RANK"}) {
+      const char* value = std::getenv(var);
+      if (value == nullptr) continue;
+      if (!absl::SimpleAtoi(value, &o.shard_index)) {
+        std::cerr << "export: $" << var << " is not an integer: " << value
+                  << "\n";
+        return common::kExitUsage;
+      }
+      break;
+    }
+    if (o.shard_index < 0) {
+      std::cerr << "export: --num_shards needs --shard_index, "
+                   "$JOB_COMPLETION_INDEX or $RANK\n";
+      return common::kExitUsage;
+    }
+  }
+  const bool shard_mode = o.num_shards > 1 || o.merge_shards;
+  if (!shard_mode && o.from_version == 0 &&
+      (o.weights.empty() || o.images.empty() || o.models_dir.empty())) {
     std::cerr << "export: give --weights, --images and --models_dir\n";
     return common::kExitUsage;
   }
@@ -130,6 +193,17 @@ int main(int argc, char** argv) {
     std::cerr << "export: " << result.status() << "\n";
     return common::kExitFailure;
   }
+  if (!result->shard_file.empty()) {
+    std::printf(
+        "encoder %s\nshard %d of %d: %lld images (skipped %lld) in %s\n"
+        "encode %.1fs, %.2f images/s with decoding\n",
+        result->encoder_description.c_str(), o.shard_index, o.num_shards,
+        static_cast<long long>(result->num_images),
+        static_cast<long long>(result->skipped_images),
+        result->shard_file.c_str(), result->encode_seconds,
+        result->images_per_second);
+    return common::kExitOk;
+  }
   std::printf(
       "encoder %s\nversion %lld\ndir %s\nimages %lld (skipped %lld)\nencode "
       "%.1fs, %.2f "
@@ -147,6 +221,16 @@ int main(int argc, char** argv) {
                 static_cast<long long>(result->labelled_images),
                 static_cast<long long>(result->num_images),
                 100 * result->label_coverage);
+  }
+  if (result->parent_version > 0) {
+    std::printf("from version %lld: added %lld images, removed %lld\n",
+                static_cast<long long>(result->parent_version),
+                static_cast<long long>(result->added_images),
+                static_cast<long long>(result->removed_images));
+  }
+  if (result->merged_shards > 0) {
+    std::printf("merged %lld shards\n",
+                static_cast<long long>(result->merged_shards));
   }
   if (result->recall_at_10 >= 0) {
     std::printf("recall@10 vs exact %.4f\n", result->recall_at_10);

@@ -5,6 +5,7 @@
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/IndexRefine.h>
+#include <faiss/clone_index.h>
 #include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/DistanceComputer.h>
 #include <faiss/impl/FaissException.h>
@@ -220,12 +221,23 @@ absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Build(
   starts[1] = counts[0];
   starts[2] = counts[0] + counts[1];
 
+  if (options.trained != nullptr && options.trained->dim() != dim) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the trained index holds vectors of dimension ",
+                     options.trained->dim(), ", the gallery of ", dim));
+  }
   auto impl = std::make_unique<Impl>();
   RETURN_IF_ERROR(CatchFaiss(
       absl::StrCat("cannot build FAISS index '", options.factory, "'"), [&] {
-        impl->index.reset(faiss::index_factory(static_cast<int>(dim),
-                                               options.factory.c_str(),
-                                               faiss::METRIC_INNER_PRODUCT));
+        if (options.trained != nullptr) {
+          impl->index.reset(
+              faiss::clone_index(options.trained->impl_->index.get()));
+          impl->index->reset();
+        } else {
+          impl->index.reset(faiss::index_factory(static_cast<int>(dim),
+                                                 options.factory.c_str(),
+                                                 faiss::METRIC_INNER_PRODUCT));
+        }
         if (!impl->index->is_trained) {
           int64_t nt = std::min<int64_t>(n, options.max_training_rows);
           std::vector<float> sample;
@@ -265,6 +277,19 @@ absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Build(
       }));
   return std::unique_ptr<GalleryIndex>(new GalleryIndex(
       std::move(impl), dim, options.factory, std::move(sorted_names), starts));
+}
+
+absl::StatusOr<bool> GalleryIndex::FactoryNeedsTraining(
+    const std::string& factory, int64_t dim) {
+  bool needs = false;
+  RETURN_IF_ERROR(
+      CatchFaiss(absl::StrCat("cannot build FAISS index '", factory, "'"), [&] {
+        std::unique_ptr<faiss::Index> probe(
+            faiss::index_factory(static_cast<int>(dim), factory.c_str(),
+                                 faiss::METRIC_INNER_PRODUCT));
+        needs = !probe->is_trained;
+      }));
+  return needs;
 }
 
 absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Load(

@@ -31,6 +31,8 @@ struct Hit {
   float score = 0;   // inner product; cosine for normalised embeddings
 };
 
+class GalleryIndex;
+
 struct BuildOptions {
   // FAISS index_factory string: "Flat", "HNSW32", "IVF1024,Flat",
   // "IVF1024,PQ64", ... The metric is always inner product.
@@ -48,6 +50,15 @@ struct BuildOptions {
   // Put the index on the GPU when the build has FAISS GPU support (CUDA
   // builds); ignored otherwise.
   bool use_gpu = false;
+  // When set: start from a copy of this index's trained state (coarse
+  // quantizer, PQ codebooks, OPQ rotation) emptied of its vectors, instead
+  // of a new index trained on the gallery (the training options are then
+  // unused; `factory` should name the trained index's type: it selects the
+  // search parameters set below). The gallery's vectors are added to it in the
+  // usual category-grouped order. For publishing a version that changes
+  // some images of a trained one without retraining (exporter/export.h).
+  // Must outlive Build only.
+  const GalleryIndex* trained = nullptr;
 };
 
 class GalleryIndex {
@@ -61,6 +72,12 @@ class GalleryIndex {
       const std::vector<float>& embeddings, int64_t dim,
       std::vector<std::string> names, std::vector<Category> categories,
       const BuildOptions& options);
+
+  // Whether indexes of `factory` over vectors of `dim` must be trained
+  // before vectors are added (IVF, PQ, OPQ, SQ: true; Flat, HNSW32: false).
+  // INVALID_ARGUMENT for a factory string FAISS rejects.
+  static absl::StatusOr<bool> FactoryNeedsTraining(const std::string& factory,
+                                                   int64_t dim);
 
   // Reads an index written by Save: `index_path` (FAISS binary) and
   // `names_path` (images.txt: "name" or "name\tcategory" per line, row order).

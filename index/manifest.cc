@@ -101,6 +101,19 @@ std::string ManifestToJson(const Manifest& m) {
                        {"rerank_candidates", m.rerank_candidates}};
   }
   j["dataset"] = m.dataset;
+  if (m.parent_version > 0) {
+    j["lineage"] = {{"parent_version", m.parent_version},
+                    {"added_images", m.added_images},
+                    {"removed_images", m.removed_images},
+                    {"added_from", m.added_from},
+                    {"removed_from", m.removed_from}};
+  }
+  if (m.index_trained_images > 0) {
+    j["index"]["training"] = {{"trained_in_version", m.index_trained_version},
+                              {"trained_on_images", m.index_trained_images},
+                              {"added_since_training", m.added_since_training}};
+  }
+  if (m.encoded_shards > 1) j["encoded_shards"] = m.encoded_shards;
   j["training_metrics"] = m.training_metrics;
   j["created_at"] = m.created_at;
   return j.dump(2) + "\n";
@@ -163,6 +176,25 @@ absl::StatusOr<Manifest> ManifestFromJson(const std::string& json,
           IntValue(a, "rerank_candidates", "attributes.rerank_candidates", 0);
     }
     m.dataset = j.value("dataset", "");
+    if (j.contains("lineage")) {
+      const auto& l = j.at("lineage");
+      m.parent_version = IntAt(l, "parent_version", "lineage.parent_version");
+      m.added_images = IntValue(l, "added_images", "lineage.added_images", 0);
+      m.removed_images =
+          IntValue(l, "removed_images", "lineage.removed_images", 0);
+      m.added_from = l.value("added_from", "");
+      m.removed_from = l.value("removed_from", "");
+    }
+    if (index.contains("training")) {
+      const auto& t = index.at("training");
+      m.index_trained_version =
+          IntAt(t, "trained_in_version", "index.training.trained_in_version");
+      m.index_trained_images =
+          IntAt(t, "trained_on_images", "index.training.trained_on_images");
+      m.added_since_training = IntValue(
+          t, "added_since_training", "index.training.added_since_training", 0);
+    }
+    m.encoded_shards = IntValue(j, "encoded_shards", "encoded_shards", 0);
     m.training_metrics =
         j.value("training_metrics", std::map<std::string, double>{});
     m.created_at = j.value("created_at", "");

@@ -64,6 +64,23 @@ struct Manifest {
   std::string rerank_weights;
   int64_t rerank_candidates = 0;
   std::string dataset;  // where the gallery images came from
+  // Lineage of an incremental version (exporter/export.h): the version it
+  // was derived from (0: built from scratch), how many images it added and
+  // removed, and the lists they came from.
+  int64_t parent_version = 0;
+  int64_t added_images = 0;
+  int64_t removed_images = 0;
+  std::string added_from;
+  std::string removed_from;
+  // Index types that are trained (IVF, PQ, OPQ, SQ): the version whose
+  // export trained this index (0: this version's own), the number of images
+  // it was trained on, and the images added since by incremental versions
+  // that reused the training. 0 for untrained types (Flat, HNSW).
+  int64_t index_trained_version = 0;
+  int64_t index_trained_images = 0;
+  int64_t added_since_training = 0;
+  // The number of shards the gallery was encoded in (0 or 1: one process).
+  int64_t encoded_shards = 0;
   std::map<std::string, double> training_metrics;
   std::string created_at;  // RFC 3339, UTC
 };

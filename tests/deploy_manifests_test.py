@@ -72,7 +72,7 @@ PATH_FLAGS = {
     "ground_truth", "write_ground_truth", "flagfile", "tls_cert", "tls_key",
     "tls_ca", "auth_token_file", "train_labels", "train_images", "val_labels",
     "val_images", "texts", "images_dir", "sheet", "resume_file",
-    "gallery_images_dir",
+    "gallery_images_dir", "shard_dir", "remove",
 }
 OUTPUT_FLAGS = {"output_dir", "output", "write_ground_truth"}
 
@@ -340,6 +340,9 @@ class Checker:
         # (claim, path in the claim)).
         self.server_galleries = []
         self.export_images = []
+        # export containers: (where, invocation, (claim, path) of
+        # --shard_dir or None).
+        self.export_shards = []
 
     def err(self, msg):
         self.errors.append(msg)
@@ -801,6 +804,58 @@ class Checker:
         self.check_services(objs, pods, server_pods)
         self.check_hpa_pdb(objs, server_pods)
         self.check_training(objs, pods)
+        self.check_export_shards(pods)
+
+    def check_export_shards(self, pods):
+        """An export that encodes shards runs in an Indexed Job of
+        --num_shards completions, takes its shard from the Job, and writes
+        to the --shard_dir that a merging export reads, with the same
+        weights."""
+        jobs = {}
+        for where, obj, _, template in pods:
+            for c in (template.get("spec") or {}).get("containers") or []:
+                jobs[f"{where} container {c.get('name')}"] = obj
+        encoders = []
+        mergers = []
+        for cwhere, inv, shard_claim in self.export_shards:
+            shards = to_int(inv.value("num_shards", self.helps)) or 0
+            if inv.value("merge_shards", self.helps) == "true":
+                mergers.append((cwhere, inv, shard_claim))
+                continue
+            if shards <= 1:
+                continue
+            encoders.append((cwhere, inv, shard_claim))
+            jspec = (jobs.get(cwhere) or {}).get("spec") or {}
+            if jspec.get("completionMode") != "Indexed":
+                self.err(f"{cwhere}: export --num_shards={shards} must run "
+                         f"in an Indexed Job (one pod per shard)")
+            elif jspec.get("completions") != shards:
+                self.err(f"{cwhere}: export --num_shards={shards}, the Job "
+                         f"has {jspec.get('completions')} completions")
+            if to_int(jspec.get("parallelism")) is not None and to_int(
+                    jspec.get("parallelism")) > shards:
+                self.err(f"{cwhere}: parallelism above --num_shards")
+            if inv.has("shard_index"):
+                self.err(f"{cwhere}: --shard_index is set; each pod's "
+                         f"shard comes from $JOB_COMPLETION_INDEX")
+            if shard_claim is None:
+                self.err(f"{cwhere}: --shard_dir is not on a "
+                         f"PersistentVolumeClaim the merge can read")
+        for cwhere, inv, shard_claim in mergers:
+            same = [e for e in encoders if e[2] == shard_claim]
+            if not same:
+                self.err(f"{cwhere}: export --merge_shards reads "
+                         f"--shard_dir={inv.value('shard_dir')} "
+                         f"({shard_claim}), which no sharded export writes")
+            for ewhere, einv, _ in same:
+                if einv.value("weights") != inv.value("weights"):
+                    self.err(f"{cwhere}: merges with --weights="
+                             f"{inv.value('weights')}, {ewhere} encoded "
+                             f"with {einv.value('weights')}")
+        for ewhere, _, claim in encoders:
+            if not any(m[2] == claim for m in mergers):
+                self.err(f"{ewhere}: no export --merge_shards reads its "
+                         f"--shard_dir")
 
     def container_invocations(self, c, where):
         tokens = []
@@ -836,6 +891,11 @@ class Checker:
                 check_flags(inv, self.helps, self.errors)
                 self.check_paths(inv, mounts, env, cwhere)
                 if inv.binary == "export":
+                    self.export_shards.append((cwhere, inv, self.claim_path(
+                        inv.value("shard_dir", self.helps) or "/", mounts,
+                        volumes)))
+                if inv.binary == "export" and inv.value("models_dir",
+                                                        self.helps):
                     self.export_models_dirs.append(
                         (cwhere, inv.value("models_dir", self.helps),
                          self.claim_at(inv.value("models_dir", self.helps),
@@ -960,8 +1020,10 @@ class Checker:
                 self.err(f"{where}: {inv.binary} --{name}={value} is not "
                          f"under any volume mount")
                 continue
-            writes = name in OUTPUT_FLAGS or (inv.binary == "export" and
-                                              name == "models_dir")
+            writes = name in OUTPUT_FLAGS or (inv.binary == "export" and (
+                name == "models_dir" or (
+                    name == "shard_dir" and
+                    inv.value("merge_shards", self.helps) != "true")))
             best = max(holders, key=lambda m: len(m.get("mountPath", "")))
             if writes and best.get("readOnly"):
                 self.err(f"{where}: {inv.binary} --{name}={value} writes to "
@@ -1216,7 +1278,8 @@ class Checker:
                 trains = [i for i in invs if i.binary == "train"]
                 training = kind == "PyTorchJob" or (
                     kind == "Job" and (obj.get("spec") or {}).get(
-                        "completionMode") == "Indexed")
+                        "completionMode") == "Indexed" and not any(
+                            i.binary == "export" for i in invs))
                 if not launch:
                     if training:
                         self.err(f"{cwhere}: does not run "
@@ -1604,6 +1667,17 @@ class Checker:
 # Mutations: known mistakes that must be reported.
 
 MUTATIONS = [
+    ("shard Job completions differ from --num_shards",
+     "k8s/export-shards-job.yaml", "completions: 4", "completions: 3",
+     r"export --num_shards=4, the Job has 3 completions", False),
+    ("merge reads another shard directory", "k8s/export-merge-job.yaml",
+     "--shard_dir=/models/shards/retrieval",
+     "--shard_dir=/data/shards/retrieval",
+     r"--merge_shards reads --shard_dir=/data/shards/retrieval", False),
+    ("merge with other weights than the shards", "k8s/export-merge-job.yaml",
+     "--weights=/runs/clip-ft/model.safetensors",
+     "--weights=/runs/clip-ft/checkpoint-best.safetensors",
+     r"merges with --weights=/runs/clip-ft/checkpoint-best", False),
     # (description, file under deploy/, old, new, expected error regex,
     #  run yamllint[, file, old, new: a further edit, ...])
     ("unknown flag in the server flag file", "k8s/server-configmap.yaml",
