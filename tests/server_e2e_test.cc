@@ -915,7 +915,9 @@ TEST_F(ServerTest, ExpiredDeadlineAndFullQueue) {
   ASSERT_OK(tests::PublishTestVersion(models, v));
   server::ServerOptions o = BaseOptions(models);
   o.max_queue = 1;
-  o.batch_delay_for_testing_us = 400000;  // each batch waits 0.4 s
+  // Each batch waits 2 s: long enough for the second call to arrive while
+  // the first is queued, even on a loaded machine under a sanitizer.
+  o.batch_delay_for_testing_us = 2000000;
   o.cache_size = 0;
   Start(o);
   {
@@ -1221,8 +1223,9 @@ TEST_F(ServerTest, CancelledCallsAreDroppedUnencodedAndFreeTheQueue) {
   server::ServerOptions o = BaseOptions(models);
   o.max_queue = 8;
   o.cache_size = 0;
-  o.batch_delay_for_testing_us =
-      500000;  // batches wait 0.5 s: calls stay queued
+  // Batches wait 3 s: the calls stay queued until cancelled, even on a
+  // loaded machine under a sanitizer.
+  o.batch_delay_for_testing_us = 3000000;
   Start(o);
   BatchSearchRequest big;
   for (int i = 0; i < 8; ++i) big.add_requests()->set_text(v.texts[i]);
