@@ -73,17 +73,24 @@ class ABSL_LOCKABLE Mutex {
  private:
   // absl::Mutex evaluates a waiter's condition while the lock is held, in
   // the waiting thread or in whichever thread releases the lock: the
-  // evaluation is marked as an acquire, like every other hold. Both the
-  // Watched and its absl::Condition are built before the release, so that
-  // the other thread's reads of them (absl reads the Condition before it
-  // calls Eval) are ordered after their construction.
+  // evaluation is marked as an acquire and a release, like every other
+  // hold. Both the Watched and its absl::Condition are built before the
+  // release, so that the other thread's reads of them (absl reads the
+  // Condition before it calls Eval) are ordered after their construction.
 #ifdef ABSL_HAVE_THREAD_SANITIZER
   struct Watched {
     Mutex* mutex;
     const absl::Condition* inner;
     static bool Eval(Watched* w) {
-      w->mutex->Acquired();
-      return w->inner->Eval();
+      Mutex* const mutex = w->mutex;
+      mutex->Acquired();
+      const bool met = w->inner->Eval();
+      // The evaluating thread may be another than the waiter, and reads the
+      // waiter's stack (this Watched, the Condition): released here, so the
+      // waiter's acquire when it wakes orders those reads before whatever it
+      // then writes over that stack.
+      mutex->Released();
+      return met;
     }
     absl::Condition condition() {
       return absl::Condition(&Watched::Eval, this);
