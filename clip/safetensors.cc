@@ -1,7 +1,14 @@
 #include "clip/safetensors.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -73,60 +80,70 @@ int64_t TensorView::numel() const {
   return n;
 }
 
-absl::StatusOr<SafetensorsFile> SafetensorsFile::Read(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string bytes, common::ReadFile(path));
-  return Parse(std::move(bytes), path);
+namespace {
+
+absl::Status Corrupt(const std::string& source, absl::string_view what) {
+  return absl::DataLossError(
+      absl::StrCat("corrupt safetensors file ", source, ": ", what));
 }
 
-absl::StatusOr<SafetensorsFile> SafetensorsFile::Parse(std::string bytes,
-                                                       std::string source) {
-  SafetensorsFile file;
-  file.source_ = std::move(source);
-  auto corrupt = [&](absl::string_view what) {
-    return absl::DataLossError(
-        absl::StrCat("corrupt safetensors file ", file.source_, ": ", what));
-  };
-  if (bytes.size() < 8) {
-    return corrupt(
-        absl::StrCat("only ", bytes.size(),
-                     " bytes, shorter than the 8-byte header length"));
-  }
+// The JSON header's length from the file's first 8 bytes, checked against
+// the file size.
+absl::StatusOr<uint64_t> HeaderLength(const unsigned char* first8,
+                                      uint64_t file_size,
+                                      const std::string& source) {
   uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) {
-    header_len = (header_len << 8) | static_cast<unsigned char>(bytes[i]);
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | first8[i];
+  if (header_len > kMaxHeaderBytes || header_len > file_size - 8) {
+    return Corrupt(source, absl::StrCat("header length ", header_len,
+                                        " exceeds the file size ", file_size,
+                                        " (truncated file?)"));
   }
-  if (header_len > kMaxHeaderBytes || header_len > bytes.size() - 8) {
-    return corrupt(absl::StrCat("header length ", header_len,
-                                " exceeds the file size ", bytes.size(),
-                                " (truncated file?)"));
-  }
-  nlohmann::json header = nlohmann::json::parse(
-      bytes.begin() + 8, bytes.begin() + 8 + static_cast<int64_t>(header_len),
-      /*cb=*/nullptr, /*allow_exceptions=*/false);
-  if (header.is_discarded() || !header.is_object()) {
-    return corrupt("header is not a JSON object");
-  }
-  const size_t data_start = 8 + header_len;
-  const size_t data_size = bytes.size() - data_start;
-  file.bytes_ = std::make_shared<const std::string>(std::move(bytes));
-  const char* data_base = file.bytes_->data() + data_start;
+  return header_len;
+}
 
+// One tensor of the header: its byte range in the data section.
+struct TensorEntry {
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0;
+  uint64_t end = 0;
+};
+
+struct Header {
+  std::map<std::string, std::string> metadata;
+  std::map<std::string, TensorEntry> tensors;
+};
+
+// Parses and checks the JSON header; every tensor's range must lie within
+// the `data_size` bytes that follow it.
+absl::StatusOr<Header> ParseHeader(absl::string_view json, uint64_t data_size,
+                                   const std::string& source) {
+  nlohmann::json header = nlohmann::json::parse(json.begin(), json.end(),
+                                                /*cb=*/nullptr,
+                                                /*allow_exceptions=*/false);
+  if (header.is_discarded() || !header.is_object()) {
+    return Corrupt(source, "header is not a JSON object");
+  }
+  Header out;
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
     const nlohmann::json& entry = it.value();
     if (name == "__metadata__") {
-      if (!entry.is_object()) return corrupt("__metadata__ is not an object");
+      if (!entry.is_object()) {
+        return Corrupt(source, "__metadata__ is not an object");
+      }
       for (auto m = entry.begin(); m != entry.end(); ++m) {
         if (!m.value().is_string()) {
-          return corrupt(
-              absl::StrCat("metadata '", m.key(), "' is not a string"));
+          return Corrupt(
+              source, absl::StrCat("metadata '", m.key(), "' is not a string"));
         }
-        file.metadata_[m.key()] = m.value().get<std::string>();
+        out.metadata[m.key()] = m.value().get<std::string>();
       }
       continue;
     }
     auto bad = [&](absl::string_view what) {
-      return corrupt(absl::StrCat("tensor '", name, "': ", what));
+      return Corrupt(source, absl::StrCat("tensor '", name, "': ", what));
     };
     if (!entry.is_object() || !entry.contains("dtype") ||
         !entry.contains("shape") || !entry.contains("data_offsets")) {
@@ -135,9 +152,8 @@ absl::StatusOr<SafetensorsFile> SafetensorsFile::Parse(std::string bytes,
     if (!entry["dtype"].is_string()) return bad("dtype is not a string");
     auto dtype = ParseDType(entry["dtype"].get<std::string>());
     if (!dtype.ok()) return bad(dtype.status().message());
-    TensorView view;
-    view.name = name;
-    view.dtype = *dtype;
+    TensorEntry tensor;
+    tensor.dtype = *dtype;
     const auto& shape = entry["shape"];
     if (!shape.is_array()) return bad("shape is not an array");
     uint64_t numel = 1;
@@ -148,28 +164,159 @@ absl::StatusOr<SafetensorsFile> SafetensorsFile::Parse(std::string bytes,
         return bad("shape overflows");
       }
       numel *= v;
-      view.shape.push_back(static_cast<int64_t>(v));
+      tensor.shape.push_back(static_cast<int64_t>(v));
     }
     const auto& off = entry["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
         !off[1].is_number_unsigned()) {
       return bad("data_offsets must be two unsigned integers");
     }
-    uint64_t begin = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
-    if (begin > end) return bad("data_offsets begin after end");
-    if (end > data_size) {
-      return bad(absl::StrCat("data ends at byte ", end,
+    tensor.begin = off[0].get<uint64_t>();
+    tensor.end = off[1].get<uint64_t>();
+    if (tensor.begin > tensor.end) return bad("data_offsets begin after end");
+    if (tensor.end > data_size) {
+      return bad(absl::StrCat("data ends at byte ", tensor.end,
                               " but the data section has ", data_size,
                               " bytes (truncated file?)"));
     }
-    if (end - begin != numel * DTypeSize(view.dtype)) {
-      return bad(absl::StrCat("holds ", end - begin,
+    if (tensor.end - tensor.begin != numel * DTypeSize(tensor.dtype)) {
+      return bad(absl::StrCat("holds ", tensor.end - tensor.begin,
                               " bytes, shape and dtype need ",
-                              numel * DTypeSize(view.dtype)));
+                              numel * DTypeSize(tensor.dtype)));
     }
-    view.data = absl::string_view(data_base + begin, end - begin);
+    out.tensors.emplace(name, std::move(tensor));
+  }
+  return out;
+}
+
+// Reads exactly `size` bytes at `offset` of `fd`; DATA_LOSS naming `path`
+// when the file ends first.
+absl::Status ReadAt(int fd, const std::string& path, uint64_t offset, char* out,
+                    size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n =
+        ::pread(fd, out + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return common::ErrnoToStatus(errno, absl::StrCat("cannot read ", path));
+    }
+    if (n == 0) {
+      return absl::DataLossError(absl::StrCat(
+          "corrupt safetensors file ", path, ": ended at byte ", offset + done,
+          ", reading ", size, " bytes at ", offset, " (truncated file?)"));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<SafetensorsFile> SafetensorsFile::Read(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string bytes, common::ReadFile(path));
+  return Parse(std::move(bytes), path);
+}
+
+absl::StatusOr<SafetensorsFile> SafetensorsFile::Parse(std::string bytes,
+                                                       std::string source) {
+  SafetensorsFile file;
+  file.source_ = std::move(source);
+  if (bytes.size() < 8) {
+    return Corrupt(
+        file.source_,
+        absl::StrCat("only ", bytes.size(),
+                     " bytes, shorter than the 8-byte header length"));
+  }
+  ASSIGN_OR_RETURN(
+      const uint64_t header_len,
+      HeaderLength(reinterpret_cast<const unsigned char*>(bytes.data()),
+                   bytes.size(), file.source_));
+  const size_t data_start = 8 + header_len;
+  ASSIGN_OR_RETURN(Header header,
+                   ParseHeader(absl::string_view(bytes).substr(8, header_len),
+                               bytes.size() - data_start, file.source_));
+  file.bytes_ = std::make_shared<const std::string>(std::move(bytes));
+  const char* data_base = file.bytes_->data() + data_start;
+  file.metadata_ = std::move(header.metadata);
+  for (auto& [name, entry] : header.tensors) {
+    TensorView view;
+    view.name = name;
+    view.dtype = entry.dtype;
+    view.shape = std::move(entry.shape);
+    view.data =
+        absl::string_view(data_base + entry.begin, entry.end - entry.begin);
     file.tensors_.emplace(name, std::move(view));
   }
+  return file;
+}
+
+absl::StatusOr<SafetensorsFile> SafetensorsFile::ReadTensors(
+    const std::string& path, const std::vector<std::string>& names) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return common::ErrnoToStatus(errno, absl::StrCat("cannot open ", path));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    return common::ErrnoToStatus(errno, absl::StrCat("cannot stat ", path));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is a directory, expected a file"));
+  }
+  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+  if (file_size < 8) {
+    return Corrupt(
+        path, absl::StrCat("only ", file_size,
+                           " bytes, shorter than the 8-byte header length"));
+  }
+  unsigned char first8[8];
+  RETURN_IF_ERROR(ReadAt(fd, path, 0, reinterpret_cast<char*>(first8), 8));
+  ASSIGN_OR_RETURN(const uint64_t header_len,
+                   HeaderLength(first8, file_size, path));
+  std::string json(header_len, '\0');
+  RETURN_IF_ERROR(ReadAt(fd, path, 8, json.data(), json.size()));
+  const uint64_t data_start = 8 + header_len;
+  ASSIGN_OR_RETURN(Header header,
+                   ParseHeader(json, file_size - data_start, path));
+
+  // The wanted tensors, packed into one buffer in name order.
+  std::vector<std::pair<std::string, const TensorEntry*>> wanted;
+  uint64_t total = 0;
+  for (const std::string& name : names) {
+    auto it = header.tensors.find(name);
+    if (it == header.tensors.end()) continue;
+    if (std::find_if(wanted.begin(), wanted.end(), [&](const auto& w) {
+          return w.first == name;
+        }) != wanted.end()) {
+      continue;
+    }
+    wanted.push_back({name, &it->second});
+    total += it->second.end - it->second.begin;
+  }
+  auto buffer = std::make_shared<std::string>(total, '\0');
+  SafetensorsFile file;
+  file.source_ = path;
+  file.metadata_ = std::move(header.metadata);
+  uint64_t at = 0;
+  for (const auto& [name, entry] : wanted) {
+    const uint64_t size = entry->end - entry->begin;
+    RETURN_IF_ERROR(
+        ReadAt(fd, path, data_start + entry->begin, buffer->data() + at, size));
+    TensorView view;
+    view.name = name;
+    view.dtype = entry->dtype;
+    view.shape = entry->shape;
+    view.data = absl::string_view(buffer->data() + at, size);
+    file.tensors_.emplace(name, std::move(view));
+    at += size;
+  }
+  file.bytes_ = std::move(buffer);
   return file;
 }
 

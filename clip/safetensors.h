@@ -45,6 +45,16 @@ class SafetensorsFile {
   // the tensor: DATA_LOSS for a truncated file or corrupt header,
   // NOT_FOUND for a missing file.
   static absl::StatusOr<SafetensorsFile> Read(const std::string& path);
+  // Reads the header of `path` and the bytes of only the tensors named in
+  // `names` (one pread each), not the rest of the file: a few small tensors
+  // of a large file without reading it whole. The header is checked as Read
+  // checks it, every tensor's byte range against the file's size. Names
+  // the file lacks are skipped; names(), contains() and Get() see only the
+  // tensors read (Get() of any other is NOT_FOUND), metadata() is complete.
+  // Errors as Read's: NOT_FOUND for a missing file, DATA_LOSS naming the
+  // file (and the tensor) for a corrupt header or a tensor past the end.
+  static absl::StatusOr<SafetensorsFile> ReadTensors(
+      const std::string& path, const std::vector<std::string>& names);
   // Parses bytes already in memory; `source` names them in errors.
   static absl::StatusOr<SafetensorsFile> Parse(std::string bytes,
                                                std::string source);

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "common/file_util.h"
 #include "common/status_matchers.h"
 #include "common/test_data.h"
 #include "gmock/gmock.h"
@@ -113,6 +114,95 @@ TEST(SafetensorsTest, MissingTensorAndWrongDtypeAreNamed) {
                        HasSubstr("'y' not found in w.safetensors")));
   EXPECT_THAT(f->GetI64("x"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("F32")));
+}
+
+TEST(SafetensorsTest, ReadTensorsReadsOnlyTheNamedTensors) {
+  SafetensorsWriter w;
+  std::vector<float> big(4096);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(i);
+  ASSERT_OK(w.Add("embeddings", DType::kF32, {1024, 4}, Bytes(big)));
+  ASSERT_OK(
+      w.Add("probs", DType::kF32, {3, 2}, Bytes({0, .5f, 1, .25f, 0, 1})));
+  std::vector<int64_t> ids = {7, -9};
+  ASSERT_OK(w.Add("ids", DType::kI64, {2},
+                  std::string(reinterpret_cast<const char*>(ids.data()), 16)));
+  w.SetMetadata("attribute_layout", "v1");
+  const std::string path = ::testing::TempDir() + "/partial.safetensors";
+  ASSERT_OK(w.WriteFile(path));
+
+  auto f =
+      SafetensorsFile::ReadTensors(path, {"probs", "absent", "ids", "probs"});
+  ASSERT_OK(f);
+  EXPECT_EQ(f->source(), path);
+  EXPECT_THAT(f->names(), ElementsAre("ids", "probs"));
+  EXPECT_EQ(f->metadata().at("attribute_layout"), "v1");
+  EXPECT_FALSE(f->contains("embeddings"));
+  EXPECT_THAT(f->Get("embeddings"),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("'embeddings' not found in " + path)));
+  auto probs = f->GetF32("probs");
+  ASSERT_OK(probs);
+  EXPECT_THAT(*probs, ElementsAre(0, .5f, 1, .25f, 0, 1));
+  auto view = f->Get("probs");
+  ASSERT_OK(view);
+  EXPECT_THAT(view->shape, ElementsAre(3, 2));
+  auto got_ids = f->GetI64("ids");
+  ASSERT_OK(got_ids);
+  EXPECT_EQ(*got_ids, ids);
+  // The same bytes as a whole read.
+  auto whole = SafetensorsFile::Read(path);
+  ASSERT_OK(whole);
+  EXPECT_EQ(whole->Get("probs")->data, view->data);
+
+  auto none = SafetensorsFile::ReadTensors(path, {});
+  ASSERT_OK(none);
+  EXPECT_TRUE(none->names().empty());
+  EXPECT_EQ(none->metadata().at("attribute_layout"), "v1");
+}
+
+TEST(SafetensorsTest, ReadTensorsOfACutShortFileIsDataLossNamingTheFile) {
+  SafetensorsWriter w;
+  ASSERT_OK(w.Add("first", DType::kF32, {4}, Bytes({1, 2, 3, 4})));
+  ASSERT_OK(w.Add("second", DType::kF32, {4}, Bytes({5, 6, 7, 8})));
+  const std::string dir = ::testing::TempDir();
+  std::string s = w.Serialize();
+  s.resize(s.size() - 3);
+  ASSERT_OK(common::WriteFileAtomically(dir + "/cut.safetensors", s));
+  // The header is checked whole, so even a request for the intact tensor
+  // reports the one past the end.
+  EXPECT_THAT(SafetensorsFile::ReadTensors(dir + "/cut.safetensors", {"first"}),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       ::testing::AllOf(HasSubstr(dir + "/cut.safetensors"),
+                                        HasSubstr("'second'"),
+                                        HasSubstr("truncated"))));
+  // A tensor whose range lies beyond the data section.
+  const std::string header =
+      R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})";
+  std::string out_of_range(8, '\0');
+  out_of_range[0] = static_cast<char>(header.size());
+  out_of_range += header + std::string(8, 'x');
+  ASSERT_OK(
+      common::WriteFileAtomically(dir + "/range.safetensors", out_of_range));
+  EXPECT_THAT(
+      SafetensorsFile::ReadTensors(dir + "/range.safetensors", {"t"}),
+      StatusIs(absl::StatusCode::kDataLoss,
+               ::testing::AllOf(HasSubstr(dir + "/range.safetensors"),
+                                HasSubstr("'t'"), HasSubstr("data ends"))));
+  ASSERT_OK(common::WriteFileAtomically(dir + "/short.safetensors", "abc"));
+  EXPECT_THAT(SafetensorsFile::ReadTensors(dir + "/short.safetensors", {"t"}),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       ::testing::AllOf(HasSubstr("short.safetensors"),
+                                        HasSubstr("8-byte"))));
+  std::string huge(16, '\0');
+  huge[6] = 1;  // header length far past the end
+  ASSERT_OK(common::WriteFileAtomically(dir + "/huge.safetensors", huge));
+  EXPECT_THAT(SafetensorsFile::ReadTensors(dir + "/huge.safetensors", {"t"}),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       ::testing::AllOf(HasSubstr("huge.safetensors"),
+                                        HasSubstr("header length"))));
+  EXPECT_THAT(SafetensorsFile::ReadTensors(dir + "/none.safetensors", {"t"}),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr(dir + "/none.safetensors")));
 }
 
 TEST(SafetensorsTest, ReadsTheParityFixture) {

@@ -3,7 +3,9 @@
 #include <faiss/AutoTune.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
+#include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/IndexPreTransform.h>
 #include <faiss/IndexRefine.h>
 #include <faiss/clone_index.h>
 #include <faiss/impl/AuxIndexStructures.h>
@@ -12,6 +14,7 @@
 #include <faiss/impl/IDSelector.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
+#include <faiss/invlists/OnDiskInvertedLists.h>
 #include <faiss/utils/distances.h>
 #ifdef RETRIEVAL_WITH_FAISS_GPU
 #include <faiss/gpu/GpuCloner.h>
@@ -109,6 +112,11 @@ absl::Status WriteError(int err, const std::string& path,
 
 struct GalleryIndex::Impl {
   std::unique_ptr<faiss::Index> index;  // CPU index (always kept for saving)
+  // Loaded with LoadOptions::mmap: the read-only mapping of the whole index
+  // file that the inverted lists point into (owned by FAISS's
+  // OnDiskInvertedLists, unmapped with the index); null otherwise.
+  const uint8_t* mapped = nullptr;
+  size_t mapped_size = 0;
 #ifdef RETRIEVAL_WITH_FAISS_GPU
   std::unique_ptr<faiss::gpu::StandardGpuResources> gpu_resources;
   std::unique_ptr<faiss::Index> gpu_index;
@@ -292,9 +300,70 @@ absl::StatusOr<bool> GalleryIndex::FactoryNeedsTraining(
   return needs;
 }
 
+namespace {
+
+// The IVF indexes inside `index`: itself, or under a transform, an id map
+// or a refinement (whose base and refine indexes FAISS reads with the same
+// flags).
+void CollectIvf(faiss::Index* index, std::vector<faiss::IndexIVF*>* out) {
+  if (index == nullptr) return;
+  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index)) {
+    out->push_back(ivf);
+  } else if (auto* pt = dynamic_cast<faiss::IndexPreTransform*>(index)) {
+    CollectIvf(pt->index, out);
+  } else if (auto* map = dynamic_cast<faiss::IndexIDMap*>(index)) {
+    CollectIvf(map->index, out);
+  } else if (auto* refine = dynamic_cast<faiss::IndexRefine*>(index)) {
+    CollectIvf(refine->base_index, out);
+    CollectIvf(refine->refine_index, out);
+  }
+}
+
+// The mapping of an index file that inverted lists read from.
+struct Mapping {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+};
+
+// After a read with IO_FLAG_MMAP: FAISS checks only that the lists start
+// inside the file, so a truncated file would fault (SIGBUS) on the first
+// search touching a list past its end; refuse it here. Also turns off the
+// prefetching FAISS does for on-disk lists (up to 32 threads started per
+// search to pre-read the probed lists): the search reads them anyway.
+// Returns the mapping (none when no lists are mapped).
+absl::StatusOr<Mapping> CheckMappedLists(const std::string& index_path,
+                                         faiss::Index* index) {
+  Mapping mapping;
+  std::vector<faiss::IndexIVF*> ivfs;
+  CollectIvf(index, &ivfs);
+  for (faiss::IndexIVF* ivf : ivfs) {
+    auto* lists = dynamic_cast<faiss::OnDiskInvertedLists*>(ivf->invlists);
+    if (lists == nullptr || lists->ptr == nullptr) continue;
+    lists->prefetch_nthread = 0;
+    const uint64_t entry = lists->code_size + sizeof(int64_t);
+    for (size_t l = 0; l < lists->lists.size(); ++l) {
+      const faiss::OnDiskOneList& list = lists->lists[l];
+      if (list.size == 0) continue;
+      if (list.offset > lists->totsize ||
+          list.size > (lists->totsize - list.offset) / entry) {
+        return absl::DataLossError(absl::StrCat(
+            "cannot read FAISS index ", index_path,
+            ": truncated: inverted list ", l, " of ", list.size, " entries (",
+            entry, " bytes each) at byte ", list.offset,
+            " runs past the end of the ", lists->totsize, "-byte file"));
+      }
+    }
+    mapping.data = lists->ptr;
+    mapping.size = lists->totsize;
+  }
+  return mapping;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Load(
     const std::string& index_path, const std::string& names_path,
-    bool use_gpu) {
+    const LoadOptions& options) {
   PreferBlasForExactSearch();
   auto impl = std::make_unique<Impl>();
   {
@@ -305,8 +374,26 @@ absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Load(
           absl::StrCat("index file ", index_path, " does not exist"));
     }
   }
-  absl::Status st = CatchFaiss(
-      "", [&] { impl->index.reset(faiss::read_index(index_path.c_str())); });
+  absl::Status st = absl::UnknownError("not read");
+  if (options.mmap) {
+    st = CatchFaiss("", [&] {
+      impl->index.reset(
+          faiss::read_index(index_path.c_str(), faiss::IO_FLAG_MMAP));
+    });
+    if (st.ok()) {
+      ASSIGN_OR_RETURN(const Mapping mapping,
+                       CheckMappedLists(index_path, impl->index.get()));
+      impl->mapped = mapping.data;
+      impl->mapped_size = mapping.size;
+    }
+  }
+  if (!st.ok()) {
+    // Not mapped, or the mapped read failed (a file system without mmap, a
+    // corrupt file): a plain read, whose error is the one reported.
+    impl->index.reset();
+    st = CatchFaiss(
+        "", [&] { impl->index.reset(faiss::read_index(index_path.c_str())); });
+  }
   if (!st.ok()) {
     return absl::DataLossError(
         absl::StrCat("cannot read FAISS index ", index_path, st.message()));
@@ -360,9 +447,15 @@ absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Load(
   const int64_t dim = impl->index->d;
   std::string factory = "Flat";
   if (!dynamic_cast<const faiss::IndexFlat*>(impl->index.get())) factory = "";
-  impl->MaybeToGpu(use_gpu);
+  RETURN_IF_ERROR(CatchFaiss(
+      absl::StrCat("cannot copy FAISS index ", index_path, " to the GPU"),
+      [&] { impl->MaybeToGpu(options.use_gpu); }));
   return std::unique_ptr<GalleryIndex>(new GalleryIndex(
       std::move(impl), dim, std::move(factory), std::move(names), starts));
+}
+
+int64_t GalleryIndex::mapped_bytes() const {
+  return static_cast<int64_t>(impl_->mapped_size);
 }
 
 absl::Status GalleryIndex::WriteIndexFile(const std::string& path) const {
@@ -373,12 +466,23 @@ absl::Status GalleryIndex::WriteIndexFile(const std::string& path) const {
   errno = 0;
   std::string faiss_error;
   bool logic_error = false;
-  try {
-    faiss::write_index(impl_->index.get(), file);
-  } catch (const faiss::FaissException& e) {
-    faiss_error = CleanFaissMessage(e.msg);
-    // FAISS throws for short writes and for index types it cannot write.
-    logic_error = std::ferror(file) == 0;
+  if (impl_->mapped != nullptr) {
+    // FAISS would write mapped lists as a reference to an on-disk lists
+    // file; the mapping holds the bytes the index was read from.
+    if (std::fwrite(impl_->mapped, 1, impl_->mapped_size, file) !=
+        impl_->mapped_size) {
+      const int err = errno;
+      std::fclose(file);
+      return WriteError(err, path, "");
+    }
+  } else {
+    try {
+      faiss::write_index(impl_->index.get(), file);
+    } catch (const faiss::FaissException& e) {
+      faiss_error = CleanFaissMessage(e.msg);
+      // FAISS throws for short writes and for index types it cannot write.
+      logic_error = std::ferror(file) == 0;
+    }
   }
   int err = errno;
   if (logic_error) {

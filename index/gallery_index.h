@@ -61,6 +61,22 @@ struct BuildOptions {
   const GalleryIndex* trained = nullptr;
 };
 
+struct LoadOptions {
+  // Put the index on the GPU when the build has FAISS GPU support (CUDA
+  // builds); ignored otherwise. The CPU index is kept (mapped or read).
+  bool use_gpu = false;
+  // Map the inverted lists of an IVF index (IVF*,Flat / SQ* / PQ*, also
+  // under an RFlat refinement) from the file (read-only, shared) instead of
+  // reading them: their pages are read on first touch, live in the page
+  // cache, count as file-backed memory, and are shared by every process and
+  // version mapping the same file. Everything else is still read into
+  // memory: coarse centroids, quantizer tables, the direct map, Flat, PQ,
+  // SQ and HNSW codes, the exact vectors of a refinement, FastScan lists.
+  // The file must not be modified in place while loaded (versions are
+  // written once and renamed into place). False reads the whole index.
+  bool mmap = true;
+};
+
 class GalleryIndex {
  public:
   // Builds an index over `embeddings` ([n, dim] float32 row-major, expected
@@ -81,11 +97,12 @@ class GalleryIndex {
 
   // Reads an index written by Save: `index_path` (FAISS binary) and
   // `names_path` (images.txt: "name" or "name\tcategory" per line, row order).
-  // DATA_LOSS for a corrupt index; FAILED_PRECONDITION when the number of
+  // DATA_LOSS for a corrupt index (with `mmap`, also for inverted lists that
+  // run past the end of the file); FAILED_PRECONDITION when the number of
   // names differs from the index's row count; errors name the file.
   static absl::StatusOr<std::unique_ptr<GalleryIndex>> Load(
       const std::string& index_path, const std::string& names_path,
-      bool use_gpu = false);
+      const LoadOptions& options = {});
 
   // Writes the index and images.txt atomically (WriteIndexFile on a
   // temporary name, then a rename). Errors as WriteIndexFile's and
@@ -97,7 +114,8 @@ class GalleryIndex {
   // RESOURCE_EXHAUSTED naming the path when the disk or quota is full
   // (ENOSPC, EDQUOT, or a short write without errno); other I/O errors as
   // common::ErrnoToStatus; INVALID_ARGUMENT when FAISS cannot serialise the
-  // index type.
+  // index type. A mapped index (mapped_bytes() > 0) writes the bytes of the
+  // file it was loaded from.
   absl::Status WriteIndexFile(const std::string& path) const;
 
   ~GalleryIndex();
@@ -150,6 +168,11 @@ class GalleryIndex {
   int64_t CountOf(Category c) const;
   // Whether search is exact (a Flat index).
   bool exact() const;
+  // Bytes of the index file mapped by Load with LoadOptions::mmap (the
+  // whole file, of which the inverted lists are read from the mapping); 0
+  // when nothing is mapped (built, read, or an index type without inverted
+  // lists). Mapped bytes are address space, resident only once touched.
+  int64_t mapped_bytes() const;
 
   // Reconstructs stored row vectors (exact for Flat; approximate for PQ):
   // [rows.size(), dim]. INVALID_ARGUMENT for index types that cannot

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "absl/strings/escaping.h"
 #include "common/file_util.h"
@@ -428,6 +429,155 @@ TEST(GalleryIndexTest, SearchSelectedOnApproximateIndexes) {
           << factory << ", share " << share;
     }
   }
+}
+
+// Hits of two indexes over the same data, compared exactly (row and score).
+void ExpectSameHits(const std::vector<std::vector<Hit>>& a,
+                    const std::vector<std::vector<Hit>>& b,
+                    const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (size_t q = 0; q < a.size(); ++q) {
+    ASSERT_EQ(a[q].size(), b[q].size()) << what << ", query " << q;
+    for (size_t j = 0; j < a[q].size(); ++j) {
+      EXPECT_EQ(a[q][j].row, b[q][j].row) << what << ", query " << q;
+      EXPECT_EQ(a[q][j].score, b[q][j].score) << what << ", query " << q;
+    }
+  }
+}
+
+// An index loaded with its inverted lists mapped answers every search path
+// exactly as the same file read into memory does; index types without
+// inverted lists are read whatever the option says.
+TEST(GalleryIndexTest, MappedIndexesAnswerLikeReadOnes) {
+  constexpr int64_t kDim = 32, kN = 3000, kQ = 20;
+  Gallery g = MakeGallery(kN, kDim);
+  const std::vector<float> queries = RandomUnitRows(kQ, kDim, 23);
+  const std::string dir = ::testing::TempDir();
+  struct Case {
+    const char* factory;
+    bool mapped;
+  };
+  const Case cases[] = {{"IVF16,Flat", true},  {"IVF16,SQ8", true},
+                        {"IVF16,PQ8x4", true}, {"IVF16,PQ4x4,RFlat", true},
+                        {"Flat", false},       {"HNSW16", false}};
+  int n = 0;
+  for (const Case& c : cases) {
+    const std::string what = c.factory;
+    BuildOptions opts;
+    opts.factory = c.factory;
+    opts.nprobe = 4;
+    auto built = GalleryIndex::Build(g.data, kDim, g.names, g.categories, opts);
+    ASSERT_OK(built);
+    const std::string base = dir + "/mapped" + std::to_string(n++);
+    ASSERT_OK((*built)->Save(base + ".faiss", base + ".txt"));
+    LoadOptions read_options;
+    read_options.mmap = false;
+    auto read =
+        GalleryIndex::Load(base + ".faiss", base + ".txt", read_options);
+    ASSERT_OK(read);
+    auto mapped = GalleryIndex::Load(base + ".faiss", base + ".txt");
+    ASSERT_OK(mapped);
+    auto bytes = common::ReadFile(base + ".faiss");
+    ASSERT_OK(bytes);
+    EXPECT_EQ((*read)->mapped_bytes(), 0) << what;
+    EXPECT_EQ((*built)->mapped_bytes(), 0) << what;
+    EXPECT_EQ((*mapped)->mapped_bytes(),
+              c.mapped ? static_cast<int64_t>(bytes->size()) : 0)
+        << what;
+
+    for (Category filter :
+         {Category::kUnspecified, Category::kPedestrian, Category::kVehicle}) {
+      auto a = (*read)->Search(queries.data(), kQ, 10, filter);
+      auto b = (*mapped)->Search(queries.data(), kQ, 10, filter);
+      ASSERT_OK(a) << what;
+      ASSERT_OK(b);
+      ExpectSameHits(*a, *b, what + ", filter " + CategoryWord(filter));
+    }
+    // Narrow and broad selections, over the whole gallery and a category.
+    for (Category filter : {Category::kUnspecified, Category::kVehicle}) {
+      const auto [begin, end] = (*read)->RangeOf(filter);
+      for (double share : {0.02, 0.6}) {
+        std::vector<int64_t> selected;
+        for (int64_t r = begin; r < end; ++r) {
+          if ((r * 7919) % 1000 < share * 1000) selected.push_back(r);
+        }
+        GalleryIndex::Selection used_read, used_mapped;
+        auto a = (*read)->SearchSelected(queries.data(), kQ, 10, filter,
+                                         selected, &used_read);
+        auto b = (*mapped)->SearchSelected(queries.data(), kQ, 10, filter,
+                                           selected, &used_mapped);
+        ASSERT_OK(a);
+        ASSERT_OK(b);
+        EXPECT_EQ(used_read, used_mapped) << what << ", share " << share;
+        ExpectSameHits(*a, *b,
+                       what + ", selected share " + std::to_string(share));
+      }
+    }
+    // Reconstruct gives the same vectors, or the same refusal (IVF indexes
+    // without a direct map).
+    const std::vector<int64_t> rows = {0, 7, kN - 1};
+    auto ra = (*read)->Reconstruct(rows);
+    auto rb = (*mapped)->Reconstruct(rows);
+    EXPECT_EQ(ra.status().code(), rb.status().code()) << what;
+    if (ra.ok() && rb.ok()) {
+      EXPECT_EQ(*ra, *rb) << what;
+    }
+
+    // Concurrent searches of the mapped index agree with a single one.
+    auto single = (*mapped)->Search(queries.data(), kQ, 10);
+    ASSERT_OK(single);
+    std::vector<absl::StatusOr<std::vector<std::vector<Hit>>>> concurrent(
+        4, absl::UnknownError("not run"));
+    std::vector<std::thread> threads;
+    for (auto& result : concurrent) {
+      threads.emplace_back(
+          [&, r = &result] { *r = (*mapped)->Search(queries.data(), kQ, 10); });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& result : concurrent) {
+      ASSERT_OK(result);
+      ExpectSameHits(*single, *result, what + ", concurrent");
+    }
+
+    // Saving a mapped index writes an index that loads and answers alike.
+    ASSERT_OK((*mapped)->Save(base + "_again.faiss", base + "_again.txt"));
+    auto again_bytes = common::ReadFile(base + "_again.faiss");
+    ASSERT_OK(again_bytes);
+    if (c.mapped) {
+      EXPECT_EQ(*again_bytes, *bytes) << what;
+    }
+    auto again = GalleryIndex::Load(base + "_again.faiss", base + "_again.txt");
+    ASSERT_OK(again);
+    auto c_hits = (*again)->Search(queries.data(), kQ, 10);
+    ASSERT_OK(c_hits);
+    ExpectSameHits(*single, *c_hits, what + ", saved again");
+  }
+}
+
+// FAISS maps lists that run past the end of a cut-short file (and would
+// fault on the first search touching them); Load refuses such a file.
+TEST(GalleryIndexTest, MappedIndexCutShortIsDataLoss) {
+  constexpr int64_t kDim = 16;
+  Gallery g = MakeGallery(500, kDim);
+  BuildOptions opts;
+  opts.factory = "IVF8,Flat";
+  auto index = GalleryIndex::Build(g.data, kDim, g.names, g.categories, opts);
+  ASSERT_OK(index);
+  const std::string dir = ::testing::TempDir();
+  ASSERT_OK((*index)->Save(dir + "/whole.faiss", dir + "/whole.txt"));
+  auto bytes = common::ReadFile(dir + "/whole.faiss");
+  ASSERT_OK(bytes);
+  ASSERT_OK(common::WriteFileAtomically(dir + "/cut.faiss",
+                                        bytes->substr(0, bytes->size() - 100)));
+  EXPECT_THAT(GalleryIndex::Load(dir + "/cut.faiss", dir + "/whole.txt"),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       ::testing::AllOf(HasSubstr("cut.faiss"),
+                                        HasSubstr("truncated"))));
+  LoadOptions read_options;
+  read_options.mmap = false;
+  EXPECT_THAT(
+      GalleryIndex::Load(dir + "/cut.faiss", dir + "/whole.txt", read_options),
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("cut.faiss")));
 }
 
 }  // namespace

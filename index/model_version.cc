@@ -148,7 +148,8 @@ absl::StatusOr<int64_t> VersionWriter::Publish(Manifest manifest) {
 }
 
 absl::StatusOr<LoadedVersion> LoadVersion(const std::string& models_dir,
-                                          int64_t version, bool use_gpu) {
+                                          int64_t version,
+                                          const LoadOptions& index_options) {
   LoadedVersion out;
   out.version = version;
   out.dir = absl::StrCat(models_dir, "/", version);
@@ -172,9 +173,9 @@ absl::StatusOr<LoadedVersion> LoadVersion(const std::string& models_dir,
         absl::StrCat("sha256 of ", weights, " is ", sha, " but ", manifest_path,
                      " records ", m.weights_sha256));
   }
-  ASSIGN_OR_RETURN(out.index,
-                   GalleryIndex::Load(out.dir + "/" + m.index_file,
-                                      out.dir + "/" + m.images_file, use_gpu));
+  ASSIGN_OR_RETURN(out.index, GalleryIndex::Load(out.dir + "/" + m.index_file,
+                                                 out.dir + "/" + m.images_file,
+                                                 index_options));
   if (out.index->size() != m.num_images) {
     return absl::FailedPreconditionError(
         absl::StrCat(out.dir, "/", m.index_file, " holds ", out.index->size(),

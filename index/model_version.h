@@ -75,10 +75,10 @@ struct LoadedVersion {
 // corrupt file, NOT_FOUND for a missing one). A file name of the manifest that
 // leaves the version directory is INVALID_ARGUMENT (see ManifestFromJson), or
 // FAILED_PRECONDITION when the file is a symbolic link out of it; both name
-// the manifest and the field.
-absl::StatusOr<LoadedVersion> LoadVersion(const std::string& models_dir,
-                                          int64_t version,
-                                          bool use_gpu = false);
+// the manifest and the field. `index_options` go to GalleryIndex::Load.
+absl::StatusOr<LoadedVersion> LoadVersion(
+    const std::string& models_dir, int64_t version,
+    const LoadOptions& index_options = {});
 
 }  // namespace gallery
 

@@ -9,7 +9,7 @@
 //       [--reflection=off|on|auth]
 //       [--rerank_candidates=-1|0|N] [--rerank_weights=category=W,...]
 //       [--model_versions=latest|latest:N|specific:V,...]
-//       [--default_version=V] [--noimage_queries]
+//       [--default_version=V] [--noimage_queries] [--nommap_index]
 //       [--http_port=8080 [--gallery_images_dir=DIR]]
 //
 // Prints "listening on HOST:PORT" (the port actually bound; --port=0 picks a
@@ -124,6 +124,13 @@ ABSL_FLAG(bool, image_queries, true,
           "Load each version's image tower too, so that Search and Encode "
           "accept images; --noimage_queries loads only the text tower (less "
           "memory) and answers image queries with UNIMPLEMENTED.");
+ABSL_FLAG(bool, mmap_index, true,
+          "Map the inverted lists of IVF indexes (IVF*,Flat/SQ*/PQ*, also "
+          "under RFlat) from index.faiss instead of reading them: they are "
+          "paged in as searches touch them and shared through the page cache "
+          "by every process serving the same files. Other index types (Flat, "
+          "HNSW, PQ, FastScan) are read either way. --nommap_index reads the "
+          "whole index into private memory.");
 
 int main(int argc, char** argv) {
   common::ParseFlagsOrExit(argc, argv,
@@ -178,6 +185,7 @@ int main(int argc, char** argv) {
   o.model_versions = absl::GetFlag(FLAGS_model_versions);
   o.default_version = absl::GetFlag(FLAGS_default_version);
   o.image_queries = absl::GetFlag(FLAGS_image_queries);
+  o.mmap_index = absl::GetFlag(FLAGS_mmap_index);
   if (absl::Status st = server::ValidateServerOptions(o); !st.ok()) {
     std::cerr << "retrieval_server: " << st << "\n";
     return common::kExitUsage;

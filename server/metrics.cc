@@ -176,6 +176,36 @@ std::string Metrics::Render() const {
   }
   absl::StrAppend(
       &out,
+      "# HELP retrieval_model_memory_bytes Growth of the process's resident "
+      "memory while each loaded model version loaded and warmed up "
+      "(approximate: other versions' requests allocate meanwhile).\n"
+      "# TYPE retrieval_model_memory_bytes gauge\n");
+  for (const LoadedModel& m : loaded_) {
+    absl::StrAppend(&out, "retrieval_model_memory_bytes{version=\"", m.version,
+                    "\"} ", m.memory_bytes, "\n");
+  }
+  absl::StrAppend(
+      &out,
+      "# HELP retrieval_model_memory_file_bytes Of "
+      "retrieval_model_memory_bytes, pages of mapped files (page cache, "
+      "shared with other processes mapping them, reclaimable).\n"
+      "# TYPE retrieval_model_memory_file_bytes gauge\n");
+  for (const LoadedModel& m : loaded_) {
+    absl::StrAppend(&out, "retrieval_model_memory_file_bytes{version=\"",
+                    m.version, "\"} ", m.memory_file_bytes, "\n");
+  }
+  absl::StrAppend(
+      &out,
+      "# HELP retrieval_model_index_mapped_bytes Bytes of each loaded model "
+      "version's index file mapped rather than read (0: read into "
+      "memory); resident only as searches touch them.\n"
+      "# TYPE retrieval_model_index_mapped_bytes gauge\n");
+  for (const LoadedModel& m : loaded_) {
+    absl::StrAppend(&out, "retrieval_model_index_mapped_bytes{version=\"",
+                    m.version, "\"} ", m.index_mapped_bytes, "\n");
+  }
+  absl::StrAppend(
+      &out,
       "# HELP retrieval_reload_failures_total New versions that failed to "
       "load.\n# TYPE retrieval_reload_failures_total counter\n"
       "retrieval_reload_failures_total ",

@@ -59,11 +59,19 @@ class Metrics {
   struct LoadedModel {
     int64_t version = 0;
     int64_t gallery_images = 0;
+    // ServedModel::memory_bytes / memory_file_bytes, and the bytes of its
+    // index file mapped (GalleryIndex::mapped_bytes()).
+    int64_t memory_bytes = 0;
+    int64_t memory_file_bytes = 0;
+    int64_t index_mapped_bytes = 0;
   };
   void SetModels(std::vector<LoadedModel> loaded, int64_t default_version);
   // One loaded version, the default.
   void SetModel(int64_t version, int64_t gallery_size) {
-    SetModels({{version, gallery_size}}, version);
+    LoadedModel m;
+    m.version = version;
+    m.gallery_images = gallery_size;
+    SetModels({m}, version);
   }
   void RecordReloadFailure() { reload_failures_.fetch_add(1); }
   // A CATEGORY_AUTO query and the category it was routed to (unspecified:

@@ -118,6 +118,26 @@ TEST(MetricsTest, RendersEveryLoadedVersionAndTheDefault) {
   EXPECT_THAT(text, HasSubstr("retrieval_model_loaded{version=\"6\"} 1\n"));
 }
 
+TEST(MetricsTest, RendersTheMemoryOfEachLoadedVersion) {
+  Metrics m;
+  EXPECT_THAT(m.Render(), Not(HasSubstr("retrieval_model_memory_bytes{")));
+  m.SetModels({{2, 10, 5000, 1000, 0}, {4, 20, 9000, 3000, 65536}}, 4);
+  const std::string text = m.Render();
+  EXPECT_THAT(text,
+              HasSubstr("# TYPE retrieval_model_memory_bytes gauge\n"
+                        "retrieval_model_memory_bytes{version=\"2\"} 5000\n"
+                        "retrieval_model_memory_bytes{version=\"4\"} "
+                        "9000\n"));
+  EXPECT_THAT(
+      text, HasSubstr("retrieval_model_memory_file_bytes{version=\"2\"} 1000\n"
+                      "retrieval_model_memory_file_bytes{version=\"4\"} "
+                      "3000\n"));
+  EXPECT_THAT(text,
+              HasSubstr("retrieval_model_index_mapped_bytes{version=\"2\"} 0\n"
+                        "retrieval_model_index_mapped_bytes{version=\"4\"} "
+                        "65536\n"));
+}
+
 // A connected socket to 127.0.0.1:port, or -1.
 int Connect(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -121,6 +121,19 @@ struct ServedModel {
   bool image_queries = false;
   // How long the warm-up took before the version was served.
   double warmup_seconds = 0;
+  // How much the process's resident memory grew while this version loaded
+  // and warmed up (common::ProcessMemory, bytes; 0 when unknown): the
+  // weights, the index (as far as it was read; mapped inverted lists count
+  // once touched), the names and the attribute data. memory_bytes is the
+  // sum of the growth of `anon`, private memory, and of `file`, resident
+  // pages of mapped files (page cache, shared with other processes mapping
+  // the same files, reclaimable), each 0 if it shrank. Approximate:
+  // requests served meanwhile by other versions allocate too, memory freed
+  // earlier may be reused, and the first version also pays for the code
+  // pages and allocator arenas it is the first to touch.
+  int64_t memory_bytes = 0;
+  int64_t memory_file_bytes = 0;
+  int64_t memory_anon_bytes = 0;
 
   bool has_attribute_heads() const { return text_head != nullptr; }
   bool reranks() const { return rerank_candidates > 0; }
@@ -147,6 +160,9 @@ class ModelManager {
     clip::Precision precision = clip::Precision::kFp32;
     int max_batch_size = 64;
     bool gpu_index = false;
+    // Map the inverted lists of IVF indexes instead of reading them
+    // (gallery::LoadOptions::mmap).
+    bool mmap_index = true;
     // Re-ranking of versions with attribute heads: -1 takes the manifest's
     // rerank_candidates, 0 turns re-ranking off, a positive value (at most
     // kMaxRerankCandidates) replaces the manifest's. Weights: unset takes the

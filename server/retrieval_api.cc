@@ -342,6 +342,9 @@ absl::StatusOr<v1::GetModelInfoResponse> RetrievalApi::GetModelInfo(
   for (int64_t v : models_->LoadedVersions()) out.add_loaded_versions(v);
   out.set_default_version(models_->DefaultVersion());
   out.set_image_queries(image_queries_ && model->encoder->has_image_tower());
+  out.set_memory_bytes(model->memory_bytes);
+  out.set_memory_file_bytes(model->memory_file_bytes);
+  out.set_index_mapped_bytes(model->index->mapped_bytes());
   return out;
 }
 

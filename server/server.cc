@@ -344,7 +344,14 @@ struct Server::Impl {
     for (int64_t version : models->LoadedVersions()) {
       absl::StatusOr<std::shared_ptr<const ServedModel>> m =
           models->Get(version);
-      if (m.ok()) loaded.push_back({version, (*m)->index->size()});
+      if (!m.ok()) continue;
+      Metrics::LoadedModel entry;
+      entry.version = version;
+      entry.gallery_images = (*m)->index->size();
+      entry.memory_bytes = (*m)->memory_bytes;
+      entry.memory_file_bytes = (*m)->memory_file_bytes;
+      entry.index_mapped_bytes = (*m)->index->mapped_bytes();
+      loaded.push_back(entry);
     }
     metrics.SetModels(std::move(loaded), models->DefaultVersion());
   }
@@ -380,6 +387,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
   ASSIGN_OR_RETURN(mopts.policy, ParseVersionPolicy(options.model_versions));
   mopts.default_version = options.default_version;
   mopts.image_tower = options.image_queries;
+  mopts.mmap_index = options.mmap_index;
   mopts.device = options.device;
   mopts.precision = options.precision;
   mopts.max_batch_size = options.max_batch_size;
@@ -488,6 +496,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(
             << " model_versions=" << mopts.policy.ToString()
             << " default_version=" << options.default_version
             << " image_queries=" << options.image_queries
+            << " mmap_index=" << options.mmap_index
             << " tls=" << (!options.tls_cert.empty())
             << " auth=" << !token.empty()
             << " reflection=" << ReflectionName(reflection)

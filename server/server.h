@@ -80,6 +80,10 @@ struct ServerOptions {
   std::string model_versions = "latest";
   int64_t default_version = 0;
   bool image_queries = true;
+  // Map the inverted lists of IVF indexes from their files instead of
+  // reading them (gallery::LoadOptions::mmap); other index types are read
+  // either way.
+  bool mmap_index = true;
   // Tests only: see Batcher::Options::delay_for_testing.
   int batch_delay_for_testing_us = 0;
 };

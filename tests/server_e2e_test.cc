@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
 #include "common/status_matchers.h"
@@ -804,7 +805,10 @@ TEST_F(ServerTest, VersionFlagsAreCheckedAtStartUp) {
 TEST_F(ServerTest, ServesSeveralVersionsAndReportsThemInTheMetrics) {
   const std::string models = FreshDir("e2e_versions");
   for (uint64_t seed : {1, 2, 3}) {
-    ASSERT_OK(tests::PublishTestVersion(models, tests::SampleVersion(6, seed)));
+    tests::TestVersionOptions v = tests::SampleVersion(6, seed);
+    // The newest with an IVF index, whose inverted lists the server maps.
+    if (seed == 3) v.index_factory = "IVF2,Flat";
+    ASSERT_OK(tests::PublishTestVersion(models, v));
   }
   server::ServerOptions o = BaseOptions(models);
   o.model_versions = "latest:2";
@@ -818,6 +822,32 @@ TEST_F(ServerTest, ServesSeveralVersionsAndReportsThemInTheMetrics) {
               HasSubstr("retrieval_model_gallery_images{version=\"2\"} 6\n"));
   EXPECT_THAT(metrics, HasSubstr("retrieval_model_version 3\n"));
   EXPECT_THAT(metrics, HasSubstr("retrieval_gallery_images 6\n"));
+  // What each version's load cost: version 3, loaded first, maps its index
+  // and the warm-up search touched the lists, so file-backed pages grew.
+  auto gauge = [&](const std::string& name, int version) -> int64_t {
+    const std::string key = absl::StrCat(name, "{version=\"", version, "\"} ");
+    const size_t at = metrics.find(key);
+    if (at == std::string::npos) return -1;
+    int64_t value = -1;
+    const size_t begin = at + key.size();
+    if (!absl::SimpleAtoi(
+            metrics.substr(begin, metrics.find('\n', begin) - begin), &value)) {
+      return -1;
+    }
+    return value;
+  };
+  EXPECT_GT(gauge("retrieval_model_memory_bytes", 3), 0) << metrics;
+  EXPECT_GT(gauge("retrieval_model_memory_file_bytes", 3), 0) << metrics;
+  EXPECT_GE(gauge("retrieval_model_memory_bytes", 2), 0) << metrics;
+  EXPECT_GT(gauge("retrieval_model_index_mapped_bytes", 3), 0) << metrics;
+  EXPECT_EQ(gauge("retrieval_model_index_mapped_bytes", 2), 0) << metrics;
+  const retrieval::v1::GetModelInfoResponse info = ModelInfo();
+  EXPECT_EQ(info.model_version(), 3);
+  EXPECT_EQ(info.memory_bytes(), gauge("retrieval_model_memory_bytes", 3));
+  EXPECT_EQ(info.memory_file_bytes(),
+            gauge("retrieval_model_memory_file_bytes", 3));
+  EXPECT_EQ(info.index_mapped_bytes(),
+            gauge("retrieval_model_index_mapped_bytes", 3));
   SearchResponse resp;
   ASSERT_TRUE(Search(tests::SampleCaptions(6)[0], &resp).ok());
   EXPECT_EQ(resp.model_version(), 3);  // the default: the newest
