@@ -513,15 +513,23 @@ absl::StatusOr<std::unordered_set<std::string>> ReadRemoveList(
   return out;
 }
 
+// The parent's index read into memory, not mapped: its trained state is
+// copied and refilled (BuildOptions::trained).
+gallery::LoadOptions ReadIndex() {
+  gallery::LoadOptions o;
+  o.mmap = false;
+  return o;
+}
+
 // Loads the parent version (on the CPU) and points the options at what its
 // embeddings were made with: its weights and tokenizer, precision, resize
 // mode and index. Given weights must be the parent's file.
 absl::StatusOr<Parent> LoadParent(ExportOptions& options) {
   Parent parent;
   parent.version = options.from_version;
-  ASSIGN_OR_RETURN(
-      gallery::LoadedVersion loaded,
-      gallery::LoadVersion(options.models_dir, options.from_version));
+  ASSIGN_OR_RETURN(gallery::LoadedVersion loaded,
+                   gallery::LoadVersion(options.models_dir,
+                                        options.from_version, ReadIndex()));
   parent.dir = loaded.dir;
   parent.manifest = std::move(loaded.manifest);
   parent.index = std::move(loaded.index);
