@@ -273,6 +273,7 @@ absl::StatusOr<BuiltIndex> BuildIndex(const ExportOptions& options,
   bopts.factory = options.index_factory;
   bopts.nprobe = options.nprobe;
   bopts.ef_search = options.ef_search;
+  bopts.refine_factor = options.refine_factor;
   bopts.max_training_rows = options.max_training_rows;
   bopts.seed = options.seed;
   bopts.use_gpu = options.gpu_index;
@@ -377,6 +378,10 @@ gallery::Manifest MakeManifest(const ExportOptions& options,
   }
   if (absl::StrContains(options.index_factory, "HNSW")) {
     m.index_params["efSearch"] = absl::StrCat(options.ef_search);
+  }
+  if (absl::StrContains(options.index_factory, "RFlat") ||
+      absl::StrContains(options.index_factory, "Refine")) {
+    m.index_params["k_factor_rf"] = absl::StrCat(options.refine_factor);
   }
   m.recall_at_10 = result.recall_at_10;
   m.recall_queries = recall_n;
@@ -562,6 +567,10 @@ absl::StatusOr<Parent> LoadParent(ExportOptions& options) {
   }
   if (auto it = pm.index_params.find("efSearch"); it != pm.index_params.end()) {
     (void)absl::SimpleAtoi(it->second, &options.ef_search);
+  }
+  if (auto it = pm.index_params.find("k_factor_rf");
+      it != pm.index_params.end()) {
+    (void)absl::SimpleAtoi(it->second, &options.refine_factor);
   }
   if (options.labels.empty()) {
     options.min_label_coverage = 0;
@@ -966,6 +975,16 @@ absl::StatusOr<ExportResult> Export(
     ASSIGN_OR_RETURN(gallery, EncodeGallery(options, paths, category_of,
                                             *encoder, progress, result));
   }
+  if (options.index_factory.empty() || options.index_factory == "auto") {
+    const gallery::IndexChoice choice = gallery::DefaultIndexChoice(
+        static_cast<int64_t>(gallery.names.size()), dim);
+    options.index_factory = choice.factory;
+    options.nprobe = choice.nprobe;
+    options.ef_search = choice.ef_search;
+    options.refine_factor = choice.refine_factor;
+    result.index_chosen = true;
+  }
+  result.index_factory = options.index_factory;
   RETURN_IF_ERROR(BuildAndPublish(options, *encoder, gallery,
                                   parent.has_value() ? &*parent : nullptr,
                                   result));

@@ -66,9 +66,15 @@ struct ExportOptions {
   double min_label_coverage = 0.9;
   std::string models_dir;  // versions are created inside
   std::string model_name = "traffic-clip";
-  std::string index_factory = "Flat";
+  // FAISS index_factory string; "auto" (or empty) picks one by the
+  // gallery's size (gallery::DefaultIndexChoice: Flat up to 100k images,
+  // IVF-SQ8 up to 2M, IVF-PQ with SQ8 refinement above), with its nprobe,
+  // efSearch and refine factor in place of those below. An incremental
+  // version keeps its parent's index type and parameters.
+  std::string index_factory = "auto";
   int nprobe = 16;
   int ef_search = 128;
+  int refine_factor = 4;  // Refine/RFlat: candidates re-scored per hit
   int64_t max_training_rows = 100000;
   // ANN indexes: recall@10 against exact search is measured on this many
   // queries: texts from recall_texts when given (one per line), else
@@ -140,6 +146,9 @@ struct ExportResult {
   // is published). Merging: the number of shards merged.
   std::string shard_file;
   int64_t merged_shards = 0;
+  // The index type built, and whether it was picked by gallery size.
+  std::string index_factory;
+  bool index_chosen = false;
 };
 
 // The rows [first, last) of a list of `num_images` images that shard

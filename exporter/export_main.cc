@@ -57,9 +57,13 @@ ABSL_FLAG(std::string, models_dir, "",
           "Required.");
 ABSL_FLAG(std::string, model_name, "traffic-clip",
           "Name recorded in the manifest.");
-ABSL_FLAG(std::string, index, "Flat",
+ABSL_FLAG(std::string, index, "auto",
           "FAISS index_factory string (inner product on L2-normalised "
-          "embeddings): Flat (exact), HNSW32, IVF1024,Flat, IVF1024,PQ64, ...");
+          "embeddings): Flat (exact), HNSW32, IVF1024,Flat, IVF1024,PQ64, "
+          "...; auto picks by gallery size: Flat up to 100k images, "
+          "IVF<lists>,SQ8 up to 2M, IVF<lists>_HNSW32,PQ<d/8>,Refine(SQ8) "
+          "above, with their nprobe/efSearch/refine factor (docs/scale.md). "
+          "Ignored with --from_version (the parent's index type is kept).");
 ABSL_FLAG(int, nprobe, 16, "IVF lists searched per query (IVF indexes only).");
 ABSL_FLAG(int, ef_search, 128, "HNSW efSearch (HNSW indexes only).");
 ABSL_FLAG(int, recall_queries, 1000,
@@ -222,6 +226,10 @@ int main(int argc, char** argv) {
                 static_cast<long long>(result->num_images),
                 100 * result->label_coverage);
   }
+  std::printf("index %s%s\n", result->index_factory.c_str(),
+              result->index_chosen ? " (chosen by gallery size; --index to "
+                                     "override)"
+                                   : "");
   if (result->parent_version > 0) {
     std::printf("from version %lld: added %lld images, removed %lld\n",
                 static_cast<long long>(result->parent_version),

@@ -60,6 +60,9 @@ TEST_F(ExportTest, PublishesAVerifiedVersionWithCategoriesAndEmbeddings) {
   EXPECT_EQ(result->version, 1);
   EXPECT_EQ(result->num_images, 40);
   EXPECT_GT(result->images_per_second, 0);
+  // No index given: picked by gallery size, exact for 40 images.
+  EXPECT_TRUE(result->index_chosen);
+  EXPECT_EQ(result->index_factory, "Flat");
   auto loaded = gallery::LoadVersion(o.models_dir, 1);
   ASSERT_OK(loaded);
   EXPECT_EQ(loaded->index->size(), 40);

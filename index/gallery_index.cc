@@ -5,6 +5,7 @@
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFPQ.h>
 #include <faiss/IndexPreTransform.h>
 #include <faiss/IndexRefine.h>
 #include <faiss/clone_index.h>
@@ -12,6 +13,7 @@
 #include <faiss/impl/DistanceComputer.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
+#include <faiss/impl/io.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
 #include <faiss/invlists/OnDiskInvertedLists.h>
@@ -192,6 +194,48 @@ void PreferBlasForExactSearch() {
   (void)once;
 }
 
+// The base index of a refined index and the index inside a transform: where
+// IVF and HNSW parameters live.
+faiss::Index* Inner(faiss::Index* index) {
+  if (auto* refine = dynamic_cast<faiss::IndexRefine*>(index)) {
+    index = refine->base_index;
+  }
+  if (auto* pre = dynamic_cast<faiss::IndexPreTransform*>(index)) {
+    index = pre->index;
+  }
+  return index;
+}
+
+// Training settings of `options`, and no polysemous training for IVF-PQ:
+// FAISS's index_factory asks for it, and it costs minutes (simulated
+// annealing over the PQ codebooks) for codes that only a search with a
+// Hamming threshold (polysemous_ht, never set here) would use.
+void PrepareTraining(faiss::Index* index, const BuildOptions& options) {
+  auto* ivf = dynamic_cast<faiss::IndexIVF*>(Inner(index));
+  if (ivf == nullptr) return;
+  if (options.kmeans_iterations > 0) ivf->cp.niter = options.kmeans_iterations;
+  if (auto* ivfpq = dynamic_cast<faiss::IndexIVFPQ*>(ivf)) {
+    ivfpq->do_polysemous_training = false;
+  }
+}
+
+// The search parameters of `options` that apply to options.factory.
+// ParameterSpace reaches through wrappers such as RFlat refinement.
+void SetSearchOptions(faiss::Index* index, const BuildOptions& options) {
+  faiss::ParameterSpace space;
+  const std::string& f = options.factory;
+  if (f.find("IVF") != std::string::npos) {
+    space.set_index_parameter(index, "nprobe", options.nprobe);
+  }
+  if (f.find("HNSW") != std::string::npos) {
+    space.set_index_parameter(index, "efSearch", options.ef_search);
+  }
+  if (f.find("RFlat") != std::string::npos ||
+      f.find("Refine") != std::string::npos) {
+    space.set_index_parameter(index, "k_factor_rf", options.refine_factor);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Build(
@@ -262,25 +306,11 @@ absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Build(
             }
             train = sample.data();
           }
+          PrepareTraining(impl->index.get(), options);
           impl->index->train(nt, train);
         }
         impl->index->add(n, data.data());
-        // ParameterSpace reaches through wrappers such as RFlat refinement.
-        faiss::ParameterSpace space;
-        const std::string& f = options.factory;
-        if (f.find("IVF") != std::string::npos) {
-          space.set_index_parameter(impl->index.get(), "nprobe",
-                                    options.nprobe);
-        }
-        if (f.find("HNSW") != std::string::npos) {
-          space.set_index_parameter(impl->index.get(), "efSearch",
-                                    options.ef_search);
-        }
-        if (f.find("RFlat") != std::string::npos ||
-            f.find("Refine") != std::string::npos) {
-          space.set_index_parameter(impl->index.get(), "k_factor_rf",
-                                    options.refine_factor);
-        }
+        SetSearchOptions(impl->index.get(), options);
         impl->MaybeToGpu(options.use_gpu);
       }));
   return std::unique_ptr<GalleryIndex>(new GalleryIndex(
@@ -298,6 +328,110 @@ absl::StatusOr<bool> GalleryIndex::FactoryNeedsTraining(
         needs = !probe->is_trained;
       }));
   return needs;
+}
+
+absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::BuildFromSource(
+    int64_t n, int64_t dim, const RowSource& source,
+    std::vector<std::string> names, std::vector<Category> categories,
+    const BuildOptions& options, int64_t chunk_rows) {
+  PreferBlasForExactSearch();
+  if (n <= 0) return absl::InvalidArgumentError("the gallery is empty");
+  if (dim <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("embedding size must be positive, got ", dim));
+  }
+  if (chunk_rows <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunk_rows must be positive, got ", chunk_rows));
+  }
+  if (static_cast<int64_t>(names.size()) != n ||
+      static_cast<int64_t>(categories.size()) != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(names.size(), " names and ", categories.size(),
+                     " categories for ", n, " images"));
+  }
+  std::array<int64_t, 4> starts = {0, 0, 0, n};
+  std::array<int64_t, 3> counts = {0, 0, 0};
+  for (int64_t i = 0; i < n; ++i) {
+    const int slot = Slot(categories[i]);
+    if (i > 0 && slot < Slot(categories[i - 1])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "row ", i, " (", CategoryWord(categories[i]), ") follows a ",
+          CategoryWord(categories[i - 1]),
+          " row: rows must be grouped by category (pedestrian, vehicle, "
+          "unspecified)"));
+    }
+    ++counts[slot];
+  }
+  starts[1] = counts[0];
+  starts[2] = counts[0] + counts[1];
+  categories.clear();
+  categories.shrink_to_fit();
+
+  auto impl = std::make_unique<Impl>();
+  absl::Status source_status = absl::OkStatus();
+  RETURN_IF_ERROR(CatchFaiss(
+      absl::StrCat("cannot build FAISS index '", options.factory, "'"), [&] {
+        impl->index.reset(faiss::index_factory(static_cast<int>(dim),
+                                               options.factory.c_str(),
+                                               faiss::METRIC_INNER_PRODUCT));
+        if (!impl->index->is_trained) {
+          // Training rows as Build samples them, fetched one by one.
+          std::vector<int64_t> rows(n);
+          std::iota(rows.begin(), rows.end(), 0);
+          const int64_t nt = std::min<int64_t>(n, options.max_training_rows);
+          if (nt < n) {
+            std::mt19937_64 rng(options.seed);
+            std::shuffle(rows.begin(), rows.end(), rng);
+            rows.resize(nt);
+          }
+          std::vector<float> sample(nt * dim);
+          for (int64_t i = 0; i < nt && source_status.ok(); ++i) {
+            source_status = source(rows[i], rows[i] + 1, &sample[i * dim]);
+          }
+          if (!source_status.ok()) return;
+          PrepareTraining(impl->index.get(), options);
+          impl->index->train(nt, sample.data());
+        }
+        std::vector<float> chunk(std::min(n, chunk_rows) * dim);
+        for (int64_t begin = 0; begin < n; begin += chunk_rows) {
+          const int64_t end = std::min(n, begin + chunk_rows);
+          source_status = source(begin, end, chunk.data());
+          if (!source_status.ok()) return;
+          impl->index->add(end - begin, chunk.data());
+        }
+        SetSearchOptions(impl->index.get(), options);
+        impl->MaybeToGpu(options.use_gpu);
+      }));
+  RETURN_IF_ERROR(source_status);
+  return std::unique_ptr<GalleryIndex>(new GalleryIndex(
+      std::move(impl), dim, options.factory, std::move(names), starts));
+}
+
+absl::Status GalleryIndex::SetSearchTuning(const SearchTuning& tuning) {
+#ifdef RETRIEVAL_WITH_FAISS_GPU
+  if (impl_->gpu_index) {
+    return absl::FailedPreconditionError(
+        "search parameters of an index on the GPU cannot be changed");
+  }
+#endif
+  faiss::Index* index = impl_->index.get();
+  if (auto* refine = dynamic_cast<faiss::IndexRefine*>(index)) {
+    if (tuning.refine_factor > 0) {
+      refine->k_factor = static_cast<float>(tuning.refine_factor);
+    }
+  }
+  index = Inner(index);
+  if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index)) {
+    if (tuning.nprobe > 0) {
+      ivf->nprobe = std::min<size_t>(tuning.nprobe, ivf->nlist);
+    }
+    index = ivf->quantizer;
+  }
+  if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(index)) {
+    if (tuning.ef_search > 0) hnsw->hnsw.efSearch = tuning.ef_search;
+  }
+  return absl::OkStatus();
 }
 
 namespace {
@@ -359,7 +493,24 @@ absl::StatusOr<Mapping> CheckMappedLists(const std::string& index_path,
   return mapping;
 }
 
+// Counts the bytes FAISS would write.
+struct CountingWriter : faiss::IOWriter {
+  int64_t bytes = 0;
+  size_t operator()(const void*, size_t size, size_t nitems) override {
+    bytes += static_cast<int64_t>(size * nitems);
+    return nitems;
+  }
+};
+
 }  // namespace
+
+absl::StatusOr<int64_t> GalleryIndex::IndexBytes() const {
+  CountingWriter writer;
+  RETURN_IF_ERROR(CatchFaiss("cannot measure the index", [&] {
+    faiss::write_index(impl_->index.get(), &writer);
+  }));
+  return writer.bytes;
+}
 
 absl::StatusOr<std::unique_ptr<GalleryIndex>> GalleryIndex::Load(
     const std::string& index_path, const std::string& names_path,
@@ -831,6 +982,83 @@ double RecallAtK(const std::vector<std::vector<int64_t>>& truth,
     total += static_cast<double>(found) / kt;
   }
   return total / truth.size();
+}
+
+ExactTopK::ExactTopK(const float* queries, int64_t nq, int64_t dim, int k)
+    : queries_(queries, queries + nq * dim),
+      nq_(nq),
+      dim_(dim),
+      k_(k),
+      best_(nq) {}
+
+void ExactTopK::Add(const float* rows, int64_t n, int64_t first_row) {
+  if (n <= 0 || nq_ == 0) return;
+  const int64_t kk = std::min<int64_t>(k_, n);
+  std::vector<float> scores(nq_ * kk);
+  std::vector<int64_t> ids(nq_ * kk);
+  faiss::float_minheap_array_t heaps = {static_cast<size_t>(nq_),
+                                        static_cast<size_t>(kk), ids.data(),
+                                        scores.data()};
+  faiss::knn_inner_product(queries_.data(), rows, dim_, nq_, n, &heaps);
+  auto better = [](const Hit& a, const Hit& b) {
+    return a.score > b.score || (a.score == b.score && a.row < b.row);
+  };
+  for (int64_t q = 0; q < nq_; ++q) {
+    std::vector<Hit>& best = best_[q];
+    for (int64_t j = 0; j < kk; ++j) {
+      if (ids[q * kk + j] >= 0) {
+        best.push_back(Hit{ids[q * kk + j] + first_row, scores[q * kk + j]});
+      }
+    }
+    std::sort(best.begin(), best.end(), better);
+    if (static_cast<int64_t>(best.size()) > k_) best.resize(k_);
+  }
+}
+
+std::vector<std::vector<int64_t>> ExactTopK::Ids() const {
+  std::vector<std::vector<int64_t>> out(nq_);
+  for (int64_t q = 0; q < nq_; ++q) {
+    for (const Hit& h : best_[q]) out[q].push_back(h.row);
+  }
+  return out;
+}
+
+IndexChoice DefaultIndexChoice(int64_t num_images, int64_t dim) {
+  IndexChoice c;
+  // Exact search costs num_images x dim per query: the threshold is for
+  // dim 512, scaled for other sizes.
+  if (dim <= 0 || num_images * dim <= kMaxExactGallery * 512) {
+    c.factory = "Flat";
+    return c;
+  }
+  // About 4 sqrt(n) IVF lists, a power of two from 1024 to 16384 (beyond
+  // that a gallery is better split into shards, docs/scale.md).
+  int64_t lists = 1024;
+  while (lists < 16384 &&
+         static_cast<double>(lists) <
+             4.0 * std::sqrt(static_cast<double>(num_images))) {
+    lists *= 2;
+  }
+  c.nprobe = 16;
+  if (num_images <= kMaxSq8Gallery) {
+    // One byte per dimension, scanned in the probed lists.
+    c.factory = absl::StrCat("IVF", lists, ",SQ8");
+    return c;
+  }
+  // The lists found through an HNSW graph over their centres (assigning
+  // 10M vectors to 16384 centres exactly is 1.7e14 flops, half an hour of
+  // BLAS on 2 cores), PQ codes
+  // of one byte per 8 dimensions scanned, and the best refine_factor x k
+  // re-scored from SQ8 copies.
+  const int64_t pq = dim % 8 == 0 ? dim / 8 : dim;
+  c.factory = absl::StrCat("IVF", lists, "_HNSW32,PQ", pq, ",Refine(SQ8)");
+  c.ef_search = 128;
+  c.refine_factor = 16;
+  return c;
+}
+
+std::string DefaultIndexFactory(int64_t num_images, int64_t dim) {
+  return DefaultIndexChoice(num_images, dim).factory;
 }
 
 }  // namespace gallery

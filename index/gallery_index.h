@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -47,6 +48,10 @@ struct BuildOptions {
   // Refined indexes (",RFlat"): exact re-ranking of refine_factor * k
   // candidates.
   int refine_factor = 4;
+  // IVF types: k-means iterations of the coarse quantizer's training; 0
+  // keeps FAISS's default (25). Training costs iterations x training rows
+  // x lists x dim, which dominates the build of a large IVF index.
+  int kmeans_iterations = 0;
   // Put the index on the GPU when the build has FAISS GPU support (CUDA
   // builds); ignored otherwise.
   bool use_gpu = false;
@@ -77,6 +82,21 @@ struct LoadOptions {
   bool mmap = true;
 };
 
+// Search-time parameters of an approximate index; 0 leaves one unchanged,
+// and each applies only to index types that have it.
+struct SearchTuning {
+  int nprobe = 0;         // IVF lists probed
+  int ef_search = 0;      // HNSW efSearch (of an HNSW index, or of the
+                          // HNSW coarse quantizer of an IVF index)
+  int refine_factor = 0;  // refined indexes: candidates re-scored per hit
+};
+
+// Writes rows [begin, end) of a gallery to `out` ([end - begin, dim]
+// float32 row-major, L2-normalised). A non-OK status stops the build and is
+// returned by it.
+using RowSource =
+    std::function<absl::Status(int64_t begin, int64_t end, float* out)>;
+
 class GalleryIndex {
  public:
   // Builds an index over `embeddings` ([n, dim] float32 row-major, expected
@@ -94,6 +114,19 @@ class GalleryIndex {
   // INVALID_ARGUMENT for a factory string FAISS rejects.
   static absl::StatusOr<bool> FactoryNeedsTraining(const std::string& factory,
                                                    int64_t dim);
+  // Like Build, for a gallery too large to hold as float32 (10M x 512 is
+  // 20 GB): the n rows come from `source`, `chunk_rows` at a time and in
+  // order, and are added chunk by chunk; training rows (as in Build, at most
+  // options.max_training_rows, sampled with options.seed) are fetched one
+  // by one. Rows are not reordered: they must already be grouped by
+  // category (pedestrian, vehicle, unspecified), INVALID_ARGUMENT
+  // otherwise. Other errors as Build's, or the source's status. Memory is
+  // the index's plus one chunk; an exact (Flat) index still holds every
+  // vector, so this pays off for compressed types (PQ, SQ8).
+  static absl::StatusOr<std::unique_ptr<GalleryIndex>> BuildFromSource(
+      int64_t n, int64_t dim, const RowSource& source,
+      std::vector<std::string> names, std::vector<Category> categories,
+      const BuildOptions& options, int64_t chunk_rows = 100000);
 
   // Reads an index written by Save: `index_path` (FAISS binary) and
   // `names_path` (images.txt: "name" or "name\tcategory" per line, row order).
@@ -119,6 +152,17 @@ class GalleryIndex {
   absl::Status WriteIndexFile(const std::string& path) const;
 
   ~GalleryIndex();
+
+  // Changes the search parameters of the CPU index (those set by Build from
+  // BuildOptions; Save stores them with the index). Not thread-safe: call it
+  // only while no Search runs. FAILED_PRECONDITION for an index placed on
+  // the GPU.
+  absl::Status SetSearchTuning(const SearchTuning& tuning);
+
+  // The index's size in bytes as FAISS serialises it (vectors or codes,
+  // lists, graph links, trained parameters): about its memory footprint.
+  // INVALID_ARGUMENT when FAISS cannot serialise the type.
+  absl::StatusOr<int64_t> IndexBytes() const;
 
   // queries: [nq, dim] float32 row-major. Returns nq lists of up to k hits,
   // best first, restricted to `filter` unless kUnspecified.
@@ -213,6 +257,51 @@ std::vector<std::vector<int64_t>> BruteForceTopK(const float* base, int64_t n,
                                                  const float* queries,
                                                  int64_t nq, int64_t dim,
                                                  int k);
+
+// Exact top-k over a gallery seen in chunks (of any size, in any order),
+// for galleries too large to hold: the running k best (row, score) per
+// query. Row ids are chunk offsets plus `first_row`.
+class ExactTopK {
+ public:
+  // queries: [nq, dim] float32 row-major (copied).
+  ExactTopK(const float* queries, int64_t nq, int64_t dim, int k);
+  // Scores rows [first_row, first_row + n) held in `rows` ([n, dim]).
+  void Add(const float* rows, int64_t n, int64_t first_row);
+  // Row ids per query, best first.
+  std::vector<std::vector<int64_t>> Ids() const;
+
+ private:
+  std::vector<float> queries_;
+  int64_t nq_, dim_;
+  int k_;
+  std::vector<std::vector<Hit>> best_;
+};
+
+// The index a gallery of `num_images` embeddings of size `dim` gets when the
+// user names none, and its search parameters; chosen from the measurements
+// in docs/scale.md (synthetic low-rank set: recall@10 0.98 for IVF-SQ8 at
+// 1M; 0.88 for refined IVF-PQ at 10M, below the 0.95 aimed at):
+// - Flat (exact) while num_images x dim <= kMaxExactGallery x 512;
+// - "IVF<lists>,SQ8" up to kMaxSq8Gallery images, nprobe 16;
+// - "IVF<lists>_HNSW32,PQ<dim/8>,Refine(SQ8)" above, nprobe 16, efSearch
+//   128, refine_factor 16;
+// with <lists> the power of two at or above 4 sqrt(num_images), from 1024
+// to 16384. Every factory string builds with GalleryIndex::Build on a
+// gallery of at least <lists> rows.
+struct IndexChoice {
+  std::string factory;
+  int nprobe = 16;
+  int ef_search = 128;
+  int refine_factor = 4;
+};
+IndexChoice DefaultIndexChoice(int64_t num_images, int64_t dim);
+// DefaultIndexChoice(num_images, dim).factory.
+std::string DefaultIndexFactory(int64_t num_images, int64_t dim);
+// Exact search up to this many 512-d images (Flat: 16 ms per query at batch
+// 1 on 2 cores at 100k; 160 ms at 1M).
+constexpr int64_t kMaxExactGallery = 100000;
+// IVF-SQ8 up to this many images; IVF-PQ with SQ8 refinement above.
+constexpr int64_t kMaxSq8Gallery = 2000000;
 
 // Mean fraction of `truth[q]`'s first k ids found in `got[q]`'s first k.
 double RecallAtK(const std::vector<std::vector<int64_t>>& truth,
