@@ -578,196 +578,194 @@ TEST(GalleryIndexTest, MappedIndexCutShortIsDataLoss) {
   EXPECT_THAT(
       GalleryIndex::Load(dir + "/cut.faiss", dir + "/whole.txt", read_options),
       StatusIs(absl::StatusCode::kDataLoss, HasSubstr("cut.faiss")));
+}
 
-  // A gallery already grouped by category (as BuildFromSource requires).
-  Gallery MakeGroupedGallery(int64_t n, int64_t dim) {
-    Gallery g;
-    g.data = RandomUnitRows(n, dim, 23);
-    for (int64_t i = 0; i < n; ++i) {
-      g.names.push_back("img" + std::to_string(i) + ".jpg");
-      g.categories.push_back(i < n / 4   ? Category::kPedestrian
-                             : i < n / 2 ? Category::kVehicle
-                                         : Category::kUnspecified);
-    }
-    return g;
+// A gallery already grouped by category (as BuildFromSource requires).
+Gallery MakeGroupedGallery(int64_t n, int64_t dim) {
+  Gallery g;
+  g.data = RandomUnitRows(n, dim, 23);
+  for (int64_t i = 0; i < n; ++i) {
+    g.names.push_back("img" + std::to_string(i) + ".jpg");
+    g.categories.push_back(i < n / 4   ? Category::kPedestrian
+                           : i < n / 2 ? Category::kVehicle
+                                       : Category::kUnspecified);
   }
+  return g;
+}
 
-  RowSource SourceOf(const Gallery& g, int64_t dim, int* calls = nullptr) {
-    return [&g, dim, calls](int64_t begin, int64_t end, float* out) {
-      if (calls != nullptr) ++*calls;
-      std::copy(g.data.begin() + begin * dim, g.data.begin() + end * dim, out);
-      return absl::OkStatus();
-    };
-  }
+RowSource SourceOf(const Gallery& g, int64_t dim, int* calls = nullptr) {
+  return [&g, dim, calls](int64_t begin, int64_t end, float* out) {
+    if (calls != nullptr) ++*calls;
+    std::copy(g.data.begin() + begin * dim, g.data.begin() + end * dim, out);
+    return absl::OkStatus();
+  };
+}
 
-  TEST(GalleryIndexTest, BuildFromSourceGivesTheIndexBuildGives) {
-    constexpr int64_t kDim = 16, kN = 1000, kQ = 20;
-    Gallery g = MakeGroupedGallery(kN, kDim);
-    std::vector<float> queries = RandomUnitRows(kQ, kDim, 29);
-    for (const char* factory :
-         {"Flat", "IVF16,Flat", "IVF16,PQ4,Refine(SQ8)"}) {
-      BuildOptions opts;
-      opts.factory = factory;
-      opts.nprobe = 4;
-      opts.max_training_rows = 600;  // sampled, not all rows
-      auto whole =
-          GalleryIndex::Build(g.data, kDim, g.names, g.categories, opts);
-      ASSERT_OK(whole);
-      int calls = 0;
-      auto chunked = GalleryIndex::BuildFromSource(
-          kN, kDim, SourceOf(g, kDim, &calls), g.names, g.categories, opts,
-          /*chunk_rows=*/300);
-      ASSERT_OK(chunked);
-      EXPECT_GE(calls, 4) << factory;  // 300 + 300 + 300 + 100 rows
-      EXPECT_EQ((*chunked)->names(), (*whole)->names());
-      EXPECT_EQ((*chunked)->CountOf(Category::kVehicle), kN / 4);
-      for (Category filter : {Category::kUnspecified, Category::kVehicle}) {
-        auto a = (*whole)->Search(queries.data(), kQ, 10, filter);
-        auto b = (*chunked)->Search(queries.data(), kQ, 10, filter);
-        ASSERT_OK(a);
-        ASSERT_OK(b);
-        for (int64_t q = 0; q < kQ; ++q) {
-          ASSERT_EQ((*a)[q].size(), (*b)[q].size()) << factory;
-          for (size_t j = 0; j < (*a)[q].size(); ++j) {
-            EXPECT_EQ((*a)[q][j].row, (*b)[q][j].row) << factory;
-          }
-        }
-      }
-    }
-  }
-
-  TEST(GalleryIndexTest, BuildFromSourceErrors) {
-    constexpr int64_t kDim = 8, kN = 100;
-    Gallery g = MakeGallery(kN, kDim);  // categories interleaved
-    EXPECT_THAT(GalleryIndex::BuildFromSource(kN, kDim, SourceOf(g, kDim),
-                                              g.names, g.categories, {}),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         HasSubstr("grouped by category")));
-    std::vector<Category> all(kN, Category::kUnspecified);
-    EXPECT_THAT(GalleryIndex::BuildFromSource(
-                    kN, kDim,
-                    [](int64_t, int64_t, float*) {
-                      return absl::DataLossError("embeddings.bin: truncated");
-                    },
-                    g.names, all, {}),
-                StatusIs(absl::StatusCode::kDataLoss, HasSubstr("truncated")));
-    EXPECT_THAT(GalleryIndex::BuildFromSource(kN - 1, kDim, SourceOf(g, kDim),
-                                              g.names, all, {}),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("99")));
-  }
-
-  TEST(GalleryIndexTest, SetSearchTuningChangesNprobe) {
-    constexpr int64_t kDim = 16, kN = 2000, kQ = 30;
-    Gallery g = MakeGallery(kN, kDim);
-    std::vector<float> queries = RandomUnitRows(kQ, kDim, 31);
+TEST(GalleryIndexTest, BuildFromSourceGivesTheIndexBuildGives) {
+  constexpr int64_t kDim = 16, kN = 1000, kQ = 20;
+  Gallery g = MakeGroupedGallery(kN, kDim);
+  std::vector<float> queries = RandomUnitRows(kQ, kDim, 29);
+  for (const char* factory : {"Flat", "IVF16,Flat", "IVF16,PQ4,Refine(SQ8)"}) {
     BuildOptions opts;
-    opts.factory = "IVF32,Flat";
-    opts.nprobe = 1;
-    auto index = GalleryIndex::Build(g.data, kDim, g.names, g.categories, opts);
-    ASSERT_OK(index);
-    const std::vector<float> rows = IndexOrderRows(**index, g, kDim);
-    auto truth = BruteForceTopK(rows.data(), kN, queries.data(), kQ, kDim, 10);
-    auto narrow = (*index)->Search(queries.data(), kQ, 10);
-    ASSERT_OK(narrow);
-    // Uniform random vectors: one list of 32 holds few true neighbours.
-    EXPECT_LT(RecallAtK(truth, *narrow, 10), 0.9);
-    SearchTuning all_lists;
-    all_lists.nprobe = 1000;  // capped at the 32 lists: exact
-    ASSERT_OK((*index)->SetSearchTuning(all_lists));
-    auto wide = (*index)->Search(queries.data(), kQ, 10);
-    ASSERT_OK(wide);
-    EXPECT_GT(RecallAtK(truth, *wide, 10), 0.999);
-  }
-
-  TEST(GalleryIndexTest, IndexBytesCountsTheStoredVectors) {
-    constexpr int64_t kDim = 16, kN = 500;
-    Gallery g = MakeGallery(kN, kDim);
-    auto flat = GalleryIndex::Build(g.data, kDim, g.names, g.categories, {});
-    ASSERT_OK(flat);
-    auto bytes = (*flat)->IndexBytes();
-    ASSERT_OK(bytes);
-    EXPECT_GE(*bytes, kN * kDim * 4);
-    EXPECT_LT(*bytes, kN * kDim * 4 + 1024);
-    BuildOptions sq8;
-    sq8.factory = "SQ8";
-    auto compressed =
-        GalleryIndex::Build(g.data, kDim, g.names, g.categories, sq8);
-    ASSERT_OK(compressed);
-    auto sq8_bytes = (*compressed)->IndexBytes();
-    ASSERT_OK(sq8_bytes);
-    EXPECT_GE(*sq8_bytes, kN * kDim);
-    EXPECT_LT(*sq8_bytes, kN * kDim + 1024);
-  }
-
-  TEST(ExactTopKTest, ChunksInAnyOrderMatchBruteForce) {
-    constexpr int64_t kDim = 24, kN = 1500, kQ = 15;
-    std::vector<float> base = RandomUnitRows(kN, kDim, 37);
-    std::vector<float> queries = RandomUnitRows(kQ, kDim, 41);
-    ExactTopK exact(queries.data(), kQ, kDim, 10);
-    // Chunks of unequal size, the last first, one smaller than k.
-    exact.Add(base.data() + 1000 * kDim, 500, 1000);
-    exact.Add(base.data() + 3 * kDim, 997, 3);
-    exact.Add(base.data(), 3, 0);
-    EXPECT_EQ(exact.Ids(),
-              BruteForceTopK(base.data(), kN, queries.data(), kQ, kDim, 10));
-  }
-
-  TEST(DefaultIndexChoiceTest, ExactUpToTheThresholdThenApproximate) {
-    for (int64_t dim : {64, 512}) {
-      EXPECT_EQ(DefaultIndexFactory(1, dim), "Flat");
-      EXPECT_EQ(DefaultIndexFactory(17611, dim), "Flat");
-      bool approximate = false;
-      int64_t last_lists = 0;
-      for (int64_t n = 1000; n <= 10000000000LL; n = n * 3 / 2) {
-        const IndexChoice c = DefaultIndexChoice(n, dim);
-        if (c.factory != "Flat") approximate = true;
-        // Monotonic: once approximate, larger galleries stay approximate,
-        // with at least as many IVF lists.
-        EXPECT_EQ(c.factory == "Flat", !approximate) << n << " x " << dim;
-        if (approximate) {
-          const int64_t lists = std::stoll(c.factory.substr(3));
-          EXPECT_GE(lists, last_lists) << c.factory;
-          last_lists = lists;
-          EXPECT_GT(c.nprobe, 0);
-          EXPECT_GT(c.refine_factor, 0);
-          // SQ8 up to kMaxSq8Gallery, refined PQ above.
-          EXPECT_EQ(c.factory.find("Refine(SQ8)") != std::string::npos,
-                    n > kMaxSq8Gallery)
-              << c.factory;
+    opts.factory = factory;
+    opts.nprobe = 4;
+    opts.max_training_rows = 600;  // sampled, not all rows
+    auto whole = GalleryIndex::Build(g.data, kDim, g.names, g.categories, opts);
+    ASSERT_OK(whole);
+    int calls = 0;
+    auto chunked = GalleryIndex::BuildFromSource(
+        kN, kDim, SourceOf(g, kDim, &calls), g.names, g.categories, opts,
+        /*chunk_rows=*/300);
+    ASSERT_OK(chunked);
+    EXPECT_GE(calls, 4) << factory;  // 300 + 300 + 300 + 100 rows
+    EXPECT_EQ((*chunked)->names(), (*whole)->names());
+    EXPECT_EQ((*chunked)->CountOf(Category::kVehicle), kN / 4);
+    for (Category filter : {Category::kUnspecified, Category::kVehicle}) {
+      auto a = (*whole)->Search(queries.data(), kQ, 10, filter);
+      auto b = (*chunked)->Search(queries.data(), kQ, 10, filter);
+      ASSERT_OK(a);
+      ASSERT_OK(b);
+      for (int64_t q = 0; q < kQ; ++q) {
+        ASSERT_EQ((*a)[q].size(), (*b)[q].size()) << factory;
+        for (size_t j = 0; j < (*a)[q].size(); ++j) {
+          EXPECT_EQ((*a)[q][j].row, (*b)[q][j].row) << factory;
         }
       }
-      EXPECT_TRUE(approximate);
     }
-    EXPECT_EQ(DefaultIndexFactory(kMaxExactGallery, 512), "Flat");
-    EXPECT_NE(DefaultIndexFactory(kMaxExactGallery + 1, 512), "Flat");
   }
+}
 
-  TEST(DefaultIndexChoiceTest, ChosenFactoriesBuildAndSearch) {
-    // The string chosen for a large gallery, built on a small one (as many
-    // rows as IVF lists, which k-means needs); two k-means iterations keep
-    // the test fast.
-    constexpr int64_t kDim = 64, kQ = 10;
-    for (int64_t size : {int64_t{1000}, int64_t{1000000}, kMaxSq8Gallery + 1,
-                         int64_t{10000000}, int64_t{5000000000}}) {
-      const IndexChoice c = DefaultIndexChoice(size, kDim);
-      int64_t n = 1000;
-      if (c.factory != "Flat") n = std::stoll(c.factory.substr(3));
-      Gallery g = MakeGallery(n, kDim);
-      BuildOptions opts;
-      opts.factory = c.factory;
-      opts.nprobe = c.nprobe;
-      opts.ef_search = c.ef_search;
-      opts.refine_factor = c.refine_factor;
-      opts.kmeans_iterations = 2;
-      auto index =
-          GalleryIndex::Build(g.data, kDim, g.names, g.categories, opts);
-      ASSERT_OK(index) << c.factory;
-      std::vector<float> queries = RandomUnitRows(kQ, kDim, 43);
-      auto hits = (*index)->Search(queries.data(), kQ, 10);
-      ASSERT_OK(hits);
-      for (const auto& list : *hits) EXPECT_EQ(list.size(), 10u) << c.factory;
+TEST(GalleryIndexTest, BuildFromSourceErrors) {
+  constexpr int64_t kDim = 8, kN = 100;
+  Gallery g = MakeGallery(kN, kDim);  // categories interleaved
+  EXPECT_THAT(GalleryIndex::BuildFromSource(kN, kDim, SourceOf(g, kDim),
+                                            g.names, g.categories, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("grouped by category")));
+  std::vector<Category> all(kN, Category::kUnspecified);
+  EXPECT_THAT(GalleryIndex::BuildFromSource(kN, kDim,
+                                            [](int64_t, int64_t, float*) {
+                                              return absl::DataLossError(
+                                                  "embeddings.bin: truncated");
+                                            },
+                                            g.names, all, {}),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("truncated")));
+  EXPECT_THAT(GalleryIndex::BuildFromSource(kN - 1, kDim, SourceOf(g, kDim),
+                                            g.names, all, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("99")));
+}
+
+TEST(GalleryIndexTest, SetSearchTuningChangesNprobe) {
+  constexpr int64_t kDim = 16, kN = 2000, kQ = 30;
+  Gallery g = MakeGallery(kN, kDim);
+  std::vector<float> queries = RandomUnitRows(kQ, kDim, 31);
+  BuildOptions opts;
+  opts.factory = "IVF32,Flat";
+  opts.nprobe = 1;
+  auto index = GalleryIndex::Build(g.data, kDim, g.names, g.categories, opts);
+  ASSERT_OK(index);
+  const std::vector<float> rows = IndexOrderRows(**index, g, kDim);
+  auto truth = BruteForceTopK(rows.data(), kN, queries.data(), kQ, kDim, 10);
+  auto narrow = (*index)->Search(queries.data(), kQ, 10);
+  ASSERT_OK(narrow);
+  // Uniform random vectors: one list of 32 holds few true neighbours.
+  EXPECT_LT(RecallAtK(truth, *narrow, 10), 0.9);
+  SearchTuning all_lists;
+  all_lists.nprobe = 1000;  // capped at the 32 lists: exact
+  ASSERT_OK((*index)->SetSearchTuning(all_lists));
+  auto wide = (*index)->Search(queries.data(), kQ, 10);
+  ASSERT_OK(wide);
+  EXPECT_GT(RecallAtK(truth, *wide, 10), 0.999);
+}
+
+TEST(GalleryIndexTest, IndexBytesCountsTheStoredVectors) {
+  constexpr int64_t kDim = 16, kN = 500;
+  Gallery g = MakeGallery(kN, kDim);
+  auto flat = GalleryIndex::Build(g.data, kDim, g.names, g.categories, {});
+  ASSERT_OK(flat);
+  auto bytes = (*flat)->IndexBytes();
+  ASSERT_OK(bytes);
+  EXPECT_GE(*bytes, kN * kDim * 4);
+  EXPECT_LT(*bytes, kN * kDim * 4 + 1024);
+  BuildOptions sq8;
+  sq8.factory = "SQ8";
+  auto compressed =
+      GalleryIndex::Build(g.data, kDim, g.names, g.categories, sq8);
+  ASSERT_OK(compressed);
+  auto sq8_bytes = (*compressed)->IndexBytes();
+  ASSERT_OK(sq8_bytes);
+  EXPECT_GE(*sq8_bytes, kN * kDim);
+  EXPECT_LT(*sq8_bytes, kN * kDim + 1024);
+}
+
+TEST(ExactTopKTest, ChunksInAnyOrderMatchBruteForce) {
+  constexpr int64_t kDim = 24, kN = 1500, kQ = 15;
+  std::vector<float> base = RandomUnitRows(kN, kDim, 37);
+  std::vector<float> queries = RandomUnitRows(kQ, kDim, 41);
+  ExactTopK exact(queries.data(), kQ, kDim, 10);
+  // Chunks of unequal size, the last first, one smaller than k.
+  exact.Add(base.data() + 1000 * kDim, 500, 1000);
+  exact.Add(base.data() + 3 * kDim, 997, 3);
+  exact.Add(base.data(), 3, 0);
+  EXPECT_EQ(exact.Ids(),
+            BruteForceTopK(base.data(), kN, queries.data(), kQ, kDim, 10));
+}
+
+TEST(DefaultIndexChoiceTest, ExactUpToTheThresholdThenApproximate) {
+  for (int64_t dim : {64, 512}) {
+    EXPECT_EQ(DefaultIndexFactory(1, dim), "Flat");
+    EXPECT_EQ(DefaultIndexFactory(17611, dim), "Flat");
+    bool approximate = false;
+    int64_t last_lists = 0;
+    for (int64_t n = 1000; n <= 10000000000LL; n = n * 3 / 2) {
+      const IndexChoice c = DefaultIndexChoice(n, dim);
+      if (c.factory != "Flat") approximate = true;
+      // Monotonic: once approximate, larger galleries stay approximate,
+      // with at least as many IVF lists.
+      EXPECT_EQ(c.factory == "Flat", !approximate) << n << " x " << dim;
+      if (approximate) {
+        const int64_t lists = std::stoll(c.factory.substr(3));
+        EXPECT_GE(lists, last_lists) << c.factory;
+        last_lists = lists;
+        EXPECT_GT(c.nprobe, 0);
+        EXPECT_GT(c.refine_factor, 0);
+        // SQ8 up to kMaxSq8Gallery, refined PQ above.
+        EXPECT_EQ(c.factory.find("Refine(SQ8)") != std::string::npos,
+                  n > kMaxSq8Gallery)
+            << c.factory;
+      }
     }
+    EXPECT_TRUE(approximate);
   }
+  EXPECT_EQ(DefaultIndexFactory(kMaxExactGallery, 512), "Flat");
+  EXPECT_NE(DefaultIndexFactory(kMaxExactGallery + 1, 512), "Flat");
+}
+
+TEST(DefaultIndexChoiceTest, ChosenFactoriesBuildAndSearch) {
+  // The string chosen for a large gallery, built on a small one (as many
+  // rows as IVF lists, which k-means needs); two k-means iterations keep
+  // the test fast.
+  constexpr int64_t kDim = 64, kQ = 10;
+  for (int64_t size : {int64_t{1000}, int64_t{1000000}, kMaxSq8Gallery + 1,
+                       int64_t{10000000}, int64_t{5000000000}}) {
+    const IndexChoice c = DefaultIndexChoice(size, kDim);
+    int64_t n = 1000;
+    if (c.factory != "Flat") n = std::stoll(c.factory.substr(3));
+    Gallery g = MakeGallery(n, kDim);
+    BuildOptions opts;
+    opts.factory = c.factory;
+    opts.nprobe = c.nprobe;
+    opts.ef_search = c.ef_search;
+    opts.refine_factor = c.refine_factor;
+    opts.kmeans_iterations = 2;
+    auto index = GalleryIndex::Build(g.data, kDim, g.names, g.categories, opts);
+    ASSERT_OK(index) << c.factory;
+    std::vector<float> queries = RandomUnitRows(kQ, kDim, 43);
+    auto hits = (*index)->Search(queries.data(), kQ, 10);
+    ASSERT_OK(hits);
+    for (const auto& list : *hits) EXPECT_EQ(list.size(), 10u) << c.factory;
+  }
+}
 
 }  // namespace
 }  // namespace gallery
