@@ -165,30 +165,32 @@ std::string Metrics::Render() const {
     absl::StrAppend(&out, "retrieval_model_loaded{version=\"", m.version,
                     "\"} 1\n");
   }
-  // A gauge with one sample per loaded version.
-  const auto per_version = [&](const char* name, const char* help,
-                               int64_t LoadedModel::*field) {
+  // A gauge with one sample per loaded version (given loaded_ by each call,
+  // under the lock).
+  const auto per_version = [&out](const std::vector<LoadedModel>& loaded,
+                                  const char* name, const char* help,
+                                  int64_t LoadedModel::*field) {
     absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name,
                     " gauge\n");
-    for (const LoadedModel& m : loaded_) {
+    for (const LoadedModel& m : loaded) {
       absl::StrAppend(&out, name, "{version=\"", m.version, "\"} ", m.*field,
                       "\n");
     }
   };
-  per_version("retrieval_model_gallery_images",
+  per_version(loaded_, "retrieval_model_gallery_images",
               "Images in the index of each loaded model version.",
               &LoadedModel::gallery_images);
-  per_version("retrieval_model_memory_bytes",
+  per_version(loaded_, "retrieval_model_memory_bytes",
               "Growth of the process's resident memory while each loaded "
               "model version loaded and warmed up (approximate: other "
               "versions' requests allocate meanwhile).",
               &LoadedModel::memory_bytes);
-  per_version("retrieval_model_memory_file_bytes",
+  per_version(loaded_, "retrieval_model_memory_file_bytes",
               "Of retrieval_model_memory_bytes, pages of mapped files (page "
               "cache, shared with other processes mapping them, "
               "reclaimable).",
               &LoadedModel::memory_file_bytes);
-  per_version("retrieval_model_index_mapped_bytes",
+  per_version(loaded_, "retrieval_model_index_mapped_bytes",
               "Bytes of each loaded model version's index file mapped rather "
               "than read (0: read into memory); resident only as searches "
               "touch them.",
